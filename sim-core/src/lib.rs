@@ -1,0 +1,85 @@
+//! # sim-core: wakusim's deterministic discrete-event engine and network model
+//!
+//! This crate knows nothing of Waku, gossip or graphs. It owns virtual time, the event queue,
+//! seeded randomness, the network model (latency, per-node upload/download bandwidth with FIFO
+//! queueing, loss, connections, partitions, churn, CPU cost), byte accounting and metric
+//! primitives. Protocols are written against the sans-IO [`Node`] trait.
+//!
+//! ## The engine contract
+//!
+//! 1. **Time is an integer.** [`SimTime`] and [`SimDuration`] are `u64` nanoseconds. No
+//!    floating-point time exists inside the engine; floats are converted once at the edges.
+//! 2. **Total order.** Events are ordered by (time, insertion sequence). Events at the same time
+//!    run in the order they were scheduled (FIFO). Every pop asserts that time never goes
+//!    backwards; a violation is a bug and panics.
+//! 3. **One master seed.** Every random stream is derived from (master seed, scope, label) by
+//!    [`rng::stream`]; a node's default stream is (seed, node id, `"node"`), the network's is
+//!    (seed, [`rng::GLOBAL_SCOPE`], `"network"`). Adding a node or a protocol never shifts
+//!    another stream.
+//! 4. **Ordered iteration.** The engine iterates only over ordered collections (vectors, sorted
+//!    vectors, BTreeMaps); nothing that affects behaviour depends on hash order.
+//! 5. **Same scenario + same seed = same bytes.** A run is single-threaded; parallelism is across
+//!    runs. [`Engine::event_hash`] is a running hash of (time, node, event kind) over every
+//!    handler call, so two runs can be compared cheaply.
+//! 6. **Everything bounded.** Upload queues ([`NetworkConfig::max_upload_backlog`]), the
+//!    time-series buffer ([`accounting::MAX_SERIES_INTERVALS`]); a full bound has a documented
+//!    behaviour (drop and count).
+//! 7. **Every byte counted.** Each message has a [`Category`] and a wire size; the engine counts
+//!    bytes and messages in and out per node and category, framing bytes under their own
+//!    category, and drops per node and [`DropReason`].
+//!
+//! ## Units
+//!
+//! Time in nanoseconds ([`SimTime`], [`SimDuration`]); capacities in bits per second
+//! ([`LinkCapacity`]); sizes in bytes; probabilities in [0, 1].
+//!
+//! ## Event queue
+//!
+//! See [`queue`] for the two implementations (binary heap, radix heap), the measurements that
+//! chose between them, and [`QueueKind::Auto`].
+
+#![warn(missing_docs)]
+
+pub mod accounting;
+pub mod bench;
+mod engine;
+mod error;
+pub mod metrics;
+pub mod network;
+mod node;
+pub mod queue;
+pub mod rng;
+pub mod time;
+
+pub use accounting::{Accounting, Category, CategoryTable, Counters, Direction, DropReason};
+pub use engine::{Engine, EngineConfig, RunOutcome};
+pub use error::SimError;
+pub use network::{
+    ConstantLatency, Degradation, Fault, FnLatency, Jitter, LatencyModel, LinkCapacity,
+    NetworkConfig,
+};
+pub use node::{CloseReason, Ctx, DialError, Input, Node, Payload, TimerId};
+pub use queue::QueueKind;
+pub use rng::SimRng;
+pub use time::{SimDuration, SimTime};
+
+/// A node's index in the run, from 0 to the number of nodes minus one.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// The id as a `usize` index.
+    #[inline]
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl std::fmt::Display for NodeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "node {}", self.0)
+    }
+}
