@@ -8,8 +8,8 @@
 
 use serde::Serialize;
 
-use crate::time::{SimDuration, SimTime};
 use crate::NodeId;
+use crate::time::{SimDuration, SimTime};
 
 /// A (protocol, message kind) bucket for accounting, e.g. ("relay", "ihave").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -178,7 +178,10 @@ impl Accounting {
     /// Counters for `nodes` nodes and `cats` categories, with time-series intervals of
     /// `interval` (must be positive).
     pub fn new(nodes: usize, cats: usize, interval: SimDuration) -> Self {
-        assert!(interval > SimDuration::ZERO, "series interval must be positive");
+        assert!(
+            interval > SimDuration::ZERO,
+            "series interval must be positive"
+        );
         Accounting {
             nodes,
             cats,
@@ -192,8 +195,8 @@ impl Accounting {
 
     #[inline]
     fn series_slot(&mut self, now: SimTime, cat: Category, dir: usize) -> &mut u64 {
-        let idx = ((now.as_nanos() / self.interval.as_nanos()) as usize)
-            .min(MAX_SERIES_INTERVALS - 1);
+        let idx =
+            ((now.as_nanos() / self.interval.as_nanos()) as usize).min(MAX_SERIES_INTERVALS - 1);
         let stride = self.cats * 2;
         let need = (idx + 1) * stride;
         if self.series.len() < need {
@@ -223,7 +226,14 @@ impl Accounting {
     /// Counts bytes that belong to a message already counted (framing overhead): bytes only,
     /// no message.
     #[inline]
-    pub fn count_bytes(&mut self, now: SimTime, node: NodeId, cat: Category, dir: Direction, bytes: u64) {
+    pub fn count_bytes(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        cat: Category,
+        dir: Direction,
+        bytes: u64,
+    ) {
         let c = &mut self.per_node[node.index() * self.cats + cat.0 as usize];
         match dir {
             Direction::In => c.bytes_in += bytes,

@@ -25,8 +25,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::time::SimDuration;
 use crate::NodeId;
+use crate::time::SimDuration;
 
 /// Link capacities of one node, in bits per second.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -154,7 +154,11 @@ impl SimDuration {
         let num = (bytes as u128) * 8 * 1_000_000_000;
         let bps = bits_per_sec as u128;
         let ns = num.div_ceil(bps);
-        SimDuration(if ns > u64::MAX as u128 { u64::MAX } else { ns as u64 })
+        SimDuration(if ns > u64::MAX as u128 {
+            u64::MAX
+        } else {
+            ns as u64
+        })
     }
 }
 
@@ -194,7 +198,12 @@ impl Sub for SimTime {
 
 impl fmt::Display for SimTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:09}s", self.0 / 1_000_000_000, self.0 % 1_000_000_000)
+        write!(
+            f,
+            "{}.{:09}s",
+            self.0 / 1_000_000_000,
+            self.0 % 1_000_000_000
+        )
     }
 }
 impl fmt::Display for SimDuration {
@@ -219,10 +228,7 @@ mod tests {
             SimDuration::from_secs(1)
         );
         // 1 byte at 3 bit/s = 8/3 s = 2.666... s, rounded up to the next nanosecond.
-        assert_eq!(
-            SimDuration::transmit(1, 3).as_nanos(),
-            2_666_666_667
-        );
+        assert_eq!(SimDuration::transmit(1, 3).as_nanos(), 2_666_666_667);
     }
 
     #[test]

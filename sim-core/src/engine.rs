@@ -1,0 +1,1283 @@
+//! The event loop and the network model's mechanics.
+
+use rand::Rng;
+use rand_distr::{Distribution, Exp};
+
+use crate::NodeId;
+use crate::accounting::{Accounting, Category, Direction, DropReason};
+use crate::error::SimError;
+use crate::network::{Degradation, Fault, Jitter, LatencyModel, LinkCapacity, NetworkConfig};
+use crate::node::{CloseReason, Ctx, DialError, Input, Node, Payload, TimerId};
+use crate::queue::{EventQueue, QueueKind};
+use crate::rng::{self, SimRng};
+use crate::time::{SimDuration, SimTime};
+
+/// Run-wide engine settings.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// The master seed every random stream is derived from.
+    pub seed: u64,
+    /// The event queue implementation (default [`QueueKind::Auto`]).
+    pub queue: QueueKind,
+    /// Number of accounting categories (from the layer's [`crate::CategoryTable`]).
+    pub categories: usize,
+    /// Category under which framing bytes are counted; `None` counts them with the message.
+    pub framing_category: Option<Category>,
+    /// Length of one accounting time-series interval (default 1 s).
+    pub series_interval: SimDuration,
+    /// The network model's settings.
+    pub network: NetworkConfig,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            seed: 1,
+            queue: QueueKind::Auto,
+            categories: 1,
+            framing_category: None,
+            series_interval: SimDuration::from_secs(1),
+            network: NetworkConfig::default(),
+        }
+    }
+}
+
+/// Why a run call returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// The end time was reached (events after it remain queued).
+    ReachedTime,
+    /// No events remain.
+    QueueEmpty,
+    /// The stop condition held.
+    ConditionMet,
+}
+
+/// An event, as stored in the queue. Kept to 8 bytes (see [`Ev::pack`]) so that a queue entry
+/// (time, seq, event) is 24 bytes: the binary heap's sift cost is dominated by moving entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ev {
+    Start {
+        node: u32,
+    },
+    Timer {
+        slot: u32,
+        generation: u32,
+    },
+    Arrive {
+        msg: u32,
+    },
+    Deliver {
+        msg: u32,
+    },
+    Post {
+        msg: u32,
+    },
+    DialReach {
+        dial: u32,
+    },
+    DialDone {
+        dial: u32,
+    },
+    /// Index into the connection-down notices.
+    ConnDown {
+        notice: u32,
+    },
+    Fault {
+        idx: u32,
+    },
+}
+
+/// Timer generations are kept to 28 bits so a timer event packs into 64 bits.
+const GENERATION_MASK: u32 = (1 << 28) - 1;
+
+/// The packed form of [`Ev`]: tag in the top 4 bits, payload below.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PackedEv(u64);
+
+impl Ev {
+    #[inline]
+    fn pack(self) -> PackedEv {
+        let (tag, payload) = match self {
+            Ev::Start { node } => (0u64, node as u64),
+            Ev::Timer { slot, generation } => (
+                1,
+                slot as u64 | ((generation & GENERATION_MASK) as u64) << 32,
+            ),
+            Ev::Arrive { msg } => (2, msg as u64),
+            Ev::Deliver { msg } => (3, msg as u64),
+            Ev::Post { msg } => (4, msg as u64),
+            Ev::DialReach { dial } => (5, dial as u64),
+            Ev::DialDone { dial } => (6, dial as u64),
+            Ev::ConnDown { notice } => (7, notice as u64),
+            Ev::Fault { idx } => (8, idx as u64),
+        };
+        PackedEv(tag << 60 | payload)
+    }
+}
+
+impl PackedEv {
+    #[inline]
+    fn unpack(self) -> Ev {
+        let low = self.0 as u32;
+        match self.0 >> 60 {
+            0 => Ev::Start { node: low },
+            1 => Ev::Timer {
+                slot: low,
+                generation: (self.0 >> 32) as u32 & GENERATION_MASK,
+            },
+            2 => Ev::Arrive { msg: low },
+            3 => Ev::Deliver { msg: low },
+            4 => Ev::Post { msg: low },
+            5 => Ev::DialReach { dial: low },
+            6 => Ev::DialDone { dial: low },
+            7 => Ev::ConnDown { notice: low },
+            8 => Ev::Fault { idx: low },
+            t => unreachable!("bad event tag {t}"),
+        }
+    }
+}
+
+struct Notice {
+    node: NodeId,
+    peer: NodeId,
+    reason: CloseReason,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Conn {
+    peer: NodeId,
+    id: u64,
+    outbound: bool,
+    /// Whether this side has been told the connection is up.
+    announced: bool,
+    /// Latest first-bit / last-bit arrival at the peer of a message sent on this connection
+    /// (keeps stream messages in order under jitter).
+    last_first: SimTime,
+    last_last: SimTime,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct NodeNet {
+    base_cap: LinkCapacity,
+    cap: LinkCapacity,
+    up_free: SimTime,
+    down_free: SimTime,
+    cpu_free: SimTime,
+    online: bool,
+    started: bool,
+    incarnation: u32,
+    extra_latency: SimDuration,
+    loss: f64,
+    pub(crate) conns: Vec<Conn>,
+}
+
+struct InFlight<M> {
+    from: NodeId,
+    to: NodeId,
+    /// Connection id for stream messages, 0 for datagrams and posts.
+    conn: u64,
+    bytes: u32,
+    framing: u32,
+    cat: Category,
+    last_arrival: SimTime,
+    msg: M,
+}
+
+struct TimerSlot<T> {
+    generation: u32,
+    node: NodeId,
+    incarnation: u32,
+    value: Option<T>,
+}
+
+struct Dial {
+    from: NodeId,
+    to: NodeId,
+    from_incarnation: u32,
+    conn: u64,
+    result: Option<DialError>,
+}
+
+/// A vector of optional slots with a free list: stable u32 handles, reuse of freed slots.
+struct Slab<T> {
+    items: Vec<Option<T>>,
+    free: Vec<u32>,
+}
+
+impl<T> Slab<T> {
+    fn new() -> Self {
+        Slab {
+            items: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+    #[inline]
+    fn insert(&mut self, v: T) -> u32 {
+        if let Some(i) = self.free.pop() {
+            self.items[i as usize] = Some(v);
+            i
+        } else {
+            self.items.push(Some(v));
+            (self.items.len() - 1) as u32
+        }
+    }
+    #[inline]
+    fn take(&mut self, i: u32) -> T {
+        let v = self.items[i as usize].take().expect("slab slot is live");
+        self.free.push(i);
+        v
+    }
+    #[inline]
+    fn get(&self, i: u32) -> &T {
+        self.items[i as usize].as_ref().expect("slab slot is live")
+    }
+    #[inline]
+    fn get_mut(&mut self, i: u32) -> &mut T {
+        self.items[i as usize].as_mut().expect("slab slot is live")
+    }
+}
+
+/// Everything of the engine except the nodes and the observer, so that a handler can borrow
+/// its node mutably while the context borrows the core.
+pub(crate) struct Core<M, T> {
+    pub(crate) now: SimTime,
+    seed: u64,
+    seq: u64,
+    queue: EventQueue<PackedEv>,
+    notices: Slab<Notice>,
+    pub(crate) nodes: Vec<NodeNet>,
+    rngs: Vec<Option<SimRng>>,
+    net_rng: SimRng,
+    latency: Box<dyn LatencyModel>,
+    net: NetworkConfig,
+    jitter_exp: Option<Exp<f64>>,
+    timers: Vec<TimerSlot<T>>,
+    free_timers: Vec<u32>,
+    msgs: Slab<InFlight<M>>,
+    dials: Slab<Dial>,
+    faults: Vec<Option<Fault>>,
+    partitions: Vec<(u32, Vec<u32>)>,
+    link_degradations: Vec<((NodeId, NodeId), Degradation)>,
+    next_conn: u64,
+    accounting: Accounting,
+    framing_category: Option<Category>,
+    hash: u64,
+    events: u64,
+}
+
+#[inline]
+fn mix(h: u64, x: u64) -> u64 {
+    (h.rotate_left(23) ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+fn check_probability(field: &'static str, p: f64) -> Result<(), SimError> {
+    if p.is_finite() && (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(SimError::BadConfig {
+            field,
+            reason: format!("must be a probability in [0, 1], got {p}"),
+        })
+    }
+}
+
+impl<M: Payload, T> Core<M, T> {
+    #[inline]
+    fn schedule(&mut self, at: SimTime, ev: Ev) {
+        debug_assert!(at >= self.now);
+        self.seq += 1;
+        self.queue.push(at, self.seq, ev.pack());
+    }
+
+    fn check_node(&self, what: &'static str, n: NodeId) -> Result<(), SimError> {
+        if n.index() < self.nodes.len() {
+            Ok(())
+        } else {
+            Err(SimError::UnknownNode {
+                what,
+                node: n,
+                nodes: self.nodes.len(),
+            })
+        }
+    }
+
+    pub(crate) fn node_rng(&mut self, n: NodeId) -> &mut SimRng {
+        let seed = self.seed;
+        self.rngs[n.index()].get_or_insert_with(|| rng::stream(seed, n.0 as u64, "node"))
+    }
+
+    pub(crate) fn conn_index(&self, node: NodeId, peer: NodeId) -> Option<usize> {
+        self.nodes[node.index()]
+            .conns
+            .binary_search_by_key(&peer, |c| c.peer)
+            .ok()
+    }
+
+    pub(crate) fn base_latency(&self, a: NodeId, b: NodeId) -> SimDuration {
+        self.latency.latency(a, b)
+    }
+
+    fn link_degradation(&self, a: NodeId, b: NodeId) -> Option<&Degradation> {
+        if self.link_degradations.is_empty() {
+            return None;
+        }
+        let key = (a.min(b), a.max(b));
+        self.link_degradations
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, d)| d)
+    }
+
+    fn reachable(&self, a: NodeId, b: NodeId) -> bool {
+        self.partitions.iter().all(|(_, groups)| {
+            let ga = groups.get(a.index()).copied().unwrap_or(0);
+            let gb = groups.get(b.index()).copied().unwrap_or(0);
+            ga == gb
+        })
+    }
+
+    fn jitter(&mut self) -> SimDuration {
+        match self.net.jitter {
+            Jitter::None => SimDuration::ZERO,
+            Jitter::Uniform { max_ms } => {
+                let ms = self.net_rng.random::<f64>() * max_ms;
+                SimDuration::from_nanos((ms * 1e6) as u64)
+            }
+            Jitter::Exponential { .. } => {
+                let exp = self.jitter_exp.expect("validated at construction");
+                let ms = exp.sample(&mut self.net_rng);
+                SimDuration::from_nanos((ms * 1e6).min(1e15) as u64)
+            }
+        }
+    }
+
+    pub(crate) fn send(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        msg: M,
+        stream: bool,
+    ) -> Result<(), SimError> {
+        self.check_node("send target", to)?;
+        if from == to {
+            return Err(SimError::SelfTarget {
+                node: from,
+                what: "send to",
+            });
+        }
+        let conn_idx = if stream {
+            match self.conn_index(from, to) {
+                Some(i) => Some(i),
+                None => {
+                    self.accounting.count_drop(to, DropReason::NoConnection);
+                    return Ok(());
+                }
+            }
+        } else {
+            None
+        };
+        if !self.partitions.is_empty() && !self.reachable(from, to) {
+            self.accounting.count_drop(to, DropReason::Partition);
+            return Ok(());
+        }
+        let now = self.now;
+        let cat = msg.category();
+        let wire = msg.wire_bytes();
+        let framing = msg.framing_bytes();
+        let size = wire as u64 + framing as u64;
+        let sender = &mut self.nodes[from.index()];
+        let u0 = now.max(sender.up_free);
+        if u0.saturating_since(now) > self.net.max_upload_backlog {
+            self.accounting.count_drop(to, DropReason::UploadQueueFull);
+            return Ok(());
+        }
+        let u1 = u0 + SimDuration::transmit(size, sender.cap.upload_bps);
+        sender.up_free = u1;
+        let from_extra = sender.extra_latency;
+        let from_loss = sender.loss;
+        self.account_out(from, cat, wire, framing);
+
+        let receiver = &self.nodes[to.index()];
+        let mut lat = self.latency.latency(from, to) + from_extra + receiver.extra_latency;
+        let mut loss = 1.0 - (1.0 - from_loss) * (1.0 - receiver.loss);
+        if let Some(d) = self.link_degradation(from, to) {
+            lat += d.extra_latency;
+            loss = 1.0 - (1.0 - loss) * (1.0 - d.loss);
+        }
+        lat += self.jitter();
+        if stream {
+            if loss > 0.0 {
+                // Each lost attempt costs a retransmission timeout; at most 8 retries.
+                let rtt = lat.saturating_mul(2);
+                let rto = rtt.max(self.net.min_rto);
+                let mut tries = 0;
+                while tries < 8 && self.net_rng.random::<f64>() < loss {
+                    lat += rto;
+                    tries += 1;
+                }
+            }
+        } else {
+            let loss = 1.0 - (1.0 - loss) * (1.0 - self.net.datagram_loss);
+            if loss > 0.0 && self.net_rng.random::<f64>() < loss {
+                self.accounting.count_drop(to, DropReason::Loss);
+                return Ok(());
+            }
+        }
+        let mut first = u0 + lat;
+        let mut last = u1 + lat;
+        let mut conn_id = 0;
+        if let Some(i) = conn_idx {
+            let c = &mut self.nodes[from.index()].conns[i];
+            first = first.max(c.last_first);
+            last = last.max(c.last_last);
+            c.last_first = first;
+            c.last_last = last;
+            conn_id = c.id;
+        }
+        let idx = self.msgs.insert(InFlight {
+            from,
+            to,
+            conn: conn_id,
+            bytes: wire,
+            framing,
+            cat,
+            last_arrival: last,
+            msg,
+        });
+        self.schedule(first, Ev::Arrive { msg: idx });
+        Ok(())
+    }
+
+    #[inline]
+    fn account_out(&mut self, node: NodeId, cat: Category, wire: u32, framing: u32) {
+        let now = self.now;
+        match self.framing_category {
+            Some(fc) => {
+                self.accounting.count_out(now, node, cat, wire as u64);
+                if framing > 0 {
+                    self.accounting
+                        .count_bytes(now, node, fc, Direction::Out, framing as u64);
+                }
+            }
+            None => self
+                .accounting
+                .count_out(now, node, cat, wire as u64 + framing as u64),
+        }
+    }
+
+    #[inline]
+    fn account_in(&mut self, node: NodeId, cat: Category, wire: u32, framing: u32) {
+        let now = self.now;
+        match self.framing_category {
+            Some(fc) => {
+                self.accounting.count_in(now, node, cat, wire as u64);
+                if framing > 0 {
+                    self.accounting
+                        .count_bytes(now, node, fc, Direction::In, framing as u64);
+                }
+            }
+            None => self
+                .accounting
+                .count_in(now, node, cat, wire as u64 + framing as u64),
+        }
+    }
+
+    pub(crate) fn post(&mut self, to: NodeId, at: SimTime, msg: M) -> Result<(), SimError> {
+        self.check_node("post target", to)?;
+        let idx = self.msgs.insert(InFlight {
+            from: to,
+            to,
+            conn: 0,
+            bytes: 0,
+            framing: 0,
+            cat: Category(0),
+            last_arrival: at,
+            msg,
+        });
+        self.schedule(at, Ev::Post { msg: idx });
+        Ok(())
+    }
+
+    pub(crate) fn set_timer(&mut self, node: NodeId, at: SimTime, value: T) -> TimerId {
+        let incarnation = self.nodes[node.index()].incarnation;
+        let slot = match self.free_timers.pop() {
+            Some(s) => {
+                let t = &mut self.timers[s as usize];
+                t.node = node;
+                t.incarnation = incarnation;
+                t.value = Some(value);
+                s
+            }
+            None => {
+                self.timers.push(TimerSlot {
+                    generation: 0,
+                    node,
+                    incarnation,
+                    value: Some(value),
+                });
+                (self.timers.len() - 1) as u32
+            }
+        };
+        let generation = self.timers[slot as usize].generation;
+        self.schedule(at, Ev::Timer { slot, generation });
+        TimerId { slot, generation }
+    }
+
+    fn free_timer(&mut self, slot: u32) {
+        let t = &mut self.timers[slot as usize];
+        t.value = None;
+        t.generation = t.generation.wrapping_add(1);
+        self.free_timers.push(slot);
+    }
+
+    pub(crate) fn cancel_timer(&mut self, id: TimerId) -> bool {
+        match self.timers.get(id.slot as usize) {
+            Some(t) if t.generation == id.generation && t.value.is_some() => {
+                self.free_timer(id.slot);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub(crate) fn reserve_cpu(&mut self, node: NodeId, cost: SimDuration) -> SimTime {
+        let n = &mut self.nodes[node.index()];
+        let done = self.now.max(n.cpu_free) + cost;
+        n.cpu_free = done;
+        done
+    }
+
+    pub(crate) fn dial(&mut self, from: NodeId, to: NodeId) -> Result<(), SimError> {
+        self.check_node("dial target", to)?;
+        if from == to {
+            return Err(SimError::SelfTarget {
+                node: from,
+                what: "dial",
+            });
+        }
+        let one_way = self.latency.latency(from, to);
+        let from_incarnation = self.nodes[from.index()].incarnation;
+        let already = self.conn_index(from, to).is_some();
+        let dial = self.dials.insert(Dial {
+            from,
+            to,
+            from_incarnation,
+            conn: 0,
+            result: already.then_some(DialError::AlreadyConnected),
+        });
+        if already {
+            self.schedule(self.now, Ev::DialDone { dial });
+            return Ok(());
+        }
+        let rtts = self.net.dial_round_trips.max(1) as u64;
+        let handshake = one_way.saturating_mul(2 * rtts);
+        let reach = self.now + handshake.saturating_sub(one_way);
+        self.schedule(reach, Ev::DialReach { dial });
+        Ok(())
+    }
+
+    fn insert_conn(&mut self, node: NodeId, conn: Conn) {
+        let conns = &mut self.nodes[node.index()].conns;
+        let pos = conns
+            .binary_search_by_key(&conn.peer, |c| c.peer)
+            .expect_err("no duplicate connection to one peer");
+        conns.insert(pos, conn);
+    }
+
+    fn remove_conn(&mut self, node: NodeId, peer: NodeId) -> Option<Conn> {
+        let i = self.conn_index(node, peer)?;
+        Some(self.nodes[node.index()].conns.remove(i))
+    }
+
+    /// Closes the connection between `node` and `peer`; `reason` is as seen by `node`.
+    pub(crate) fn close(&mut self, node: NodeId, peer: NodeId, reason: CloseReason) -> bool {
+        let Some(mine) = self.remove_conn(node, peer) else {
+            return false;
+        };
+        let theirs = self.remove_conn(peer, node);
+        let their_reason = match reason {
+            CloseReason::Local => CloseReason::Remote,
+            r => r,
+        };
+        if mine.announced {
+            self.notify_down(node, peer, reason);
+        }
+        if theirs.is_some_and(|c| c.announced) {
+            self.notify_down(peer, node, their_reason);
+        }
+        true
+    }
+
+    fn notify_down(&mut self, node: NodeId, peer: NodeId, reason: CloseReason) {
+        let notice = self.notices.insert(Notice { node, peer, reason });
+        self.schedule(self.now, Ev::ConnDown { notice });
+    }
+
+    fn take_offline(&mut self, node: NodeId) {
+        let n = &mut self.nodes[node.index()];
+        if !n.online {
+            return;
+        }
+        n.online = false;
+        n.incarnation = n.incarnation.wrapping_add(1);
+        let peers: Vec<NodeId> = n.conns.iter().map(|c| c.peer).collect();
+        for p in peers {
+            // The offline node is not told; its peers see the peer go away.
+            let _ = self.remove_conn(node, p);
+            if let Some(c) = self.remove_conn(p, node)
+                && c.announced
+            {
+                self.notify_down(p, node, CloseReason::PeerOffline);
+            }
+        }
+        let n = &mut self.nodes[node.index()];
+        n.up_free = self.now;
+        n.down_free = self.now;
+        n.cpu_free = self.now;
+    }
+}
+
+/// The simulation engine: nodes of one type `N`, the network between them, and the clock.
+pub struct Engine<N: Node> {
+    nodes: Vec<N>,
+    core: Core<N::Msg, N::Timer>,
+    observer: N::Observer,
+}
+
+impl<N: Node> Engine<N> {
+    /// An engine over `nodes`, with one link capacity per node and the given latency model.
+    /// Every node is scheduled to start at time zero (see [`Engine::start_offline`]).
+    pub fn new(
+        config: EngineConfig,
+        latency: Box<dyn LatencyModel>,
+        capacities: Vec<LinkCapacity>,
+        nodes: Vec<N>,
+        observer: N::Observer,
+    ) -> Result<Self, SimError> {
+        if capacities.len() != nodes.len() {
+            return Err(SimError::CapacityCount {
+                nodes: nodes.len(),
+                capacities: capacities.len(),
+            });
+        }
+        if nodes.len() > u32::MAX as usize {
+            return Err(SimError::BadConfig {
+                field: "nodes",
+                reason: format!("at most {} nodes, got {}", u32::MAX, nodes.len()),
+            });
+        }
+        for (i, c) in capacities.iter().enumerate() {
+            for (field, value) in [
+                ("upload_bps", c.upload_bps),
+                ("download_bps", c.download_bps),
+            ] {
+                if value == 0 {
+                    return Err(SimError::BadCapacity {
+                        field,
+                        node: NodeId(i as u32),
+                        value,
+                    });
+                }
+            }
+        }
+        if config.series_interval == SimDuration::ZERO {
+            return Err(SimError::BadConfig {
+                field: "series_interval",
+                reason: "must be positive".into(),
+            });
+        }
+        if config.categories == 0 || config.categories > u16::MAX as usize {
+            return Err(SimError::BadConfig {
+                field: "categories",
+                reason: format!("must be in 1..=65535, got {}", config.categories),
+            });
+        }
+        if let Some(fc) = config.framing_category
+            && fc.0 as usize >= config.categories
+        {
+            return Err(SimError::BadConfig {
+                field: "framing_category",
+                reason: format!(
+                    "category {} is not below categories = {}",
+                    fc.0, config.categories
+                ),
+            });
+        }
+        check_probability("network.datagram_loss", config.network.datagram_loss)?;
+        let jitter_exp = match config.network.jitter {
+            Jitter::None => None,
+            Jitter::Uniform { max_ms } => {
+                if !(max_ms.is_finite() && max_ms >= 0.0) {
+                    return Err(SimError::BadConfig {
+                        field: "network.jitter.max_ms",
+                        reason: format!("must be a finite number >= 0, got {max_ms}"),
+                    });
+                }
+                None
+            }
+            Jitter::Exponential { mean_ms } => {
+                if !(mean_ms.is_finite() && mean_ms > 0.0) {
+                    return Err(SimError::BadConfig {
+                        field: "network.jitter.mean_ms",
+                        reason: format!("must be a finite number > 0, got {mean_ms}"),
+                    });
+                }
+                Some(Exp::new(1.0 / mean_ms).expect("positive rate"))
+            }
+        };
+        let n = nodes.len();
+        let net_nodes = capacities
+            .into_iter()
+            .map(|cap| NodeNet {
+                base_cap: cap,
+                cap,
+                up_free: SimTime::ZERO,
+                down_free: SimTime::ZERO,
+                cpu_free: SimTime::ZERO,
+                online: true,
+                started: false,
+                incarnation: 0,
+                extra_latency: SimDuration::ZERO,
+                loss: 0.0,
+                conns: Vec::new(),
+            })
+            .collect();
+        let mut core = Core {
+            now: SimTime::ZERO,
+            seed: config.seed,
+            seq: 0,
+            queue: EventQueue::new(config.queue.resolve(n)),
+            nodes: net_nodes,
+            rngs: (0..n).map(|_| None).collect(),
+            net_rng: rng::stream(config.seed, rng::GLOBAL_SCOPE, "network"),
+            latency,
+            net: config.network,
+            jitter_exp,
+            timers: Vec::new(),
+            free_timers: Vec::new(),
+            msgs: Slab::new(),
+            notices: Slab::new(),
+            dials: Slab::new(),
+            faults: Vec::new(),
+            partitions: Vec::new(),
+            link_degradations: Vec::new(),
+            next_conn: 1,
+            accounting: Accounting::new(n, config.categories, config.series_interval),
+            framing_category: config.framing_category,
+            hash: 0xCBF2_9CE4_8422_2325,
+            events: 0,
+        };
+        for i in 0..n {
+            core.schedule(SimTime::ZERO, Ev::Start { node: i as u32 });
+        }
+        Ok(Engine {
+            nodes,
+            core,
+            observer,
+        })
+    }
+
+    /// Marks `node` offline from the start: it does not start at time zero and starts when a
+    /// [`Fault::NodeOnline`] brings it up. Call before running.
+    pub fn start_offline(&mut self, node: NodeId) -> Result<(), SimError> {
+        self.core.check_node("start_offline", node)?;
+        let n = &mut self.core.nodes[node.index()];
+        n.online = false;
+        n.incarnation = n.incarnation.wrapping_add(1);
+        Ok(())
+    }
+
+    /// Schedules a fault (or lifecycle change) at `at` (not before now).
+    pub fn schedule_fault(&mut self, at: SimTime, fault: Fault) -> Result<(), SimError> {
+        self.validate_fault(&fault)?;
+        let idx = self.core.faults.len() as u32;
+        self.core.faults.push(Some(fault));
+        let at = at.max(self.core.now);
+        self.core.schedule(at, Ev::Fault { idx });
+        Ok(())
+    }
+
+    fn validate_fault(&self, f: &Fault) -> Result<(), SimError> {
+        let check_deg = |d: &Degradation| -> Result<(), SimError> {
+            check_probability("degradation.loss", d.loss)?;
+            if !(d.bandwidth_factor.is_finite()
+                && d.bandwidth_factor > 0.0
+                && d.bandwidth_factor <= 1.0)
+            {
+                return Err(SimError::BadConfig {
+                    field: "degradation.bandwidth_factor",
+                    reason: format!("must be in (0, 1], got {}", d.bandwidth_factor),
+                });
+            }
+            Ok(())
+        };
+        match f {
+            Fault::NodeOffline(n) | Fault::NodeOnline(n) | Fault::RestoreNode(n) => {
+                self.core.check_node("fault", *n)
+            }
+            Fault::DegradeNode(n, d) => {
+                self.core.check_node("fault", *n)?;
+                check_deg(d)
+            }
+            Fault::DegradeLink(a, b, d) => {
+                self.core.check_node("fault", *a)?;
+                self.core.check_node("fault", *b)?;
+                check_deg(d)
+            }
+            Fault::RestoreLink(a, b) => {
+                self.core.check_node("fault", *a)?;
+                self.core.check_node("fault", *b)
+            }
+            Fault::PartitionStart { .. } | Fault::PartitionEnd { .. } => Ok(()),
+        }
+    }
+
+    /// Sets a timer on `node` from outside (for harnesses: workload, measurements).
+    pub fn set_timer(
+        &mut self,
+        node: NodeId,
+        at: SimTime,
+        value: N::Timer,
+    ) -> Result<TimerId, SimError> {
+        self.core.check_node("set_timer", node)?;
+        let at = at.max(self.core.now);
+        Ok(self.core.set_timer(node, at, value))
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> SimTime {
+        self.core.now
+    }
+    /// The nodes, by id.
+    pub fn nodes(&self) -> &[N] {
+        &self.nodes
+    }
+    /// One node.
+    pub fn node(&self, id: NodeId) -> &N {
+        &self.nodes[id.index()]
+    }
+    /// One node, mutably (for harnesses between run calls).
+    pub fn node_mut(&mut self, id: NodeId) -> &mut N {
+        &mut self.nodes[id.index()]
+    }
+    /// The measurement sink.
+    pub fn observer(&self) -> &N::Observer {
+        &self.observer
+    }
+    /// The measurement sink, mutably.
+    pub fn observer_mut(&mut self) -> &mut N::Observer {
+        &mut self.observer
+    }
+    /// Byte and message counters.
+    pub fn accounting(&self) -> &Accounting {
+        &self.core.accounting
+    }
+    /// Whether `node` is online now.
+    pub fn is_online(&self, node: NodeId) -> bool {
+        self.core.nodes[node.index()].online
+    }
+    /// The peers `node` has open connections to, ascending.
+    pub fn connections(&self, node: NodeId) -> impl Iterator<Item = (NodeId, bool)> + '_ {
+        self.core.nodes[node.index()]
+            .conns
+            .iter()
+            .map(|c| (c.peer, c.outbound))
+    }
+    /// Handler calls so far.
+    pub fn events_processed(&self) -> u64 {
+        self.core.events
+    }
+    /// Events waiting in the queue (including cancelled timers not yet popped).
+    pub fn pending_events(&self) -> usize {
+        self.core.queue.len()
+    }
+    /// The running hash of (time, node, event kind) over every handler call so far.
+    pub fn event_hash(&self) -> u64 {
+        self.core.hash
+    }
+
+    /// Opens a connection between `a` and `b` at once, without a dial (for statically wired
+    /// overlays built before the run). Both sides get [`Input::ConnectionUp`] now; `a` is the
+    /// outbound side.
+    pub fn connect_now(&mut self, a: NodeId, b: NodeId) -> Result<(), SimError> {
+        self.core.check_node("connect_now", a)?;
+        self.core.check_node("connect_now", b)?;
+        if a == b {
+            return Err(SimError::SelfTarget {
+                node: a,
+                what: "connect to",
+            });
+        }
+        if self.core.conn_index(a, b).is_some() {
+            return Ok(());
+        }
+        let id = self.core.next_conn;
+        self.core.next_conn += 1;
+        let conn = |peer, outbound| Conn {
+            peer,
+            id,
+            outbound,
+            announced: true,
+            last_first: SimTime::ZERO,
+            last_last: SimTime::ZERO,
+        };
+        self.core.insert_conn(a, conn(b, true));
+        self.core.insert_conn(b, conn(a, false));
+        Ok(())
+    }
+
+    /// Processes events up to and including time `end`, then sets the clock to `end`.
+    pub fn run_until(&mut self, end: SimTime) -> RunOutcome {
+        loop {
+            match self.core.queue.peek_time() {
+                None => {
+                    self.core.now = self.core.now.max(end);
+                    return RunOutcome::QueueEmpty;
+                }
+                Some(t) if t > end => {
+                    self.core.now = end;
+                    return RunOutcome::ReachedTime;
+                }
+                Some(_) => self.step(),
+            }
+        }
+    }
+
+    /// Processes events until the queue is empty.
+    pub fn run_to_empty(&mut self) -> RunOutcome {
+        while !self.core.queue.is_empty() {
+            self.step();
+        }
+        RunOutcome::QueueEmpty
+    }
+
+    /// Processes events up to `end` while `keep_going` holds; it is checked after every event.
+    pub fn run_while(
+        &mut self,
+        end: SimTime,
+        mut keep_going: impl FnMut(&Self) -> bool,
+    ) -> RunOutcome {
+        loop {
+            if !keep_going(self) {
+                return RunOutcome::ConditionMet;
+            }
+            match self.core.queue.peek_time() {
+                None => return RunOutcome::QueueEmpty,
+                Some(t) if t > end => {
+                    self.core.now = end;
+                    return RunOutcome::ReachedTime;
+                }
+                Some(_) => self.step(),
+            }
+        }
+    }
+
+    #[inline]
+    fn call(&mut self, node: NodeId, kind: u64, input: Input<N::Msg, N::Timer>) {
+        let core = &mut self.core;
+        core.events += 1;
+        core.hash = mix(
+            mix(core.hash, core.now.as_nanos()),
+            (node.0 as u64) << 32 | kind,
+        );
+        let mut ctx = Ctx {
+            core,
+            node,
+            observer: &mut self.observer,
+        };
+        self.nodes[node.index()].handle(input, &mut ctx);
+    }
+
+    /// Processes the next event, if any.
+    pub fn step(&mut self) {
+        let Some((t, _seq, ev)) = self.core.queue.pop() else {
+            return;
+        };
+        let ev = ev.unpack();
+        assert!(
+            t >= self.core.now,
+            "event queue went back in time: {t} after {}",
+            self.core.now
+        );
+        self.core.now = t;
+        match ev {
+            Ev::Start { node } => {
+                let n = &mut self.core.nodes[node as usize];
+                if n.online {
+                    let restart = n.started;
+                    n.started = true;
+                    self.call(NodeId(node), 1, Input::Start { restart });
+                }
+            }
+            Ev::Timer { slot, generation } => {
+                let ts = &mut self.core.timers[slot as usize];
+                if ts.generation & GENERATION_MASK != generation || ts.value.is_none() {
+                    return; // cancelled
+                }
+                let node = ts.node;
+                let inc = ts.incarnation;
+                let value = ts.value.take().expect("checked above");
+                self.core.free_timer(slot);
+                let n = &self.core.nodes[node.index()];
+                if n.online && n.incarnation == inc {
+                    self.call(node, 2, Input::Timer(value));
+                }
+            }
+            Ev::Arrive { msg } => self.arrive(msg),
+            Ev::Deliver { msg } => {
+                let m = self.core.msgs.take(msg);
+                if let Some(reason) = self.undeliverable(&m) {
+                    self.core.accounting.count_drop(m.to, reason);
+                    return;
+                }
+                self.core.account_in(m.to, m.cat, m.bytes, m.framing);
+                let kind = 3 | (m.cat.0 as u64) << 8;
+                self.call(
+                    m.to,
+                    kind,
+                    Input::Message {
+                        from: m.from,
+                        msg: m.msg,
+                    },
+                );
+            }
+            Ev::Post { msg } => {
+                let m = self.core.msgs.take(msg);
+                if !self.core.nodes[m.to.index()].online {
+                    self.core
+                        .accounting
+                        .count_drop(m.to, DropReason::ReceiverOffline);
+                    return;
+                }
+                self.call(
+                    m.to,
+                    4,
+                    Input::Message {
+                        from: m.from,
+                        msg: m.msg,
+                    },
+                );
+            }
+            Ev::DialReach { dial } => self.dial_reach(dial),
+            Ev::DialDone { dial } => self.dial_done(dial),
+            Ev::ConnDown { notice } => {
+                let Notice { node, peer, reason } = self.core.notices.take(notice);
+                if self.core.nodes[node.index()].online {
+                    self.call(node, 7, Input::ConnectionDown { peer, reason });
+                }
+            }
+            Ev::Fault { idx } => {
+                let f = self.core.faults[idx as usize]
+                    .take()
+                    .expect("fault runs once");
+                self.core.hash = mix(self.core.hash, 0xFA17 ^ idx as u64);
+                self.apply_fault(f);
+            }
+        }
+    }
+
+    fn undeliverable(&self, m: &InFlight<N::Msg>) -> Option<DropReason> {
+        let r = &self.core.nodes[m.to.index()];
+        if m.conn != 0 {
+            match self.core.conn_index(m.to, m.from) {
+                Some(i) if r.conns[i].id == m.conn => {}
+                _ => return Some(DropReason::ConnectionClosed),
+            }
+        }
+        if !r.online {
+            return Some(DropReason::ReceiverOffline);
+        }
+        None
+    }
+
+    fn arrive(&mut self, idx: u32) {
+        let m = self.core.msgs.get(idx);
+        if let Some(reason) = self.undeliverable(m) {
+            let to = m.to;
+            self.core.msgs.take(idx);
+            self.core.accounting.count_drop(to, reason);
+            return;
+        }
+        let now = self.core.now;
+        let size = m.bytes as u64 + m.framing as u64;
+        let last = m.last_arrival;
+        let r = &mut self.core.nodes[m.to.index()];
+        let d0 = now.max(r.down_free);
+        let d1 = d0 + SimDuration::transmit(size, r.cap.download_bps);
+        r.down_free = d1;
+        let at = d1.max(last);
+        self.core.schedule(at, Ev::Deliver { msg: idx });
+    }
+
+    fn dial_reach(&mut self, idx: u32) {
+        let d = self.core.dials.get(idx);
+        let (from, to) = (d.from, d.to);
+        let one_way = self.core.latency.latency(to, from);
+        let dialer = &self.core.nodes[from.index()];
+        let dialer_gone = !dialer.online || dialer.incarnation != d.from_incarnation;
+        if dialer_gone {
+            self.core.dials.take(idx);
+            return;
+        }
+        let target_online = self.core.nodes[to.index()].online;
+        if !target_online || !self.core.reachable(from, to) {
+            self.core.dials.get_mut(idx).result = Some(DialError::Timeout);
+            // The dialer waits out its timeout, counted from when it dialled.
+            let handshake =
+                one_way.saturating_mul(2 * self.core.net.dial_round_trips.max(1) as u64);
+            let started = self
+                .core
+                .now
+                .saturating_since(SimTime::ZERO + handshake.saturating_sub(one_way));
+            let at = (SimTime::ZERO + started + self.core.net.dial_timeout).max(self.core.now);
+            self.core.schedule(at, Ev::DialDone { dial: idx });
+            return;
+        }
+        if self.core.conn_index(to, from).is_some() {
+            self.core.dials.get_mut(idx).result = Some(DialError::AlreadyConnected);
+            self.core
+                .schedule(self.core.now + one_way, Ev::DialDone { dial: idx });
+            return;
+        }
+        let accepted = {
+            let core = &mut self.core;
+            core.events += 1;
+            core.hash = mix(mix(mix(core.hash, core.now.as_nanos()), to.0 as u64), 5);
+            let mut ctx = Ctx {
+                core,
+                node: to,
+                observer: &mut self.observer,
+            };
+            self.nodes[to.index()].accept_inbound(from, &mut ctx)
+        };
+        // The handler may have closed or opened connections; re-check.
+        if !accepted
+            || self.core.conn_index(to, from).is_some()
+            || !self.core.nodes[to.index()].online
+        {
+            self.core.dials.get_mut(idx).result = Some(if accepted {
+                DialError::AlreadyConnected
+            } else {
+                DialError::Refused
+            });
+            self.core
+                .schedule(self.core.now + one_way, Ev::DialDone { dial: idx });
+            return;
+        }
+        let id = self.core.next_conn;
+        self.core.next_conn += 1;
+        self.core.dials.get_mut(idx).conn = id;
+        let conn = |peer, outbound, announced| Conn {
+            peer,
+            id,
+            outbound,
+            announced,
+            last_first: SimTime::ZERO,
+            last_last: SimTime::ZERO,
+        };
+        self.core.insert_conn(from, conn(to, true, false));
+        self.core.insert_conn(to, conn(from, false, true));
+        self.core
+            .schedule(self.core.now + one_way, Ev::DialDone { dial: idx });
+        self.call(
+            to,
+            6,
+            Input::ConnectionUp {
+                peer: from,
+                outbound: false,
+            },
+        );
+    }
+
+    fn dial_done(&mut self, idx: u32) {
+        let d = self.core.dials.take(idx);
+        let dialer = &self.core.nodes[d.from.index()];
+        if !dialer.online || dialer.incarnation != d.from_incarnation {
+            return;
+        }
+        if let Some(reason) = d.result {
+            self.call(d.from, 8, Input::DialFailed { peer: d.to, reason });
+            return;
+        }
+        match self.core.conn_index(d.from, d.to) {
+            Some(i) if self.core.nodes[d.from.index()].conns[i].id == d.conn => {
+                self.core.nodes[d.from.index()].conns[i].announced = true;
+                self.call(
+                    d.from,
+                    6,
+                    Input::ConnectionUp {
+                        peer: d.to,
+                        outbound: true,
+                    },
+                );
+            }
+            _ => self.call(
+                d.from,
+                8,
+                Input::DialFailed {
+                    peer: d.to,
+                    reason: DialError::ClosedDuringHandshake,
+                },
+            ),
+        }
+    }
+
+    fn apply_fault(&mut self, f: Fault) {
+        match f {
+            Fault::NodeOffline(n) => self.core.take_offline(n),
+            Fault::NodeOnline(n) => {
+                let node = &mut self.core.nodes[n.index()];
+                if !node.online {
+                    node.online = true;
+                    self.core.schedule(self.core.now, Ev::Start { node: n.0 });
+                }
+            }
+            Fault::PartitionStart { id, groups } => {
+                self.core.partitions.retain(|(pid, _)| *pid != id);
+                self.core.partitions.push((id, groups));
+                if self.core.net.partition_closes_connections {
+                    let mut cut = Vec::new();
+                    for (i, n) in self.core.nodes.iter().enumerate() {
+                        for c in &n.conns {
+                            if (i as u32) < c.peer.0
+                                && !self.core.reachable(NodeId(i as u32), c.peer)
+                            {
+                                cut.push((NodeId(i as u32), c.peer));
+                            }
+                        }
+                    }
+                    for (a, b) in cut {
+                        self.core.close(a, b, CloseReason::Partition);
+                    }
+                }
+            }
+            Fault::PartitionEnd { id } => self.core.partitions.retain(|(pid, _)| *pid != id),
+            Fault::DegradeNode(n, d) => {
+                let node = &mut self.core.nodes[n.index()];
+                node.extra_latency = d.extra_latency;
+                node.loss = d.loss;
+                let scale = |bps: u64| ((bps as f64 * d.bandwidth_factor) as u64).max(1);
+                node.cap = LinkCapacity {
+                    upload_bps: scale(node.base_cap.upload_bps),
+                    download_bps: scale(node.base_cap.download_bps),
+                };
+            }
+            Fault::RestoreNode(n) => {
+                let node = &mut self.core.nodes[n.index()];
+                node.extra_latency = SimDuration::ZERO;
+                node.loss = 0.0;
+                node.cap = node.base_cap;
+            }
+            Fault::DegradeLink(a, b, d) => {
+                let key = (a.min(b), a.max(b));
+                self.core.link_degradations.retain(|(k, _)| *k != key);
+                self.core.link_degradations.push((key, d));
+            }
+            Fault::RestoreLink(a, b) => {
+                let key = (a.min(b), a.max(b));
+                self.core.link_degradations.retain(|(k, _)| *k != key);
+            }
+        }
+    }
+}

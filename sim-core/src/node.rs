@@ -1,0 +1,220 @@
+//! The sans-IO node interface: what a node receives ([`Input`]) and what it can do
+//! ([`Ctx`]).
+
+use crate::NodeId;
+use crate::accounting::Category;
+use crate::engine::Core;
+use crate::error::SimError;
+use crate::rng::SimRng;
+use crate::time::{SimDuration, SimTime};
+
+/// What every message type must tell the engine: its accounting category and its size.
+pub trait Payload {
+    /// The (protocol, kind) bucket the message is counted under.
+    fn category(&self) -> Category;
+    /// Bytes of the message itself on the wire (its encoding, length prefixes included).
+    fn wire_bytes(&self) -> u32;
+    /// Transport overhead (for example yamux headers and noise tags) in bytes. Counted under
+    /// the engine's framing category when one is configured, else under [`Self::category`].
+    /// Both parts take time on the links. Default 0.
+    fn framing_bytes(&self) -> u32 {
+        0
+    }
+}
+
+/// Why a connection closed, as told to each side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CloseReason {
+    /// This node closed it.
+    Local,
+    /// The peer closed it.
+    Remote,
+    /// The peer went offline.
+    PeerOffline,
+    /// A partition separated the two nodes.
+    Partition,
+}
+
+/// Why a dial failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DialError {
+    /// The peer refused the connection (its limits).
+    Refused,
+    /// The peer did not answer within the dial timeout (offline or unreachable).
+    Timeout,
+    /// The two nodes already have a connection.
+    AlreadyConnected,
+    /// The connection was closed before the dialer saw it open.
+    ClosedDuringHandshake,
+}
+
+/// An input to a node's handler.
+#[derive(Debug)]
+pub enum Input<M, T> {
+    /// The node starts: at time zero, or when it comes back online (`restart` = true when it
+    /// has run before). Its connections are gone and its old timers will not fire.
+    Start {
+        /// Whether the node ran before.
+        restart: bool,
+    },
+    /// A message arrived (over a connection, as a datagram, or posted).
+    Message {
+        /// The sender.
+        from: NodeId,
+        /// The message.
+        msg: M,
+    },
+    /// A timer set by this node fired (or a compute job finished).
+    Timer(T),
+    /// A connection opened; `outbound` when this node dialled.
+    ConnectionUp {
+        /// The other side.
+        peer: NodeId,
+        /// Whether this node dialled.
+        outbound: bool,
+    },
+    /// A connection closed. Both sides are told at the same instant (no half-open state).
+    ConnectionDown {
+        /// The other side.
+        peer: NodeId,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// A dial this node made failed.
+    DialFailed {
+        /// The peer dialled.
+        peer: NodeId,
+        /// Why.
+        reason: DialError,
+    },
+}
+
+/// A handle to a timer, for cancelling it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimerId {
+    pub(crate) slot: u32,
+    pub(crate) generation: u32,
+}
+
+/// A simulated node: a sans-IO state machine driven by the engine.
+///
+/// The engine calls [`Node::handle`] for every input and [`Node::accept_inbound`] when a peer
+/// dials. A handler must not keep references across calls; everything it does goes through the
+/// [`Ctx`].
+pub trait Node: Sized {
+    /// The messages nodes exchange.
+    type Msg: Payload;
+    /// The values timers carry back to the node.
+    type Timer;
+    /// Run-wide measurement sink nodes write to (for example first-receipt times). Nodes must
+    /// not read from it anything that changes their behaviour.
+    type Observer;
+
+    /// Handles one input.
+    fn handle(&mut self, input: Input<Self::Msg, Self::Timer>, ctx: &mut Ctx<'_, Self>);
+
+    /// Decides whether to accept a connection dialled by `peer`; the default accepts all.
+    fn accept_inbound(&mut self, peer: NodeId, ctx: &mut Ctx<'_, Self>) -> bool {
+        let _ = (peer, ctx);
+        true
+    }
+}
+
+/// What a handler can see and do: time, its random stream, sending, timers, connections.
+pub struct Ctx<'a, N: Node> {
+    pub(crate) core: &'a mut Core<N::Msg, N::Timer>,
+    pub(crate) node: NodeId,
+    pub(crate) observer: &'a mut N::Observer,
+}
+
+impl<N: Node> Ctx<'_, N> {
+    /// The current virtual time.
+    #[inline]
+    pub fn now(&self) -> SimTime {
+        self.core.now
+    }
+    /// This node's id.
+    #[inline]
+    pub fn id(&self) -> NodeId {
+        self.node
+    }
+    /// Number of nodes in the run.
+    pub fn node_count(&self) -> usize {
+        self.core.nodes.len()
+    }
+    /// This node's default random stream: (master seed, node id, `"node"`). Protocols that
+    /// want streams of their own derive them with [`crate::rng::stream`] at construction.
+    #[inline]
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.core.node_rng(self.node)
+    }
+    /// The run's measurement sink.
+    #[inline]
+    pub fn observer(&mut self) -> &mut N::Observer {
+        self.observer
+    }
+
+    /// Sends `msg` to `to` over their connection (reliable, ordered). Without an open
+    /// connection the message is dropped and counted as [`crate::DropReason::NoConnection`].
+    /// Errors only for a node id that does not exist or for sending to itself.
+    #[inline]
+    pub fn send(&mut self, to: NodeId, msg: N::Msg) -> Result<(), SimError> {
+        self.core.send(self.node, to, msg, true)
+    }
+    /// Sends `msg` to `to` as a datagram: no connection needed, may be lost, not ordered.
+    pub fn send_datagram(&mut self, to: NodeId, msg: N::Msg) -> Result<(), SimError> {
+        self.core.send(self.node, to, msg, false)
+    }
+    /// Delivers `msg` to `to` after `delay`, outside the network model: no bandwidth, no
+    /// accounting, no loss. For harnesses and benchmarks, never for protocol traffic.
+    pub fn post(&mut self, to: NodeId, delay: SimDuration, msg: N::Msg) -> Result<(), SimError> {
+        self.core.post(to, self.core.now + delay, msg)
+    }
+    /// Sets a timer that fires after `delay` with `value`.
+    #[inline]
+    pub fn set_timer(&mut self, delay: SimDuration, value: N::Timer) -> TimerId {
+        let at = self.core.now + delay;
+        self.core.set_timer(self.node, at, value)
+    }
+    /// Sets a timer that fires at `at` (not before now).
+    pub fn set_timer_at(&mut self, at: SimTime, value: N::Timer) -> TimerId {
+        let at = at.max(self.core.now);
+        self.core.set_timer(self.node, at, value)
+    }
+    /// Cancels a timer; returns false when it already fired or was cancelled. A cancelled
+    /// timer never reaches the handler.
+    #[inline]
+    pub fn cancel_timer(&mut self, id: TimerId) -> bool {
+        self.core.cancel_timer(id)
+    }
+    /// Charges `cost` of CPU time on this node's processing queue (FIFO, one job at a time)
+    /// and fires a timer with `done` when the job finishes. Use it to model, for example, RLN
+    /// proof verification (12 ms) or generation (150 ms): jobs queue behind each other, so a
+    /// busy node's latency grows.
+    pub fn compute(&mut self, cost: SimDuration, done: N::Timer) -> TimerId {
+        let at = self.core.reserve_cpu(self.node, cost);
+        self.core.set_timer(self.node, at, done)
+    }
+    /// Dials `peer`. The outcome arrives later as [`Input::ConnectionUp`] or
+    /// [`Input::DialFailed`].
+    pub fn dial(&mut self, peer: NodeId) -> Result<(), SimError> {
+        self.core.dial(self.node, peer)
+    }
+    /// Closes the connection to `peer`; both sides are told. Returns false when there was none.
+    pub fn disconnect(&mut self, peer: NodeId) -> bool {
+        self.core
+            .close(self.node, peer, crate::node::CloseReason::Local)
+    }
+    /// Whether an open connection to `peer` exists (on this side).
+    pub fn is_connected(&self, peer: NodeId) -> bool {
+        self.core.conn_index(self.node, peer).is_some()
+    }
+    /// Number of open connections.
+    pub fn connection_count(&self) -> usize {
+        self.core.nodes[self.node.index()].conns.len()
+    }
+    /// One-way base latency to `peer` (without jitter), e.g. for RTT estimates.
+    pub fn base_latency(&self, peer: NodeId) -> SimDuration {
+        self.core.base_latency(self.node, peer)
+    }
+}

@@ -1,0 +1,314 @@
+//! The event queue: a priority queue over (time, sequence) with FIFO ties.
+//!
+//! Two implementations share one interface:
+//!
+//! - [`QueueKind::BinaryHeap`]: `std::collections::BinaryHeap` over (time, seq). `O(log n)` per
+//!   operation, cache-friendly while the queue fits in cache.
+//! - [`QueueKind::Radix`]: a monotone radix heap keyed on time. Because the engine only ever
+//!   schedules at or after the current time, the keys popped are monotone, so items can be kept
+//!   in 65 buckets by the highest bit in which their time differs from the last popped time.
+//!   Each item moves at most 64 times over its life, almost always far fewer, and buckets are
+//!   plain vectors scanned sequentially: with a million pending events this avoids the cache
+//!   misses a binary heap's sift operations incur on every level. Bucket 0 (items whose time
+//!   equals the current minimum) is kept sorted by sequence, so ties are FIFO exactly as in the
+//!   binary heap.
+//!
+//! [`QueueKind::Auto`] picks the binary heap for runs with fewer than
+//! [`AUTO_RADIX_MIN_NODES`] nodes and the radix heap above. Measurements that set the threshold
+//! (PHOLD hold workload, one pending event per node, `wakusim bench engine`, release build, on
+//! the project's 2-core CI machine type) are recorded in the crate README section of
+//! `docs/architecture.md` ("Choosing the queue").
+//!
+//! Both queues have exactly the same pop order: by time, then by sequence number. A property
+//! test checks this against a sorted reference.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::SimTime;
+
+/// Which priority queue the engine uses. All give the same order; only speed differs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueKind {
+    /// Binary heap below [`AUTO_RADIX_MIN_NODES`] nodes, radix heap from there on (default).
+    #[default]
+    Auto,
+    /// Always the binary heap.
+    BinaryHeap,
+    /// Always the radix heap.
+    Radix,
+}
+
+/// Node count from which [`QueueKind::Auto`] uses the radix heap.
+pub const AUTO_RADIX_MIN_NODES: usize = 100_000;
+
+impl QueueKind {
+    /// The concrete kind for a run of `nodes` nodes.
+    pub fn resolve(self, nodes: usize) -> QueueKind {
+        match self {
+            QueueKind::Auto if nodes >= AUTO_RADIX_MIN_NODES => QueueKind::Radix,
+            QueueKind::Auto => QueueKind::BinaryHeap,
+            k => k,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Entry<E> {
+    time: u64,
+    seq: u64,
+    ev: E,
+}
+
+impl<E> PartialEq for Entry<E> {
+    fn eq(&self, o: &Self) -> bool {
+        self.time == o.time && self.seq == o.seq
+    }
+}
+impl<E> Eq for Entry<E> {}
+impl<E> PartialOrd for Entry<E> {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl<E> Ord for Entry<E> {
+    /// Reversed, so that `BinaryHeap` (a max-heap) pops the earliest (time, seq) first.
+    fn cmp(&self, o: &Self) -> Ordering {
+        (o.time, o.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+/// A monotone radix heap over (time, seq) with FIFO ties.
+#[derive(Debug)]
+struct RadixHeap<E> {
+    last: u64,
+    len: usize,
+    /// Items whose time equals `last`, sorted by seq ascending.
+    bucket0: VecDeque<Entry<E>>,
+    /// `buckets[b]` for b in 1..=64 holds items whose time differs from `last` first in bit b-1.
+    buckets: Vec<Vec<Entry<E>>>,
+}
+
+#[inline]
+fn bucket_of(last: u64, time: u64) -> usize {
+    let x = last ^ time;
+    if x == 0 {
+        0
+    } else {
+        64 - x.leading_zeros() as usize
+    }
+}
+
+impl<E: Copy> RadixHeap<E> {
+    fn new() -> Self {
+        RadixHeap {
+            last: 0,
+            len: 0,
+            bucket0: VecDeque::new(),
+            buckets: (0..65).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, e: Entry<E>) {
+        debug_assert!(
+            e.time >= self.last,
+            "radix heap key below the last popped key"
+        );
+        self.len += 1;
+        let b = bucket_of(self.last, e.time);
+        if b == 0 {
+            // Every seq pushed now is larger than any already queued, so this keeps order.
+            self.bucket0.push_back(e);
+        } else {
+            self.buckets[b].push(e);
+        }
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<Entry<E>> {
+        if self.bucket0.is_empty() {
+            if self.len == 0 {
+                return None;
+            }
+            self.refill();
+        }
+        self.len -= 1;
+        self.bucket0.pop_front()
+    }
+
+    #[cold]
+    fn refill(&mut self) {
+        let b = (1..65)
+            .find(|&b| !self.buckets[b].is_empty())
+            .expect("radix heap length says items remain");
+        let items = std::mem::take(&mut self.buckets[b]);
+        let min = items
+            .iter()
+            .map(|e| e.time)
+            .min()
+            .expect("bucket is non-empty");
+        self.last = min;
+        let mut zero: Vec<Entry<E>> = Vec::new();
+        for e in &items {
+            let nb = bucket_of(min, e.time);
+            debug_assert!(nb < b);
+            if nb == 0 {
+                zero.push(*e);
+            } else {
+                self.buckets[nb].push(*e);
+            }
+        }
+        zero.sort_unstable_by_key(|e| e.seq);
+        self.bucket0.extend(zero);
+        // Give the emptied bucket its allocation back for reuse.
+        let mut items = items;
+        items.clear();
+        self.buckets[b] = items;
+    }
+
+    fn peek_time(&mut self) -> Option<u64> {
+        if self.bucket0.is_empty() {
+            if self.len == 0 {
+                return None;
+            }
+            self.refill();
+        }
+        self.bucket0.front().map(|e| e.time)
+    }
+}
+
+/// The engine's event queue.
+#[derive(Debug)]
+pub struct EventQueue<E> {
+    inner: Inner<E>,
+}
+
+#[derive(Debug)]
+enum Inner<E> {
+    Heap(BinaryHeap<Entry<E>>),
+    Radix(Box<RadixHeap<E>>),
+}
+
+impl<E: Copy> EventQueue<E> {
+    /// An empty queue of the given kind ([`QueueKind::Auto`] must be resolved first; it is
+    /// treated as the binary heap here).
+    pub fn new(kind: QueueKind) -> Self {
+        let inner = match kind {
+            QueueKind::Radix => Inner::Radix(Box::new(RadixHeap::new())),
+            QueueKind::BinaryHeap | QueueKind::Auto => Inner::Heap(BinaryHeap::new()),
+        };
+        EventQueue { inner }
+    }
+
+    /// Adds an event. `time` must not be earlier than the last popped time.
+    #[inline]
+    pub fn push(&mut self, time: SimTime, seq: u64, ev: E) {
+        let e = Entry {
+            time: time.as_nanos(),
+            seq,
+            ev,
+        };
+        match &mut self.inner {
+            Inner::Heap(h) => h.push(e),
+            Inner::Radix(r) => r.push(e),
+        }
+    }
+
+    /// Removes and returns the earliest event: (time, seq, event).
+    #[inline]
+    pub fn pop(&mut self) -> Option<(SimTime, u64, E)> {
+        let e = match &mut self.inner {
+            Inner::Heap(h) => h.pop(),
+            Inner::Radix(r) => r.pop(),
+        }?;
+        Some((SimTime::from_nanos(e.time), e.seq, e.ev))
+    }
+
+    /// The time of the earliest event, if any.
+    pub fn peek_time(&mut self) -> Option<SimTime> {
+        match &mut self.inner {
+            Inner::Heap(h) => h.peek().map(|e| e.time),
+            Inner::Radix(r) => r.peek_time(),
+        }
+        .map(SimTime::from_nanos)
+    }
+
+    /// Number of queued events.
+    pub fn len(&self) -> usize {
+        match &self.inner {
+            Inner::Heap(h) => h.len(),
+            Inner::Radix(r) => r.len,
+        }
+    }
+
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn drain(q: &mut EventQueue<u32>) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        while let Some((t, s, _)) = q.pop() {
+            out.push((t.as_nanos(), s));
+        }
+        out
+    }
+
+    #[test]
+    fn ties_pop_in_insertion_order() {
+        for kind in [QueueKind::BinaryHeap, QueueKind::Radix] {
+            let mut q = EventQueue::new(kind);
+            for s in 0..10u64 {
+                q.push(SimTime::from_nanos(5), s, s as u32);
+            }
+            q.push(SimTime::from_nanos(1), 10, 10);
+            let order: Vec<u64> = drain(&mut q).into_iter().map(|(_, s)| s).collect();
+            assert_eq!(order, vec![10, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "{kind:?}");
+        }
+    }
+
+    proptest! {
+        /// Interleaved pushes (never before the last popped time, as the engine guarantees) and
+        /// pops give exactly the order of a sorted reference, for both kinds.
+        #[test]
+        fn both_queues_match_a_sorted_reference(ops in prop::collection::vec((0u64..1000, any::<bool>()), 1..400)) {
+            for kind in [QueueKind::BinaryHeap, QueueKind::Radix] {
+                let mut q = EventQueue::new(kind);
+                let mut reference: Vec<(u64, u64)> = Vec::new();
+                let mut now = 0u64;
+                let mut seq = 0u64;
+                let mut popped = Vec::new();
+                let mut expected = Vec::new();
+                for &(delta, pop) in &ops {
+                    if pop && !reference.is_empty() {
+                        reference.sort();
+                        let want = reference.remove(0);
+                        let (t, s, _) = q.pop().unwrap();
+                        now = t.as_nanos();
+                        popped.push((t.as_nanos(), s));
+                        expected.push(want);
+                    } else {
+                        let t = now + delta % 3 * delta; // many ties at `now`
+                        q.push(SimTime::from_nanos(t), seq, 0);
+                        reference.push((t, seq));
+                        seq += 1;
+                    }
+                }
+                reference.sort();
+                expected.extend(reference);
+                popped.extend(drain(&mut q));
+                prop_assert_eq!(popped, expected);
+            }
+        }
+    }
+}

@@ -1,0 +1,814 @@
+//! Engine and network-model tests. A scripted node records every input it sees; actions are
+//! injected as timers set from outside at chosen times. Expected times are derived by hand in
+//! the comments.
+
+use sim_core::*;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct M {
+    size: u32,
+    seq: u32,
+    framing: u32,
+}
+
+impl Payload for M {
+    fn category(&self) -> Category {
+        Category(0)
+    }
+    fn wire_bytes(&self) -> u32 {
+        self.size
+    }
+    fn framing_bytes(&self) -> u32 {
+        self.framing
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Act {
+    Send(u32, u32, u32),
+    Datagram(u32, u32, u32),
+    Dial(u32),
+    Close(u32),
+    Compute(u64, u32),
+    Tag(u32),
+    SetAndCancel,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Seen {
+    Start(bool),
+    Msg { from: u32, seq: u32 },
+    Tag(u32),
+    Up { peer: u32, outbound: bool },
+    Down { peer: u32, reason: CloseReason },
+    DialFailed { peer: u32, reason: DialError },
+}
+
+#[derive(Default)]
+struct Log(Vec<(SimTime, u32, Seen)>);
+
+struct T {
+    refuse: bool,
+}
+
+impl Node for T {
+    type Msg = M;
+    type Timer = Act;
+    type Observer = Log;
+
+    fn handle(&mut self, input: Input<M, Act>, ctx: &mut Ctx<'_, Self>) {
+        let now = ctx.now();
+        let me = ctx.id().0;
+        let seen = match input {
+            Input::Start { restart } => Seen::Start(restart),
+            Input::Message { from, msg } => Seen::Msg {
+                from: from.0,
+                seq: msg.seq,
+            },
+            Input::ConnectionUp { peer, outbound } => Seen::Up {
+                peer: peer.0,
+                outbound,
+            },
+            Input::ConnectionDown { peer, reason } => Seen::Down {
+                peer: peer.0,
+                reason,
+            },
+            Input::DialFailed { peer, reason } => Seen::DialFailed {
+                peer: peer.0,
+                reason,
+            },
+            Input::Timer(act) => {
+                match act {
+                    Act::Send(to, size, seq) => ctx
+                        .send(
+                            NodeId(to),
+                            M {
+                                size,
+                                seq,
+                                framing: 0,
+                            },
+                        )
+                        .unwrap(),
+                    Act::Datagram(to, size, seq) => ctx
+                        .send_datagram(
+                            NodeId(to),
+                            M {
+                                size,
+                                seq,
+                                framing: 0,
+                            },
+                        )
+                        .unwrap(),
+                    Act::Dial(to) => ctx.dial(NodeId(to)).unwrap(),
+                    Act::Close(to) => {
+                        ctx.disconnect(NodeId(to));
+                    }
+                    Act::Compute(ms, tag) => {
+                        ctx.compute(SimDuration::from_millis(ms), Act::Tag(tag));
+                    }
+                    Act::Tag(t) => {
+                        ctx.observer().0.push((now, me, Seen::Tag(t)));
+                    }
+                    Act::SetAndCancel => {
+                        let id = ctx.set_timer(SimDuration::from_millis(5), Act::Tag(999));
+                        assert!(ctx.cancel_timer(id));
+                        assert!(!ctx.cancel_timer(id), "second cancel finds nothing");
+                    }
+                }
+                return;
+            }
+        };
+        ctx.observer().0.push((now, me, seen));
+    }
+
+    fn accept_inbound(&mut self, _peer: NodeId, _ctx: &mut Ctx<'_, Self>) -> bool {
+        !self.refuse
+    }
+}
+
+fn engine(n: usize, cap: LinkCapacity, latency_ms: u64, cfg: EngineConfig) -> Engine<T> {
+    Engine::new(
+        cfg,
+        Box::new(ConstantLatency(SimDuration::from_millis(latency_ms))),
+        vec![cap; n],
+        (0..n).map(|_| T { refuse: false }).collect(),
+        Log::default(),
+    )
+    .unwrap()
+}
+
+fn msgs_at(e: &Engine<T>, node: u32) -> Vec<(SimTime, u32)> {
+    e.observer()
+        .0
+        .iter()
+        .filter_map(|(t, n, s)| match s {
+            Seen::Msg { seq, .. } if *n == node => Some((*t, *seq)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ms(x: u64) -> SimTime {
+    SimTime::from_millis(x)
+}
+
+#[test]
+fn ties_run_in_fifo_order_and_cancelled_timers_never_fire() {
+    let mut e = engine(
+        1,
+        LinkCapacity::symmetric_mbps(1),
+        0,
+        EngineConfig::default(),
+    );
+    for tag in [3, 1, 2] {
+        e.set_timer(NodeId(0), ms(10), Act::Tag(tag)).unwrap();
+    }
+    e.set_timer(NodeId(0), ms(1), Act::SetAndCancel).unwrap();
+    e.run_to_empty();
+    let tags: Vec<(SimTime, u32)> = e
+        .observer()
+        .0
+        .iter()
+        .filter_map(|(t, _, s)| match s {
+            Seen::Tag(x) => Some((*t, *x)),
+            _ => None,
+        })
+        .collect();
+    // Same time: in the order they were set. The cancelled timer (tag 999) never shows.
+    assert_eq!(tags, vec![(ms(10), 3), (ms(10), 1), (ms(10), 2)]);
+    // Handler calls: 1 start + 3 tags + 1 SetAndCancel = 5; the cancelled timer costs none.
+    assert_eq!(e.events_processed(), 5);
+}
+
+#[test]
+fn uplink_queueing_two_megabytes_on_8_mbit() {
+    // Node 0 uploads at 8 Mbit/s; node 1 downloads at 1 Gbit/s; latency 50 ms.
+    // Message 1 (1 MB): leaves 0.000..1.000 s, last bit arrives 1.050 s -> delivered 1.050 s.
+    // Message 2 (1 MB), queued behind it: leaves 1.000..2.000 s -> delivered 2.050 s.
+    // One second apart, plus latency.
+    let caps = vec![
+        LinkCapacity {
+            upload_bps: 8_000_000,
+            download_bps: 8_000_000,
+        },
+        LinkCapacity::symmetric_mbps(1000),
+    ];
+    let mut e = Engine::new(
+        EngineConfig::default(),
+        Box::new(ConstantLatency(SimDuration::from_millis(50))),
+        caps,
+        vec![T { refuse: false }, T { refuse: false }],
+        Log::default(),
+    )
+    .unwrap();
+    e.connect_now(NodeId(0), NodeId(1)).unwrap();
+    e.set_timer(NodeId(0), ms(0), Act::Send(1, 1_000_000, 1))
+        .unwrap();
+    e.set_timer(NodeId(0), ms(0), Act::Send(1, 1_000_000, 2))
+        .unwrap();
+    e.run_to_empty();
+    assert_eq!(msgs_at(&e, 1), vec![(ms(1050), 1), (ms(2050), 2)]);
+    assert_eq!(
+        e.accounting().get(NodeId(0), Category(0)).bytes_out,
+        2_000_000
+    );
+    assert_eq!(
+        e.accounting().get(NodeId(1), Category(0)).bytes_in,
+        2_000_000
+    );
+    assert_eq!(e.accounting().get(NodeId(1), Category(0)).msgs_in, 2);
+}
+
+#[test]
+fn downlink_queueing_from_two_senders() {
+    // Nodes 0 and 1 upload at 1 Gbit/s; node 2 downloads at 8 Mbit/s; latency 50 ms.
+    // Both send 1 MB at t=0. First bits arrive at 50 ms. The first (node 0, scheduled first)
+    // occupies the downlink 0.050..1.050 s; the second waits and takes 1.050..2.050 s.
+    let fast = LinkCapacity::symmetric_mbps(1000);
+    let slow = LinkCapacity {
+        upload_bps: 8_000_000,
+        download_bps: 8_000_000,
+    };
+    let mut e = Engine::new(
+        EngineConfig::default(),
+        Box::new(ConstantLatency(SimDuration::from_millis(50))),
+        vec![fast, fast, slow],
+        (0..3).map(|_| T { refuse: false }).collect(),
+        Log::default(),
+    )
+    .unwrap();
+    e.connect_now(NodeId(0), NodeId(2)).unwrap();
+    e.connect_now(NodeId(1), NodeId(2)).unwrap();
+    e.set_timer(NodeId(0), ms(0), Act::Send(2, 1_000_000, 1))
+        .unwrap();
+    e.set_timer(NodeId(1), ms(0), Act::Send(2, 1_000_000, 2))
+        .unwrap();
+    e.run_to_empty();
+    assert_eq!(msgs_at(&e, 2), vec![(ms(1050), 1), (ms(2050), 2)]);
+}
+
+#[test]
+fn idle_links_cost_latency_plus_one_serialisation() {
+    // 100 Mbit/s both ends, 1,250,000 B = 10 Mbit -> 100 ms on the wire, latency 20 ms:
+    // delivered at 120 ms (cut-through: not 220 ms).
+    let mut e = engine(
+        2,
+        LinkCapacity::symmetric_mbps(100),
+        20,
+        EngineConfig::default(),
+    );
+    e.connect_now(NodeId(0), NodeId(1)).unwrap();
+    e.set_timer(NodeId(0), ms(0), Act::Send(1, 1_250_000, 7))
+        .unwrap();
+    e.run_to_empty();
+    assert_eq!(msgs_at(&e, 1), vec![(ms(120), 7)]);
+}
+
+#[test]
+fn framing_bytes_have_their_own_category_and_take_link_time() {
+    struct F;
+    impl Node for F {
+        type Msg = M;
+        type Timer = ();
+        type Observer = Vec<SimTime>;
+        fn handle(&mut self, input: Input<M, ()>, ctx: &mut Ctx<'_, Self>) {
+            match input {
+                Input::Timer(()) => ctx
+                    .send(
+                        NodeId(1),
+                        M {
+                            size: 900,
+                            seq: 0,
+                            framing: 100,
+                        },
+                    )
+                    .unwrap(),
+                Input::Message { .. } => {
+                    let now = ctx.now();
+                    ctx.observer().push(now)
+                }
+                _ => {}
+            }
+        }
+    }
+    let cfg = EngineConfig {
+        categories: 2,
+        framing_category: Some(Category(1)),
+        ..EngineConfig::default()
+    };
+    // 1000 B at 8 Mbit/s = 1 ms, zero latency.
+    let cap = LinkCapacity {
+        upload_bps: 8_000_000,
+        download_bps: 8_000_000,
+    };
+    let mut e = Engine::new(
+        cfg,
+        Box::new(ConstantLatency(SimDuration::ZERO)),
+        vec![cap; 2],
+        vec![F, F],
+        Vec::new(),
+    )
+    .unwrap();
+    e.connect_now(NodeId(0), NodeId(1)).unwrap();
+    e.set_timer(NodeId(0), ms(0), ()).unwrap();
+    e.run_to_empty();
+    assert_eq!(e.observer(), &vec![ms(1)]);
+    let acc = e.accounting();
+    assert_eq!(acc.get(NodeId(0), Category(0)).bytes_out, 900);
+    assert_eq!(acc.get(NodeId(0), Category(1)).bytes_out, 100);
+    assert_eq!(acc.get(NodeId(1), Category(1)).bytes_in, 100);
+    // Framing adds bytes, not messages.
+    assert_eq!(acc.get(NodeId(1), Category(1)).msgs_in, 0);
+}
+
+#[test]
+fn dial_takes_round_trips_and_both_sides_are_told() {
+    // Latency 10 ms one way, RTT 20 ms, 3 round trips = 60 ms for the dialer; the target
+    // accepts half a round trip earlier, at 50 ms.
+    let mut e = engine(
+        2,
+        LinkCapacity::symmetric_mbps(100),
+        10,
+        EngineConfig::default(),
+    );
+    e.set_timer(NodeId(0), ms(0), Act::Dial(1)).unwrap();
+    e.run_to_empty();
+    let log = &e.observer().0;
+    assert!(log.contains(&(
+        ms(50),
+        1,
+        Seen::Up {
+            peer: 0,
+            outbound: false
+        }
+    )));
+    assert!(log.contains(&(
+        ms(60),
+        0,
+        Seen::Up {
+            peer: 1,
+            outbound: true
+        }
+    )));
+    // Closing: both sides told at once.
+    e.set_timer(NodeId(1), ms(100), Act::Close(0)).unwrap();
+    e.run_to_empty();
+    let log = &e.observer().0;
+    assert!(log.contains(&(
+        ms(100),
+        1,
+        Seen::Down {
+            peer: 0,
+            reason: CloseReason::Local
+        }
+    )));
+    assert!(log.contains(&(
+        ms(100),
+        0,
+        Seen::Down {
+            peer: 1,
+            reason: CloseReason::Remote
+        }
+    )));
+}
+
+#[test]
+fn refused_and_timed_out_dials() {
+    let mut e = Engine::new(
+        EngineConfig::default(),
+        Box::new(ConstantLatency(SimDuration::from_millis(10))),
+        vec![LinkCapacity::symmetric_mbps(10); 3],
+        vec![T { refuse: false }, T { refuse: true }, T { refuse: false }],
+        Log::default(),
+    )
+    .unwrap();
+    e.schedule_fault(ms(0), Fault::NodeOffline(NodeId(2)))
+        .unwrap();
+    e.set_timer(NodeId(0), ms(1), Act::Dial(1)).unwrap();
+    e.set_timer(NodeId(0), ms(1), Act::Dial(2)).unwrap();
+    e.run_to_empty();
+    let log = &e.observer().0;
+    // Refused: the target decides at 1 + 50 ms and the answer is back 10 ms later.
+    assert!(log.contains(&(
+        ms(61),
+        0,
+        Seen::DialFailed {
+            peer: 1,
+            reason: DialError::Refused
+        }
+    )));
+    // Offline target: the dial times out 10 s after it started.
+    assert!(log.contains(&(
+        ms(10_001),
+        0,
+        Seen::DialFailed {
+            peer: 2,
+            reason: DialError::Timeout
+        }
+    )));
+}
+
+#[test]
+fn offline_drops_are_counted_and_restart_is_reported() {
+    // 0 and 1 connected, latency 1 s. A stream message and a datagram sent at 0 are in flight
+    // when 1 goes offline at 0.5 s: the stream message dies with its connection, the datagram
+    // finds the receiver offline. Node 1 comes back at 2 s and is restarted.
+    let mut e = engine(
+        2,
+        LinkCapacity::symmetric_mbps(100),
+        1000,
+        EngineConfig::default(),
+    );
+    e.connect_now(NodeId(0), NodeId(1)).unwrap();
+    e.set_timer(NodeId(0), ms(0), Act::Send(1, 100, 1)).unwrap();
+    e.set_timer(NodeId(0), ms(0), Act::Datagram(1, 100, 2))
+        .unwrap();
+    e.set_timer(NodeId(1), ms(1500), Act::Tag(5)).unwrap(); // must not fire: set before offline
+    e.schedule_fault(ms(500), Fault::NodeOffline(NodeId(1)))
+        .unwrap();
+    e.schedule_fault(ms(2000), Fault::NodeOnline(NodeId(1)))
+        .unwrap();
+    e.run_to_empty();
+    assert!(msgs_at(&e, 1).is_empty());
+    let acc = e.accounting();
+    assert_eq!(acc.drops(NodeId(1), DropReason::ConnectionClosed), 1);
+    assert_eq!(acc.drops(NodeId(1), DropReason::ReceiverOffline), 1);
+    let log = &e.observer().0;
+    assert!(log.contains(&(
+        ms(500),
+        0,
+        Seen::Down {
+            peer: 1,
+            reason: CloseReason::PeerOffline
+        }
+    )));
+    assert!(log.contains(&(ms(2000), 1, Seen::Start(true))));
+    assert!(!log.iter().any(|(_, _, s)| *s == Seen::Tag(5)));
+}
+
+#[test]
+fn partitions_cut_connections_and_drop_traffic() {
+    let mut e = engine(
+        3,
+        LinkCapacity::symmetric_mbps(100),
+        10,
+        EngineConfig::default(),
+    );
+    e.connect_now(NodeId(0), NodeId(1)).unwrap();
+    e.connect_now(NodeId(0), NodeId(2)).unwrap();
+    e.schedule_fault(
+        ms(100),
+        Fault::PartitionStart {
+            id: 1,
+            groups: vec![0, 0, 1],
+        },
+    )
+    .unwrap();
+    e.set_timer(NodeId(0), ms(200), Act::Datagram(2, 10, 1))
+        .unwrap();
+    e.set_timer(NodeId(0), ms(200), Act::Send(1, 10, 2))
+        .unwrap();
+    e.schedule_fault(ms(300), Fault::PartitionEnd { id: 1 })
+        .unwrap();
+    e.set_timer(NodeId(0), ms(400), Act::Datagram(2, 10, 3))
+        .unwrap();
+    e.run_to_empty();
+    assert!(e.observer().0.contains(&(
+        ms(100),
+        2,
+        Seen::Down {
+            peer: 0,
+            reason: CloseReason::Partition
+        }
+    )));
+    assert_eq!(e.accounting().drops(NodeId(2), DropReason::Partition), 1);
+    // 10 B at 100 Mbit/s = 800 ns on the wire, + 10 ms latency.
+    let wire = SimDuration::from_nanos(800);
+    assert_eq!(msgs_at(&e, 1), vec![(ms(210) + wire, 2)]);
+    assert_eq!(msgs_at(&e, 2), vec![(ms(410) + wire, 3)]);
+}
+
+#[test]
+fn compute_jobs_queue_on_the_cpu() {
+    // Two 12 ms verifications started at the same instant finish at 12 and 24 ms; a 150 ms
+    // proof generation requested at 5 ms waits behind them: 24 + 150 = 174 ms.
+    let mut e = engine(
+        1,
+        LinkCapacity::symmetric_mbps(1),
+        0,
+        EngineConfig::default(),
+    );
+    e.set_timer(NodeId(0), ms(0), Act::Compute(12, 1)).unwrap();
+    e.set_timer(NodeId(0), ms(0), Act::Compute(12, 2)).unwrap();
+    e.set_timer(NodeId(0), ms(5), Act::Compute(150, 3)).unwrap();
+    e.run_to_empty();
+    let tags: Vec<_> = e
+        .observer()
+        .0
+        .iter()
+        .filter_map(|(t, _, s)| match s {
+            Seen::Tag(x) => Some((*t, *x)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tags, vec![(ms(12), 1), (ms(24), 2), (ms(174), 3)]);
+}
+
+#[test]
+fn stream_order_survives_jitter_and_datagrams_are_lost() {
+    let cfg = EngineConfig {
+        network: NetworkConfig {
+            jitter: Jitter::Exponential { mean_ms: 30.0 },
+            datagram_loss: 0.5,
+            ..NetworkConfig::default()
+        },
+        ..EngineConfig::default()
+    };
+    let mut e = engine(2, LinkCapacity::symmetric_mbps(100), 10, cfg);
+    e.connect_now(NodeId(0), NodeId(1)).unwrap();
+    for i in 0..200u32 {
+        e.set_timer(
+            NodeId(0),
+            SimTime::from_micros_for_test(i as u64 * 100),
+            Act::Send(1, 100, i),
+        )
+        .unwrap();
+    }
+    for i in 0..1000u32 {
+        e.set_timer(NodeId(0), ms(100), Act::Datagram(1, 100, 10_000 + i))
+            .unwrap();
+    }
+    e.run_to_empty();
+    let got = msgs_at(&e, 1);
+    let stream: Vec<u32> = got.iter().map(|x| x.1).filter(|s| *s < 10_000).collect();
+    assert_eq!(
+        stream,
+        (0..200).collect::<Vec<_>>(),
+        "stream messages in order"
+    );
+    // 1000 datagrams at 50 % loss: binomial, sd = sqrt(1000 * .25) = 15.8; 5 sd = 79.
+    let lost = e.accounting().drops(NodeId(1), DropReason::Loss) as i64;
+    assert!((lost - 500).abs() < 80, "lost {lost}");
+    assert_eq!(got.len() as i64, 200 + 1000 - lost);
+}
+
+trait FromMicros {
+    fn from_micros_for_test(us: u64) -> SimTime;
+}
+impl FromMicros for SimTime {
+    fn from_micros_for_test(us: u64) -> SimTime {
+        SimTime::from_nanos(us * 1000)
+    }
+}
+
+#[test]
+fn degraded_node_halves_bandwidth_then_recovers() {
+    // 8 Mbit/s uplink at factor 0.5 -> 1 MB takes 2 s instead of 1 s.
+    let cap = LinkCapacity {
+        upload_bps: 8_000_000,
+        download_bps: 1_000_000_000,
+    };
+    let mut e = engine(2, cap, 0, EngineConfig::default());
+    e.connect_now(NodeId(0), NodeId(1)).unwrap();
+    let deg = Degradation {
+        extra_latency: SimDuration::from_millis(100),
+        bandwidth_factor: 0.5,
+        loss: 0.0,
+    };
+    e.schedule_fault(ms(0), Fault::DegradeNode(NodeId(0), deg))
+        .unwrap();
+    e.set_timer(NodeId(0), ms(1), Act::Send(1, 1_000_000, 1))
+        .unwrap();
+    e.schedule_fault(ms(5000), Fault::RestoreNode(NodeId(0)))
+        .unwrap();
+    e.set_timer(NodeId(0), ms(5000), Act::Send(1, 1_000_000, 2))
+        .unwrap();
+    e.run_to_empty();
+    // 1 ms + 2 s + 100 ms extra latency; then 5 s + 1 s.
+    assert_eq!(msgs_at(&e, 1), vec![(ms(2101), 1), (ms(6000), 2)]);
+}
+
+/// A small random workload: every node forwards each message to a random connected peer a
+/// few times, so the run consumes node and network randomness.
+fn random_workload(seed: u64) -> (u64, Vec<Counters>, u64) {
+    struct R;
+    impl Node for R {
+        type Msg = M;
+        type Timer = u32;
+        type Observer = u64;
+        fn handle(&mut self, input: Input<M, u32>, ctx: &mut Ctx<'_, Self>) {
+            use rand::Rng;
+            let n = ctx.node_count() as u32;
+            match input {
+                Input::Start { .. } => {
+                    let d = ctx.rng().random_range(0..1000);
+                    ctx.set_timer(SimDuration::from_micros(d), 5);
+                }
+                Input::Timer(ttl)
+                | Input::Message {
+                    msg: M { seq: ttl, .. },
+                    ..
+                } if ttl > 0 => {
+                    let me = ctx.id().0;
+                    let to = (me + 1 + ctx.rng().random_range(0..n - 1)) % n;
+                    let size = ctx.rng().random_range(100..5000);
+                    ctx.send_datagram(
+                        NodeId(to),
+                        M {
+                            size,
+                            seq: ttl - 1,
+                            framing: 0,
+                        },
+                    )
+                    .unwrap();
+                    *ctx.observer() += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+    let cfg = EngineConfig {
+        seed,
+        network: NetworkConfig {
+            jitter: Jitter::Uniform { max_ms: 5.0 },
+            datagram_loss: 0.01,
+            ..NetworkConfig::default()
+        },
+        ..EngineConfig::default()
+    };
+    let mut e = Engine::new(
+        cfg,
+        Box::new(ConstantLatency(SimDuration::from_millis(20))),
+        vec![LinkCapacity::symmetric_mbps(10); 50],
+        (0..50).map(|_| R).collect(),
+        0u64,
+    )
+    .unwrap();
+    e.run_to_empty();
+    (e.event_hash(), e.accounting().snapshot(), *e.observer())
+}
+
+#[test]
+fn same_seed_same_run_different_seed_different_run() {
+    let a = random_workload(42);
+    let b = random_workload(42);
+    let c = random_workload(43);
+    assert_eq!(a.0, b.0);
+    assert_eq!(a.1, b.1);
+    assert_eq!(a.2, b.2);
+    assert_ne!(a.0, c.0);
+    assert!(a.2 > 200, "the workload did something: {} sends", a.2);
+}
+
+#[test]
+fn both_queues_give_the_same_run() {
+    // Queue choice is a speed knob only: the event-stream hash must not depend on it.
+    let run = |queue| {
+        let cfg = EngineConfig {
+            queue,
+            ..EngineConfig::default()
+        };
+        let mut e = engine(20, LinkCapacity::symmetric_mbps(10), 7, cfg);
+        for i in 0..20u32 {
+            e.connect_now(NodeId(i), NodeId((i + 1) % 20)).unwrap();
+            for k in 0..5 {
+                e.set_timer(
+                    NodeId(i),
+                    ms(k * 3 % 7),
+                    Act::Send((i + 1) % 20, 1000 + k as u32, k as u32),
+                )
+                .unwrap();
+            }
+        }
+        e.run_to_empty();
+        (e.event_hash(), msgs_at(&e, 3))
+    };
+    assert_eq!(run(QueueKind::BinaryHeap), run(QueueKind::Radix));
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    let zero = LinkCapacity {
+        upload_bps: 0,
+        download_bps: 1,
+    };
+    let err = Engine::<T>::new(
+        EngineConfig::default(),
+        Box::new(ConstantLatency(SimDuration::ZERO)),
+        vec![zero],
+        vec![T { refuse: false }],
+        Log::default(),
+    )
+    .err()
+    .unwrap();
+    assert!(
+        err.to_string()
+            .contains("upload_bps of node 0 must be positive"),
+        "{err}"
+    );
+
+    let cfg = EngineConfig {
+        network: NetworkConfig {
+            datagram_loss: f64::NAN,
+            ..NetworkConfig::default()
+        },
+        ..EngineConfig::default()
+    };
+    let err = Engine::<T>::new(
+        cfg,
+        Box::new(ConstantLatency(SimDuration::ZERO)),
+        vec![LinkCapacity::symmetric_mbps(1)],
+        vec![T { refuse: false }],
+        Log::default(),
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("network.datagram_loss"), "{err}");
+
+    let mut e = engine(
+        2,
+        LinkCapacity::symmetric_mbps(1),
+        0,
+        EngineConfig::default(),
+    );
+    let err = e.connect_now(NodeId(0), NodeId(7)).unwrap_err();
+    assert_eq!(
+        err,
+        SimError::UnknownNode {
+            what: "connect_now",
+            node: NodeId(7),
+            nodes: 2
+        }
+    );
+    assert!(
+        e.schedule_fault(ms(1), Fault::NodeOffline(NodeId(9)))
+            .is_err()
+    );
+    let bad = Degradation {
+        extra_latency: SimDuration::ZERO,
+        bandwidth_factor: 0.0,
+        loss: 0.0,
+    };
+    assert!(
+        e.schedule_fault(ms(1), Fault::DegradeNode(NodeId(0), bad))
+            .is_err()
+    );
+}
+
+#[test]
+fn send_without_connection_is_dropped_and_counted() {
+    let mut e = engine(
+        2,
+        LinkCapacity::symmetric_mbps(1),
+        0,
+        EngineConfig::default(),
+    );
+    e.set_timer(NodeId(0), ms(0), Act::Send(1, 10, 1)).unwrap();
+    e.run_to_empty();
+    assert_eq!(e.accounting().drops(NodeId(1), DropReason::NoConnection), 1);
+    assert_eq!(e.accounting().get(NodeId(0), Category(0)).bytes_out, 0);
+}
+
+#[test]
+fn upload_backlog_is_bounded() {
+    // 1 Mbit/s uplink, 30 s backlog bound: each 1 MB message takes 8 s, so the 5th message
+    // (which would start after 32 s of queue) is dropped; messages 1-4 get through.
+    let mut e = engine(
+        2,
+        LinkCapacity::symmetric_mbps(1),
+        0,
+        EngineConfig::default(),
+    );
+    e.connect_now(NodeId(0), NodeId(1)).unwrap();
+    for i in 0..5 {
+        e.set_timer(NodeId(0), ms(0), Act::Send(1, 1_000_000, i))
+            .unwrap();
+    }
+    e.run_to_empty();
+    assert_eq!(msgs_at(&e, 1).len(), 4);
+    assert_eq!(
+        e.accounting().drops(NodeId(1), DropReason::UploadQueueFull),
+        1
+    );
+}
+
+#[test]
+fn run_until_stops_at_the_time_and_run_while_on_a_condition() {
+    let mut e = engine(
+        1,
+        LinkCapacity::symmetric_mbps(1),
+        0,
+        EngineConfig::default(),
+    );
+    for i in 1..=10 {
+        e.set_timer(NodeId(0), ms(i * 100), Act::Tag(i as u32))
+            .unwrap();
+    }
+    assert_eq!(e.run_until(ms(450)), RunOutcome::ReachedTime);
+    assert_eq!(e.now(), ms(450));
+    assert_eq!(e.observer().0.len(), 1 + 4);
+    let out = e.run_while(SimTime::MAX, |e| e.observer().0.len() < 1 + 7);
+    assert_eq!(out, RunOutcome::ConditionMet);
+    assert_eq!(e.now(), ms(700));
+    assert_eq!(e.run_until(SimTime::MAX), RunOutcome::QueueEmpty);
+}
