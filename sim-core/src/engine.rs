@@ -138,10 +138,13 @@ impl PackedEv {
     }
 }
 
+/// A connection change to tell a node about.
 struct Notice {
     node: NodeId,
     peer: NodeId,
-    reason: CloseReason,
+    /// `None`: the connection came up (statically wired, this side `outbound`); else it closed.
+    reason: Option<CloseReason>,
+    outbound: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -610,7 +613,12 @@ impl<M: Payload, T> Core<M, T> {
     }
 
     fn notify_down(&mut self, node: NodeId, peer: NodeId, reason: CloseReason) {
-        let notice = self.notices.insert(Notice { node, peer, reason });
+        let notice = self.notices.insert(Notice {
+            node,
+            peer,
+            reason: Some(reason),
+            outbound: false,
+        });
         self.schedule(self.now, Ev::ConnDown { notice });
     }
 
@@ -898,8 +906,8 @@ impl<N: Node> Engine<N> {
     }
 
     /// Opens a connection between `a` and `b` at once, without a dial (for statically wired
-    /// overlays built before the run). Both sides get [`Input::ConnectionUp`] now; `a` is the
-    /// outbound side.
+    /// overlays built before the run). Both sides get [`Input::ConnectionUp`] as events at the
+    /// current time (after any start events already queued); `a` is the outbound side.
     pub fn connect_now(&mut self, a: NodeId, b: NodeId) -> Result<(), SimError> {
         self.core.check_node("connect_now", a)?;
         self.core.check_node("connect_now", b)?;
@@ -924,6 +932,16 @@ impl<N: Node> Engine<N> {
         };
         self.core.insert_conn(a, conn(b, true));
         self.core.insert_conn(b, conn(a, false));
+        for (node, peer, outbound) in [(a, b, true), (b, a, false)] {
+            let notice = self.core.notices.insert(Notice {
+                node,
+                peer,
+                reason: None,
+                outbound,
+            });
+            let now = self.core.now;
+            self.core.schedule(now, Ev::ConnDown { notice });
+        }
         Ok(())
     }
 
@@ -1062,9 +1080,23 @@ impl<N: Node> Engine<N> {
             Ev::DialReach { dial } => self.dial_reach(dial),
             Ev::DialDone { dial } => self.dial_done(dial),
             Ev::ConnDown { notice } => {
-                let Notice { node, peer, reason } = self.core.notices.take(notice);
-                if self.core.nodes[node.index()].online {
-                    self.call(node, 7, Input::ConnectionDown { peer, reason });
+                let Notice {
+                    node,
+                    peer,
+                    reason,
+                    outbound,
+                } = self.core.notices.take(notice);
+                if !self.core.nodes[node.index()].online {
+                    return;
+                }
+                match reason {
+                    Some(reason) => self.call(node, 7, Input::ConnectionDown { peer, reason }),
+                    None => {
+                        // Only if this very connection is still open.
+                        if self.core.conn_index(node, peer).is_some() {
+                            self.call(node, 6, Input::ConnectionUp { peer, outbound });
+                        }
+                    }
                 }
             }
             Ev::Fault { idx } => {

@@ -373,6 +373,47 @@ fn dial_takes_round_trips_and_both_sides_are_told() {
 }
 
 #[test]
+fn static_wiring_tells_both_sides_after_start() {
+    let mut e = engine(
+        2,
+        LinkCapacity::symmetric_mbps(1),
+        5,
+        EngineConfig::default(),
+    );
+    e.connect_now(NodeId(0), NodeId(1)).unwrap();
+    e.run_to_empty();
+    let log: Vec<_> = e
+        .observer()
+        .0
+        .iter()
+        .map(|(t, n, s)| (*t, *n, s.clone()))
+        .collect();
+    assert_eq!(
+        log,
+        vec![
+            (ms(0), 0, Seen::Start(false)),
+            (ms(0), 1, Seen::Start(false)),
+            (
+                ms(0),
+                0,
+                Seen::Up {
+                    peer: 1,
+                    outbound: true
+                }
+            ),
+            (
+                ms(0),
+                1,
+                Seen::Up {
+                    peer: 0,
+                    outbound: false
+                }
+            ),
+        ]
+    );
+}
+
+#[test]
 fn refused_and_timed_out_dials() {
     let mut e = Engine::new(
         EngineConfig::default(),
