@@ -1,0 +1,81 @@
+//! Build script: records the git commit the binary was built from, and bundles every scenario
+//! file under `scenarios/` into the binary.
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    git_commit(&manifest_dir);
+    bundle_scenarios(&manifest_dir);
+}
+
+/// Sets `WAKUSIM_GIT_COMMIT` to `git rev-parse HEAD`, or "unknown" when git or the repository
+/// is unavailable (a build from a source archive).
+fn git_commit(manifest_dir: &Path) {
+    let run = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(manifest_dir)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let commit = run(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
+    println!("cargo:rustc-env=WAKUSIM_GIT_COMMIT={commit}");
+    // Rebuild when HEAD moves: HEAD itself (branch switches), the branch's ref file (commits)
+    // and packed-refs (after `git gc`).
+    if let Some(git_dir) = run(&["rev-parse", "--absolute-git-dir"]) {
+        let git_dir = PathBuf::from(git_dir);
+        println!("cargo:rerun-if-changed={}", git_dir.join("HEAD").display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            git_dir.join("packed-refs").display()
+        );
+        if let Some(head_ref) = run(&["symbolic-ref", "-q", "HEAD"]) {
+            println!(
+                "cargo:rerun-if-changed={}",
+                git_dir.join(head_ref).display()
+            );
+        }
+    }
+}
+
+/// Writes `$OUT_DIR/bundled_scenarios.rs`: a sorted list of (file name, contents) for every
+/// `scenarios/*.toml`, so `wakusim run <name>` works from any directory.
+fn bundle_scenarios(manifest_dir: &Path) {
+    let dir = manifest_dir.join("scenarios");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let mut out =
+        String::from("/// Bundled scenario files: (file name, contents), sorted by name.\n");
+    out.push_str("pub static BUNDLED: &[(&str, &str)] = &[\n");
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", f.display());
+        let name = f.file_name().expect("a file").to_string_lossy();
+        writeln!(
+            out,
+            "    ({name:?}, include_str!({:?})),",
+            f.display().to_string()
+        )
+        .expect("write to a string");
+    }
+    out.push_str("];\n");
+    let dest =
+        PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("bundled_scenarios.rs");
+    fs::write(dest, out).expect("write bundled_scenarios.rs");
+}

@@ -1,0 +1,64 @@
+//! Measurements of the machine rather than the simulation: wall time, peak memory. These go to
+//! the manifest's `machine` section and to `timing.csv`, never to `summary.csv`.
+
+use serde::{Deserialize, Serialize};
+
+/// The process's peak resident memory in bytes (`VmHWM` in `/proc/self/status`), or 0 where
+/// that file does not exist (not Linux). With `--jobs` above 1 this is the peak of the whole
+/// process, all concurrent runs together, not of one run.
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().strip_suffix("kB"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// What a run cost on the machine that ran it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    /// Wall-clock seconds the model's run took (without writing files).
+    pub wall_s: f64,
+    /// Events processed per wall-clock second.
+    pub events_per_sec: f64,
+    /// Wall-clock seconds per simulated second (below 1: faster than real time).
+    pub wall_s_per_sim_s: f64,
+    /// Peak resident memory of the process in bytes when the run ended (`VmHWM`; 0 when
+    /// unknown). Under `--jobs` above 1, the peak of all runs of the process so far.
+    pub peak_rss_bytes: u64,
+    /// Worker threads of the process running runs concurrently (`--jobs`).
+    pub jobs: usize,
+}
+
+impl Machine {
+    /// Figures for a run of `events` events over `sim_s` simulated seconds that took `wall_s`.
+    pub fn measure(wall_s: f64, events: u64, sim_s: f64, jobs: usize) -> Self {
+        Machine {
+            wall_s,
+            events_per_sec: if wall_s > 0.0 {
+                events as f64 / wall_s
+            } else {
+                0.0
+            },
+            wall_s_per_sim_s: if sim_s > 0.0 { wall_s / sim_s } else { 0.0 },
+            peak_rss_bytes: peak_rss_bytes(),
+            jobs,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peak_memory_is_read_on_linux() {
+        if std::path::Path::new("/proc/self/status").exists() {
+            assert!(peak_rss_bytes() > 0);
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! `wakusim`: run scenarios and sweeps of the Waku network simulator, plot and compare results.
+//!
+//! The subcommands live in the `experiments` library (`experiments::cli`); this file parses the
+//! command line, sets up logging, and turns errors into a message and an exit status, never a
+//! panic or a backtrace.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use experiments::cli::{self, GlobalArgs};
+
+pub mod topology_cmd;
+
+/// A deterministic discrete-event simulator of the Waku peer-to-peer network.
+///
+/// Same scenario + same seed = byte-identical results, on every machine and with any number of
+/// jobs. Results go to results/NAME/, NAME being the scenario or sweep name (see
+/// results/README.md).
+#[derive(Parser, Debug)]
+#[command(name = "wakusim", version = version(), propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Options of every subcommand.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a scenario (each of its seeds) and write its results.
+    Run(cli::RunArgs),
+    /// Run a parameter sweep (or one shard of it) in parallel.
+    Sweep(cli::SweepArgs),
+    /// Join the outputs of sweep shards into one directory with a complete sweep.csv.
+    Merge(cli::MergeArgs),
+    /// (Re)draw the plots of a run or a sweep from its CSV files.
+    Plot(cli::PlotArgs),
+    /// Compare results with a baseline; exit status 3 when a metric regressed.
+    Compare(cli::CompareArgs),
+    /// Check a scenario (or a sweep file) and print it fully resolved.
+    Validate(cli::ValidateArgs),
+    /// List the bundled scenarios (or, with --models, the models).
+    List(cli::ListArgs),
+    /// Measure the engine's speed.
+    Bench(cli::BenchArgs),
+    /// Build (or read) a network graph and print its statistics, write it, plot its degrees.
+    Topology(topology_cmd::TopologyArgs),
+    /// Print a shell completion script, e.g. `source <(wakusim completions bash)`
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `0.1.0 (commit abcdef123456)`.
+fn version() -> &'static str {
+    let commit = experiments::runner::GIT_COMMIT;
+    let short = &commit[..commit.len().min(12)];
+    Box::leak(format!("{} (commit {short})", experiments::runner::VERSION).into_boxed_str())
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                cli::EXIT_USAGE
+            } else {
+                cli::EXIT_OK
+            });
+        }
+    };
+    env_logger::Builder::new()
+        .filter_level(cli.global.level())
+        .parse_env("RUST_LOG")
+        .format_timestamp(None)
+        .format_target(false)
+        .init();
+    let g = &cli.global;
+    let result = match &cli.command {
+        Command::Run(a) => cli::run(a, g),
+        Command::Sweep(a) => cli::sweep(a, g),
+        Command::Merge(a) => cli::merge(a, g),
+        Command::Plot(a) => cli::plot(a, g),
+        Command::Compare(a) => cli::compare(a, g),
+        Command::Validate(a) => cli::validate(a, g),
+        Command::List(a) => cli::list(a, g),
+        Command::Bench(a) => cli::bench(a, g),
+        Command::Topology(a) => topology_cmd::run(a)
+            .map(|()| cli::EXIT_OK)
+            .map_err(|e| anyhow::anyhow!("{e}")),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "wakusim",
+                &mut std::io::stdout(),
+            );
+            Ok(cli::EXIT_OK)
+        }
+    };
+    let _ = std::io::stdout().flush();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            report(&e);
+            ExitCode::from(cli::EXIT_ERROR)
+        }
+    }
+}
+
+/// Prints an error and its causes, each cause's lines indented under it.
+fn report(e: &anyhow::Error) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "error: {e}");
+    for cause in e.chain().skip(1) {
+        for line in cause.to_string().lines() {
+            let _ = writeln!(err, "  {line}");
+        }
+    }
+}

@@ -1,0 +1,548 @@
+//! Plots, drawn from a run's or a sweep's CSV files (so `wakusim plot` can redraw them).
+//!
+//! Text is drawn with DejaVu Sans, bundled in the binary (`assets/DejaVuSans.ttf`, Bitstream
+//! Vera licence), so plots render the same on a machine without any system font.
+//!
+//! | file | from | shows |
+//! |---|---|---|
+//! | `bandwidth.{png,svg}` | `bandwidth.csv` | mean bytes/s per node by category, in and out |
+//! | `latency-cdf.{png,svg}` | `latency.csv` | the latency distribution as a CDF |
+//! | `timeseries-<metric>.{png,svg}` | `timeseries.csv` | one metric over simulated time |
+//! | `sweep-<parameter>.{png,svg}` | `sweep.csv` | key metrics against a swept parameter |
+
+use std::fs::{self, File};
+use std::path::Path;
+use std::sync::Once;
+
+use anyhow::{Context, anyhow};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::model::{OutputSection, PlotFormat};
+use crate::output::write_atomic;
+use crate::results::{self, CsvTable, read_csv};
+
+/// The bundled font.
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+/// The font family plots use.
+const FAMILY: &str = "sans-serif";
+/// Size of every figure in pixels (PNG) or user units (SVG).
+const SIZE: (u32, u32) = (1000, 600);
+
+fn ensure_font() {
+    REGISTER.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            if plotters::style::register_font(FAMILY, style, FONT).is_err() {
+                log::warn!("the bundled font did not load; plot text may be missing");
+            }
+        }
+    });
+}
+
+fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    anyhow!("plotting failed: {e}")
+}
+
+/// A figure that can be drawn on any backend.
+trait Figure {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>;
+}
+
+/// Draws `fig` to `<dir>/<stem>.<ext>` for every format; returns the file names written.
+fn render(
+    fig: &impl Figure,
+    dir: &Path,
+    stem: &str,
+    formats: &[PlotFormat],
+) -> anyhow::Result<Vec<String>> {
+    ensure_font();
+    let mut written = Vec::new();
+    for f in formats {
+        let name = format!("{stem}.{}", f.extension());
+        let path = dir.join(&name);
+        match f {
+            PlotFormat::Svg => {
+                let mut svg = String::new();
+                {
+                    let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+                    root.fill(&WHITE).map_err(err)?;
+                    fig.draw(&root)?;
+                    root.present().map_err(err)?;
+                }
+                write_atomic(&path, svg.as_bytes())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            PlotFormat::Png => {
+                // The bitmap backend picks the encoder from the extension, so the temporary
+                // name keeps `.png`; it is renamed over the final name once complete.
+                let tmp = dir.join(format!(".{stem}.{}.tmp.png", std::process::id()));
+                let drawn = (|| {
+                    let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
+                    root.fill(&WHITE).map_err(err)?;
+                    fig.draw(&root)?;
+                    root.present().map_err(err)?;
+                    drop(root);
+                    File::open(&tmp)?.sync_all()?;
+                    fs::rename(&tmp, &path)?;
+                    anyhow::Ok(())
+                })();
+                if drawn.is_err() {
+                    let _ = fs::remove_file(&tmp);
+                }
+                drawn.with_context(|| format!("cannot write {}", path.display()))?;
+            }
+        }
+        written.push(name);
+    }
+    Ok(written)
+}
+
+/// Short SI form of a number for axis labels: `950`, `1.2k`, `3.4M`.
+fn si(v: f64) -> String {
+    let a = v.abs();
+    let (d, unit) = if a >= 1e9 {
+        (1e9, "G")
+    } else if a >= 1e6 {
+        (1e6, "M")
+    } else if a >= 1e3 {
+        (1e3, "k")
+    } else {
+        (1.0, "")
+    };
+    let x = v / d;
+    if unit.is_empty() && x.fract() != 0.0 {
+        format!("{x:.3}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_owned()
+    } else {
+        format!("{x:.1}{unit}").replace(".0", "")
+    }
+}
+
+/// Upper end of an axis holding values up to `max`.
+fn top(max: f64) -> f64 {
+    if max.is_finite() && max > 0.0 {
+        max * 1.08
+    } else {
+        1.0
+    }
+}
+
+fn text(size: u32) -> TextStyle<'static> {
+    (FAMILY, size).into_font().into()
+}
+
+/// Mean bytes/s of one category.
+struct CategoryRate {
+    name: String,
+    bytes_in: f64,
+    bytes_out: f64,
+}
+
+struct BandwidthFigure {
+    rows: Vec<CategoryRate>,
+    group: String,
+}
+
+impl Figure for BandwidthFigure {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        let root = root
+            .titled(
+                &format!(
+                    "Bandwidth per node by category (mean over {} nodes)",
+                    self.group
+                ),
+                text(22),
+            )
+            .map_err(err)?;
+        let halves = root.split_evenly((1, 2));
+        let n = self.rows.len();
+        let longest = self
+            .rows
+            .iter()
+            .map(|r| r.name.chars().count())
+            .max()
+            .unwrap_or(4);
+        for (k, area) in halves.iter().enumerate() {
+            let title = if k == 0 {
+                "received (in)"
+            } else {
+                "sent (out)"
+            };
+            let pick = |r: &CategoryRate| if k == 0 { r.bytes_in } else { r.bytes_out };
+            let max = self.rows.iter().map(pick).fold(0.0, f64::max);
+            let mut chart = ChartBuilder::on(area)
+                .caption(title, text(18))
+                .margin(10)
+                .x_label_area_size(40)
+                .y_label_area_size((longest as u32 * 8 + 10).min(260))
+                .build_cartesian_2d(0.0..top(max), (0..n.saturating_sub(1)).into_segmented())
+                .map_err(err)?;
+            let names: Vec<String> = self.rows.iter().map(|r| r.name.clone()).collect();
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .y_labels(n.max(1))
+                .y_label_formatter(&|v| match v {
+                    SegmentValue::CenterOf(i) => names.get(*i).cloned().unwrap_or_default(),
+                    _ => String::new(),
+                })
+                .x_label_formatter(&|v| si(*v))
+                .x_desc("bytes/s")
+                .label_style(text(13))
+                .axis_desc_style(text(14))
+                .draw()
+                .map_err(err)?;
+            let color = if k == 0 { BLUE } else { RED };
+            chart
+                .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
+                    let mut bar = Rectangle::new(
+                        [
+                            (0.0, SegmentValue::Exact(i)),
+                            (pick(r), SegmentValue::Exact(i + 1)),
+                        ],
+                        color.mix(0.6).filled(),
+                    );
+                    bar.set_margin(3, 3, 0, 0);
+                    bar
+                }))
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
+struct LatencyFigure {
+    /// (latency ms, cumulative fraction)
+    points: Vec<(f64, f64)>,
+    count: u64,
+}
+
+impl Figure for LatencyFigure {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        let max = self.points.iter().map(|p| p.0).fold(0.0, f64::max);
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!("Latency CDF ({} message deliveries)", self.count),
+                text(22),
+            )
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..top(max), 0.0..1.0)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("latency (ms)")
+            .y_desc("fraction of deliveries")
+            .label_style(text(14))
+            .axis_desc_style(text(15))
+            .draw()
+            .map_err(err)?;
+        // A step function: each bucket raises the fraction at its latency.
+        let mut steps = Vec::with_capacity(self.points.len() * 2 + 1);
+        let mut prev = 0.0;
+        if let Some(first) = self.points.first() {
+            steps.push((first.0, 0.0));
+        }
+        for &(x, y) in &self.points {
+            steps.push((x, prev));
+            steps.push((x, y));
+            prev = y;
+        }
+        chart
+            .draw_series(LineSeries::new(steps, BLUE.stroke_width(2)))
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+struct SeriesFigure {
+    metric: String,
+    points: Vec<(f64, f64)>,
+}
+
+impl Figure for SeriesFigure {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        let xmax = self.points.iter().map(|p| p.0).fold(0.0, f64::max);
+        let ymax = self.points.iter().map(|p| p.1).fold(0.0, f64::max);
+        let ymin = self.points.iter().map(|p| p.1).fold(0.0, f64::min);
+        let mut chart = ChartBuilder::on(root)
+            .caption(format!("{} over time", self.metric), text(22))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..top(xmax), ymin..top(ymax))
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("simulated time (s)")
+            .y_desc(self.metric.as_str())
+            .y_label_formatter(&|v| si(*v))
+            .label_style(text(14))
+            .axis_desc_style(text(15))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(LineSeries::new(
+                self.points.iter().copied(),
+                BLUE.stroke_width(2),
+            ))
+            .map_err(err)?;
+        chart
+            .draw_series(
+                self.points
+                    .iter()
+                    .map(|&p| Circle::new(p, 3, BLUE.filled())),
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// Metrics of `sweep.csv` drawn against each swept parameter.
+pub const SWEEP_METRICS: [&str; 3] = [
+    "latency_p95_ms",
+    "delivery_rate_mean",
+    "bandwidth_out_mean_bytes_per_sec",
+];
+
+/// One metric against a parameter: every run's (x, y), and the mean of y per x.
+struct Panel {
+    metric: String,
+    runs: Vec<(f64, f64)>,
+    means: Vec<(f64, f64)>,
+}
+
+struct SweepFigure {
+    param: String,
+    panels: Vec<Panel>,
+}
+
+impl Figure for SweepFigure {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        let root = root
+            .titled(&format!("Sweep over {}", self.param), text(22))
+            .map_err(err)?;
+        let areas = root.split_evenly((1, self.panels.len().max(1)));
+        for (
+            area,
+            Panel {
+                metric,
+                runs,
+                means,
+            },
+        ) in areas.iter().zip(&self.panels)
+        {
+            let xmin = runs.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+            let xmax = runs.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+            let (xmin, xmax) = if xmin < xmax {
+                let pad = (xmax - xmin) * 0.05;
+                (xmin - pad, xmax + pad)
+            } else {
+                (xmin - 1.0, xmin + 1.0)
+            };
+            let ymax = runs.iter().map(|p| p.1).fold(0.0, f64::max);
+            let mut chart = ChartBuilder::on(area)
+                .caption(metric.as_str(), text(15))
+                .margin(10)
+                .x_label_area_size(40)
+                .y_label_area_size(55)
+                .build_cartesian_2d(xmin..xmax, 0.0..top(ymax))
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc(self.param.as_str())
+                .x_label_formatter(&|v| si(*v))
+                .y_label_formatter(&|v| si(*v))
+                .label_style(text(12))
+                .axis_desc_style(text(13))
+                .draw()
+                .map_err(err)?;
+            chart
+                .draw_series(
+                    runs.iter()
+                        .map(|&p| Circle::new(p, 3, RED.mix(0.5).filled())),
+                )
+                .map_err(err)?;
+            chart
+                .draw_series(LineSeries::new(means.iter().copied(), BLUE.stroke_width(2)))
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
+/// Draws the plots of the run directory `dir` from its CSV files, in the formats and with the
+/// time-series metrics of `outputs`. Returns the files written; a plot whose CSV file is
+/// missing or empty is skipped.
+pub fn plot_run(dir: &Path, outputs: &OutputSection) -> anyhow::Result<Vec<String>> {
+    let formats = &outputs.formats;
+    let mut written = Vec::new();
+    let bw_path = dir.join(results::BANDWIDTH_FILE);
+    if bw_path.exists() {
+        let t = read_csv(&bw_path)?;
+        if let Some(fig) = bandwidth_figure(&t) {
+            written.extend(render(&fig, dir, "bandwidth", formats)?);
+        }
+    }
+    let lat_path = dir.join(results::LATENCY_FILE);
+    if lat_path.exists() {
+        let t = read_csv(&lat_path)?;
+        let xs = t.numbers("latency_ms");
+        let ys = t.numbers("cumulative_fraction");
+        let count: u64 = t.numbers("count").iter().map(|c| *c as u64).sum();
+        if !xs.is_empty() && xs.len() == ys.len() {
+            let fig = LatencyFigure {
+                points: xs.into_iter().zip(ys).collect(),
+                count,
+            };
+            written.extend(render(&fig, dir, "latency-cdf", formats)?);
+        }
+    }
+    let ts_path = dir.join(results::TIMESERIES_FILE);
+    if ts_path.exists() && !outputs.timeseries_plots.is_empty() {
+        let t = read_csv(&ts_path)?;
+        let (ti, mi, vi) = (t.column("time_s"), t.column("metric"), t.column("value"));
+        if let (Some(ti), Some(mi), Some(vi)) = (ti, mi, vi) {
+            for metric in &outputs.timeseries_plots {
+                let points: Vec<(f64, f64)> = t
+                    .rows
+                    .iter()
+                    .filter(|r| r.get(mi) == Some(metric))
+                    .filter_map(|r| Some((r.get(ti)?.parse().ok()?, r.get(vi)?.parse().ok()?)))
+                    .collect();
+                if points.is_empty() {
+                    continue;
+                }
+                let fig = SeriesFigure {
+                    metric: metric.clone(),
+                    points,
+                };
+                written.extend(render(&fig, dir, &format!("timeseries-{metric}"), formats)?);
+            }
+        }
+    }
+    Ok(written)
+}
+
+fn bandwidth_figure(t: &CsvTable) -> Option<BandwidthFigure> {
+    let (g, c, d, m) = (
+        t.column("node_group")?,
+        t.column("category")?,
+        t.column("direction")?,
+        t.column("bytes_per_sec_mean")?,
+    );
+    let groups: Vec<&str> = t
+        .rows
+        .iter()
+        .filter_map(|r| r.get(g).map(String::as_str))
+        .collect();
+    let group = if groups.contains(&"all") {
+        "all"
+    } else {
+        groups.first()?
+    };
+    let mut rows: Vec<CategoryRate> = Vec::new();
+    for r in t
+        .rows
+        .iter()
+        .filter(|r| r.get(g).map(String::as_str) == Some(group))
+    {
+        let cat = r.get(c)?;
+        if cat == "total" {
+            continue;
+        }
+        let v: f64 = r.get(m)?.parse().ok()?;
+        let i = match rows.iter().position(|x| &x.name == cat) {
+            Some(i) => i,
+            None => {
+                rows.push(CategoryRate {
+                    name: cat.clone(),
+                    bytes_in: 0.0,
+                    bytes_out: 0.0,
+                });
+                rows.len() - 1
+            }
+        };
+        match r.get(d)?.as_str() {
+            "in" => rows[i].bytes_in = v,
+            "out" => rows[i].bytes_out = v,
+            _ => {}
+        }
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    Some(BandwidthFigure {
+        rows,
+        group: group.to_owned(),
+    })
+}
+
+/// Draws a sweep's plots from `sweep.csv`: for each numeric swept parameter, the metrics of
+/// [`SWEEP_METRICS`] against it (every run as a dot, the mean over runs as a line).
+pub fn plot_sweep(
+    dir: &Path,
+    params: &[String],
+    formats: &[PlotFormat],
+) -> anyhow::Result<Vec<String>> {
+    let t = read_csv(&dir.join(results::SWEEP_FILE))?;
+    let mut written = Vec::new();
+    for param in params {
+        let Some(pi) = t.column(param) else { continue };
+        let mut panels = Vec::new();
+        for metric in SWEEP_METRICS {
+            let Some(mi) = t.column(metric) else { continue };
+            let runs: Vec<(f64, f64)> = t
+                .rows
+                .iter()
+                .filter_map(|r| Some((r.get(pi)?.parse().ok()?, r.get(mi)?.parse().ok()?)))
+                .collect();
+            if runs.is_empty() {
+                continue;
+            }
+            let mut xs: Vec<f64> = runs.iter().map(|p| p.0).collect();
+            xs.sort_by(f64::total_cmp);
+            xs.dedup();
+            let means = xs
+                .iter()
+                .map(|&x| {
+                    let ys: Vec<f64> = runs.iter().filter(|p| p.0 == x).map(|p| p.1).collect();
+                    (x, crate::model::mean(&ys))
+                })
+                .collect();
+            panels.push(Panel {
+                metric: metric.to_owned(),
+                runs,
+                means,
+            });
+        }
+        if panels.is_empty() {
+            continue;
+        }
+        let stem = format!("sweep-{}", param.replace(['.', '/', '\\'], "_"));
+        let fig = SweepFigure {
+            param: param.clone(),
+            panels,
+        };
+        written.extend(render(&fig, dir, &stem, formats)?);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn si_labels() {
+        assert_eq!(si(950.0), "950");
+        assert_eq!(si(1200.0), "1.2k");
+        assert_eq!(si(3_000_000.0), "3M");
+        assert_eq!(si(0.25), "0.25");
+    }
+}
