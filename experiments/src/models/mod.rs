@@ -5,6 +5,7 @@
 //! validation, run, sweep, plots, compare) is generic over [`Model`].
 
 pub mod flood;
+pub mod waku;
 
 use crate::model::Model;
 
@@ -16,11 +17,13 @@ pub const DEFAULT_MODEL: Option<ModelKind> = None;
 pub enum ModelKind {
     /// [`flood::Flood`]: plain flooding over a ring with chords; the test model.
     Flood,
+    /// [`waku::Waku`]: Waku relay nodes (gossipsub as nwaku runs it).
+    Waku,
 }
 
 impl ModelKind {
     /// All models, in the order `wakusim list --models` shows them.
-    pub const ALL: &'static [ModelKind] = &[ModelKind::Flood];
+    pub const ALL: &'static [ModelKind] = &[ModelKind::Waku, ModelKind::Flood];
 
     /// The value of `model = "..."` that selects this model.
     pub fn name(self) -> &'static str {
@@ -59,6 +62,7 @@ pub trait ModelTask {
 pub fn with_model<T: ModelTask>(kind: ModelKind, task: T) -> T::Output {
     match kind {
         ModelKind::Flood => task.call::<flood::Flood>(),
+        ModelKind::Waku => task.call::<waku::Waku>(),
     }
 }
 

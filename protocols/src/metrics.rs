@@ -1,0 +1,222 @@
+//! The run-wide measurement sink ([`WakuObserver`]): the registry of published messages,
+//! who got them and when, duplicates, and counters. Nodes only write to it; nothing in it
+//! changes their behaviour.
+//!
+//! A message counts for delivery and latency when it is valid, was published inside the
+//! measured window (after the warm-up, and at least the delivery grace before the end), and
+//! was not refused as too large. The nodes that *should* receive it are those subscribed to its
+//! topic (in the initial subscriptions), other than the publisher, and online from its publish
+//! time to the end of the run. Latency runs from the publish call to the moment the node
+//! accepted the first copy (received it and validated it).
+
+use sim_core::metrics::DurationHistogram;
+use sim_core::{NodeId, SimTime};
+
+use crate::behaviour::{PublishOutcome, RelayCounter, RelayEvent};
+use crate::message::TopicIdx;
+use crate::seen::SeenEntry;
+
+/// Largest duplicate count kept apart in the histogram; larger counts share the last bucket.
+pub const MAX_COPIES_BUCKET: usize = 1024;
+
+/// One published message.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MsgRecord {
+    /// When `publish` was called.
+    pub publish_time: SimTime,
+    /// Who published it.
+    pub publisher: NodeId,
+    /// Its topic.
+    pub topic: TopicIdx,
+    /// Serialized WakuMessage bytes.
+    pub data_bytes: u32,
+    /// Whether it was an invalid (spam) message.
+    pub invalid: bool,
+    /// What `publish` returned (None while in progress).
+    pub outcome: Option<PublishOutcome>,
+    /// Eligible nodes that accepted it.
+    pub delivered: u32,
+}
+
+/// One node's online / offline changes: (time, online after), ascending.
+pub type Churn = Box<[(SimTime, bool)]>;
+
+/// Which nodes should receive which messages.
+#[derive(Clone, Debug, Default)]
+pub struct Eligibility {
+    /// Subscription bits: node `n` is subscribed to topic `t` when bit `t % 64` of
+    /// `subs[n * words + t / 64]` is set.
+    subs: Vec<u64>,
+    words: usize,
+    /// Each node's online/offline changes (time, online after), ascending; `None` for nodes
+    /// that stay online.
+    pub churn: Vec<Option<Churn>>,
+}
+
+impl Eligibility {
+    /// Eligibility from each node's subscribed topics and churn.
+    pub fn new(topics: &[Vec<TopicIdx>], ntopics: usize, churn: Vec<Option<Churn>>) -> Self {
+        let words = ntopics.div_ceil(64).max(1);
+        let mut subs = vec![0u64; topics.len() * words];
+        for (n, ts) in topics.iter().enumerate() {
+            for t in ts {
+                let t = t.0 as usize;
+                subs[n * words + t / 64] |= 1u64 << (t % 64);
+            }
+        }
+        Eligibility { subs, words, churn }
+    }
+
+    /// Whether `node` is subscribed to `topic` (in the initial subscriptions).
+    #[inline]
+    pub fn subscribed(&self, node: NodeId, topic: TopicIdx) -> bool {
+        let t = topic.0 as usize;
+        self.subs
+            .get(node.index() * self.words + t / 64)
+            .is_some_and(|w| w & (1u64 << (t % 64)) != 0)
+    }
+
+    /// Whether `node` was online at `t` and stayed online to the end of the run.
+    pub fn online_from(&self, node: NodeId, t: SimTime) -> bool {
+        match self.churn.get(node.index()).and_then(|c| c.as_deref()) {
+            None => true,
+            Some(ev) => {
+                let online_at_t = ev
+                    .iter()
+                    .rev()
+                    .find(|e| e.0 <= t)
+                    .map(|e| e.1)
+                    .unwrap_or(true);
+                online_at_t && !ev.iter().any(|e| e.0 > t && !e.1)
+            }
+        }
+    }
+
+    /// Whether `node` should receive a message of `topic` published by `publisher` at `t`.
+    pub fn should_receive(
+        &self,
+        node: NodeId,
+        publisher: NodeId,
+        topic: TopicIdx,
+        t: SimTime,
+    ) -> bool {
+        node != publisher && self.subscribed(node, topic) && self.online_from(node, t)
+    }
+}
+
+/// The measurement sink of a run (the engine's `Observer`).
+#[derive(Clone, Debug)]
+pub struct WakuObserver {
+    /// Every published message, by registry index.
+    pub msgs: Vec<MsgRecord>,
+    /// Publish-to-acceptance latency of counted messages at eligible nodes.
+    pub latency: DurationHistogram,
+    /// Hops of those first copies (index = hops).
+    pub hops: Vec<u64>,
+    /// Copies beyond the first per node per counted message (index = copies).
+    pub copies: Vec<u64>,
+    /// Relay counters, by [`RelayCounter`] index.
+    pub counters: Vec<u64>,
+    /// Who should receive what.
+    pub eligibility: Eligibility,
+    /// Messages published from this time count.
+    pub count_from: SimTime,
+    /// Messages published after this time do not count.
+    pub count_until: SimTime,
+}
+
+impl WakuObserver {
+    /// An empty sink counting messages published in `[count_from, count_until]`.
+    pub fn new(eligibility: Eligibility, count_from: SimTime, count_until: SimTime) -> Self {
+        WakuObserver {
+            msgs: Vec::new(),
+            latency: DurationHistogram::new(),
+            hops: Vec::new(),
+            copies: Vec::new(),
+            counters: vec![0; RelayCounter::ALL.len()],
+            eligibility,
+            count_from,
+            count_until,
+        }
+    }
+
+    /// Registers a message about to be published; returns its registry index.
+    pub fn register(
+        &mut self,
+        publisher: NodeId,
+        now: SimTime,
+        topic: TopicIdx,
+        data_bytes: u32,
+        invalid: bool,
+    ) -> u32 {
+        self.msgs.push(MsgRecord {
+            publish_time: now,
+            publisher,
+            topic,
+            data_bytes,
+            invalid,
+            outcome: None,
+            delivered: 0,
+        });
+        (self.msgs.len() - 1) as u32
+    }
+
+    /// Records what publishing message `seq` returned.
+    pub fn published(&mut self, seq: u32, outcome: PublishOutcome) {
+        self.msgs[seq as usize].outcome = Some(outcome);
+    }
+
+    /// Whether message `rec` counts for delivery, latency and duplicates.
+    pub fn counts(&self, rec: &MsgRecord) -> bool {
+        !rec.invalid
+            && rec.publish_time >= self.count_from
+            && rec.publish_time <= self.count_until
+            && rec.outcome != Some(PublishOutcome::TooLarge)
+    }
+
+    /// Handles a relay event of `node` at `now`.
+    #[inline]
+    pub fn relay_event(&mut self, node: NodeId, now: SimTime, e: RelayEvent) {
+        match e {
+            RelayEvent::Accepted { seq, hops } => {
+                let rec = self.msgs[seq as usize];
+                if self.counts(&rec)
+                    && self.eligibility.should_receive(
+                        node,
+                        rec.publisher,
+                        rec.topic,
+                        rec.publish_time,
+                    )
+                {
+                    self.msgs[seq as usize].delivered += 1;
+                    self.latency.record(now.saturating_since(rec.publish_time));
+                    let h = hops as usize;
+                    if self.hops.len() <= h {
+                        self.hops.resize(h + 1, 0);
+                    }
+                    self.hops[h] += 1;
+                }
+            }
+            RelayEvent::SeenExpired { seq, copies } => self.copies_of(seq, copies),
+            RelayEvent::Count(c) => self.counters[c as usize] += 1,
+        }
+    }
+
+    /// Records the duplicates of one (node, message).
+    pub fn copies_of(&mut self, seq: u32, copies: u32) {
+        let rec = self.msgs[seq as usize];
+        if !self.counts(&rec) {
+            return;
+        }
+        let c = (copies as usize).min(MAX_COPIES_BUCKET);
+        if self.copies.len() <= c {
+            self.copies.resize(c + 1, 0);
+        }
+        self.copies[c] += 1;
+    }
+
+    /// Records a seen entry flushed at the end of the run.
+    pub fn seen_entry(&mut self, e: SeenEntry) {
+        self.copies_of(e.seq, e.copies);
+    }
+}

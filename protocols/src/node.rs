@@ -1,0 +1,433 @@
+//! The Waku node: the protocols a node runs, composed behind one dispatch point.
+//!
+//! [`WakuNode`] implements [`sim_core::Node`] with one message enum ([`WakuMsg`]) and one timer
+//! enum ([`WakuTimer`]), each with a variant per protocol. Adding a protocol (store, filter,
+//! light push, peer manager, ...) means a variant in each enum, a field in [`WakuNode`], and a
+//! match arm in [`WakuNode::handle`]; the engine and the harness stay as they are.
+//!
+//! The node also mirrors its own upload link ([`Uplink`]): the engine models it as one FIFO
+//! but does not expose its state to nodes, and the per-peer send queues of the relay
+//! ([`crate::queues`]) need to know when a write has left.
+
+use std::rc::Rc;
+
+use sim_core::rng::{self, SimRng};
+use sim_core::{Category, Ctx, Input, Node, NodeId, Payload, SimDuration, SimTime};
+
+use crate::behaviour::{PublishOutcome, Relay, RelayCtx, RelayEvent, RelayShared, RelayTimer};
+use crate::message::{TopicIdx, WakuMessageShape, WireMsg, derive_msg_id};
+use crate::metrics::WakuObserver;
+use crate::rpc::{Rpc, framing_bytes};
+use crate::workload::WorkloadPlan;
+
+/// Nanoseconds added to simulated time for WakuMessage timestamps (a Unix time in 2023, so
+/// that timestamps have their real encoded size).
+pub const TIMESTAMP_EPOCH_NS: u64 = 1_700_000_000_000_000_000;
+
+/// A message between Waku nodes: one variant per protocol.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WakuMsg {
+    /// Relay (gossipsub).
+    Relay(Rpc),
+}
+
+impl Payload for WakuMsg {
+    #[inline]
+    fn category(&self) -> Category {
+        match self {
+            WakuMsg::Relay(r) => r.category(),
+        }
+    }
+    #[inline]
+    fn wire_bytes(&self) -> u32 {
+        match self {
+            WakuMsg::Relay(r) => r.wire_bytes(),
+        }
+    }
+    #[inline]
+    fn framing_bytes(&self) -> u32 {
+        framing_bytes(self.wire_bytes())
+    }
+}
+
+/// A timer of a Waku node: one variant per protocol, plus the workload and scripted commands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WakuTimer {
+    /// A relay timer.
+    Relay(RelayTimer),
+    /// Time to publish on workload stream `0`.
+    Publish(u16),
+    /// A scripted command (set from outside by the harness).
+    Command(NodeCommand),
+    /// The node's upload capacity changed (a degradation fault), in bits per second.
+    SetUplink(u64),
+}
+
+/// Actions a scenario can script on a node at a time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NodeCommand {
+    /// Subscribe to a topic.
+    Subscribe(TopicIdx),
+    /// Unsubscribe from a topic.
+    Unsubscribe(TopicIdx),
+    /// PRUNE every peer with this backoff and back off from them (fault injection: the node
+    /// stays connected but leaves every mesh).
+    PruneAll(SimDuration),
+    /// Publish one message now.
+    Publish {
+        /// The topic.
+        topic: TopicIdx,
+        /// Payload bytes.
+        payload_bytes: u32,
+        /// Whether it fails validation.
+        invalid: bool,
+    },
+}
+
+/// Run-wide data every node shares.
+#[derive(Debug)]
+pub struct NodeShared {
+    /// The relay's shared data.
+    pub relay: Rc<RelayShared>,
+    /// The resolved workload.
+    pub workload: WorkloadPlan,
+    /// The master seed.
+    pub seed: u64,
+    /// The engine's upload backlog bound (mirrored).
+    pub max_upload_backlog: SimDuration,
+}
+
+/// The node's mirror of its upload FIFO (the engine's `up_free`), to tell when a write has
+/// left: the same arithmetic as the engine's `send`.
+#[derive(Clone, Copy, Debug)]
+pub struct Uplink {
+    free_at: SimTime,
+    bps: u64,
+    max_backlog: SimDuration,
+    buffer: u32,
+}
+
+impl Uplink {
+    /// A link of `bps` bits per second with the engine's backlog bound and a socket send
+    /// buffer of `buffer` bytes.
+    pub fn new(bps: u64, max_backlog: SimDuration, buffer: u32) -> Self {
+        Uplink {
+            free_at: SimTime::ZERO,
+            bps,
+            max_backlog,
+            buffer,
+        }
+    }
+
+    /// Reserves `bytes` at `now`; returns when the write counts as finished (its bytes left
+    /// the link, but for a socket buffer's worth), or `None` when the engine will drop it.
+    #[inline]
+    pub fn write(&mut self, now: SimTime, bytes: u64) -> Option<SimTime> {
+        let u0 = now.max(self.free_at);
+        if u0.saturating_since(now) > self.max_backlog {
+            return None;
+        }
+        self.free_at = u0 + SimDuration::transmit(bytes, self.bps);
+        let buffered = SimDuration::transmit(self.buffer as u64, self.bps);
+        let done = SimTime::from_nanos(self.free_at.as_nanos().saturating_sub(buffered.as_nanos()));
+        Some(done.max(now))
+    }
+
+    /// The link after a restart (the engine empties the queue of an offline node).
+    pub fn reset(&mut self, now: SimTime) {
+        self.free_at = now;
+    }
+}
+
+/// A simulated Waku node.
+#[derive(Debug)]
+pub struct WakuNode {
+    id: NodeId,
+    sh: Rc<NodeShared>,
+    relay: Relay,
+    rng: Box<SimRng>,
+    workload_rng: Option<Box<SimRng>>,
+    uplink: Uplink,
+    base_upload_bps: u64,
+    topics: Vec<TopicIdx>,
+    published: u64,
+}
+
+/// The relay's view of the engine context.
+struct RelayIo<'a, 'c> {
+    ctx: &'a mut Ctx<'c, WakuNode>,
+    rng: &'a mut SimRng,
+    uplink: &'a mut Uplink,
+}
+
+impl RelayCtx for RelayIo<'_, '_> {
+    #[inline]
+    fn now(&self) -> SimTime {
+        self.ctx.now()
+    }
+    #[inline]
+    fn rng(&mut self) -> &mut SimRng {
+        self.rng
+    }
+    #[inline]
+    fn send(&mut self, to: NodeId, rpc: Rpc) -> Option<SimTime> {
+        let wire = rpc.wire_bytes();
+        let total = wire as u64 + framing_bytes(wire) as u64;
+        let done = self.uplink.write(self.ctx.now(), total);
+        self.ctx
+            .send(to, WakuMsg::Relay(rpc))
+            .expect("relay sends only to existing peers other than itself");
+        done
+    }
+    #[inline]
+    fn set_timer(&mut self, delay: SimDuration, timer: RelayTimer) {
+        self.ctx.set_timer(delay, WakuTimer::Relay(timer));
+    }
+    fn compute(&mut self, cost: SimDuration, timer: RelayTimer) {
+        self.ctx.compute(cost, WakuTimer::Relay(timer));
+    }
+    fn disconnect(&mut self, peer: NodeId) {
+        self.ctx.disconnect(peer);
+    }
+    fn dial(&mut self, peer: NodeId) {
+        let _ = self.ctx.dial(peer);
+    }
+    fn connection_count(&self) -> usize {
+        self.ctx.connection_count()
+    }
+    #[inline]
+    fn report(&mut self, event: RelayEvent) {
+        let (me, now) = (self.ctx.id(), self.ctx.now());
+        self.ctx.observer().relay_event(me, now, event);
+    }
+}
+
+impl WakuNode {
+    /// Node `id` subscribed to `topics`, with an upload link of `upload_bps`.
+    pub fn new(id: NodeId, sh: Rc<NodeShared>, topics: Vec<TopicIdx>, upload_bps: u64) -> Self {
+        let relay = Relay::new(sh.relay.clone(), id, &topics);
+        let rng = Box::new(rng::stream(sh.seed, id.0 as u64, "gossipsub"));
+        let publishes = sh
+            .workload
+            .by_node
+            .get(id.index())
+            .is_some_and(|v| !v.is_empty());
+        let workload_rng =
+            publishes.then(|| Box::new(rng::stream(sh.seed, id.0 as u64, "workload")));
+        let uplink = Uplink::new(
+            upload_bps,
+            sh.max_upload_backlog,
+            sh.relay.cfg.send_buffer_bytes,
+        );
+        WakuNode {
+            id,
+            sh,
+            relay,
+            rng,
+            workload_rng,
+            uplink,
+            base_upload_bps: upload_bps,
+            topics,
+            published: 0,
+        }
+    }
+
+    /// The relay state.
+    pub fn relay(&self) -> &Relay {
+        &self.relay
+    }
+    /// The relay state, mutably (for harnesses between run calls).
+    pub fn relay_mut(&mut self) -> &mut Relay {
+        &mut self.relay
+    }
+
+    fn io<'a, 'c>(
+        rng: &'a mut SimRng,
+        uplink: &'a mut Uplink,
+        ctx: &'a mut Ctx<'c, WakuNode>,
+    ) -> RelayIo<'a, 'c> {
+        RelayIo { ctx, rng, uplink }
+    }
+
+    fn start(&mut self, restart: bool, ctx: &mut Ctx<'_, Self>) {
+        if restart {
+            // A restarted node has lost its state (its connections and timers are gone).
+            let mut io = Self::io(&mut self.rng, &mut self.uplink, ctx);
+            self.relay.flush(&mut io);
+            let subs: Vec<TopicIdx> = self.relay.subscriptions().collect();
+            self.relay = Relay::new(self.sh.relay.clone(), self.id, &subs);
+            self.uplink = Uplink::new(
+                self.base_upload_bps,
+                self.sh.max_upload_backlog,
+                self.sh.relay.cfg.send_buffer_bytes,
+            );
+            self.uplink.reset(ctx.now());
+        }
+        let mut io = Self::io(&mut self.rng, &mut self.uplink, ctx);
+        self.relay.start(&mut io);
+        let now = ctx.now();
+        let sh = self.sh.clone();
+        if let (Some(r), Some(streams)) = (
+            &mut self.workload_rng,
+            sh.workload.by_node.get(self.id.index()),
+        ) {
+            for &s in streams {
+                let st = &sh.workload.streams[s as usize];
+                let t0 = st.start.max(now);
+                let at = t0 + st.first_delay(r);
+                if at <= st.stop {
+                    ctx.set_timer_at(at, WakuTimer::Publish(s));
+                }
+            }
+        }
+    }
+
+    fn publish_stream(&mut self, s: u16, ctx: &mut Ctx<'_, Self>) {
+        let sh = self.sh.clone();
+        let st = &sh.workload.streams[s as usize];
+        let now = ctx.now();
+        if now > st.stop {
+            return;
+        }
+        let r = self
+            .workload_rng
+            .as_mut()
+            .expect("publishers have a stream");
+        let payload = st.payload_bytes(r);
+        let gap = st.next_gap(r);
+        let c = &st.config;
+        self.publish_one(
+            TopicIdx(c.topic),
+            WakuMessageShape {
+                payload_bytes: payload,
+                content_topic_bytes: c.content_topic.len() as u32,
+                meta_bytes: c.meta_bytes,
+                rln_proof: c.rln_proof,
+                ephemeral: c.ephemeral,
+            },
+            &c.content_topic,
+            c.invalid,
+            ctx,
+        );
+        if now + gap <= st.stop {
+            ctx.set_timer(gap, WakuTimer::Publish(s));
+        }
+    }
+
+    /// Builds, registers and publishes one message.
+    fn publish_one(
+        &mut self,
+        topic: TopicIdx,
+        shape: WakuMessageShape,
+        content_topic: &str,
+        invalid: bool,
+        ctx: &mut Ctx<'_, Self>,
+    ) -> PublishOutcome {
+        let now = ctx.now();
+        let data = shape.encoded_len();
+        let ts = TIMESTAMP_EPOCH_NS + now.as_nanos();
+        let id = derive_msg_id(self.id.0, self.published, ts, &shape, content_topic);
+        self.published += 1;
+        let seq = ctx.observer().register(self.id, now, topic, data, invalid);
+        let msg = WireMsg {
+            id,
+            seq,
+            data_bytes: data,
+            topic,
+            hops: 0,
+            topic_len: self.sh.relay.topics.name_len(topic),
+            flags: if invalid { WireMsg::INVALID } else { 0 },
+        };
+        let mut io = Self::io(&mut self.rng, &mut self.uplink, ctx);
+        let outcome = self.relay.publish(msg, &mut io);
+        ctx.observer().published(seq, outcome);
+        outcome
+    }
+
+    fn command(&mut self, c: NodeCommand, ctx: &mut Ctx<'_, Self>) {
+        match c {
+            NodeCommand::Subscribe(t) => {
+                let mut io = Self::io(&mut self.rng, &mut self.uplink, ctx);
+                self.relay.subscribe(t, &mut io);
+            }
+            NodeCommand::Unsubscribe(t) => {
+                let mut io = Self::io(&mut self.rng, &mut self.uplink, ctx);
+                self.relay.unsubscribe(t, &mut io);
+            }
+            NodeCommand::PruneAll(b) => {
+                let mut io = Self::io(&mut self.rng, &mut self.uplink, ctx);
+                self.relay.prune_all(b, &mut io);
+            }
+            NodeCommand::Publish {
+                topic,
+                payload_bytes,
+                invalid,
+            } => {
+                let ct = "/wakusim/1/default/proto";
+                let shape = WakuMessageShape {
+                    payload_bytes,
+                    content_topic_bytes: ct.len() as u32,
+                    meta_bytes: 0,
+                    rln_proof: false,
+                    ephemeral: false,
+                };
+                self.publish_one(topic, shape, ct, invalid, ctx);
+            }
+        }
+    }
+
+    /// The topics the node was created with.
+    pub fn initial_topics(&self) -> &[TopicIdx] {
+        &self.topics
+    }
+}
+
+impl Node for WakuNode {
+    type Msg = WakuMsg;
+    type Timer = WakuTimer;
+    type Observer = WakuObserver;
+
+    #[inline]
+    fn handle(&mut self, input: Input<WakuMsg, WakuTimer>, ctx: &mut Ctx<'_, Self>) {
+        match input {
+            Input::Message {
+                from,
+                msg: WakuMsg::Relay(rpc),
+            } => {
+                let mut io = Self::io(&mut self.rng, &mut self.uplink, ctx);
+                self.relay.on_rpc(from, rpc, &mut io);
+            }
+            Input::Timer(WakuTimer::Relay(t)) => {
+                let mut io = Self::io(&mut self.rng, &mut self.uplink, ctx);
+                self.relay.on_timer(t, &mut io);
+            }
+            Input::Timer(WakuTimer::Publish(s)) => self.publish_stream(s, ctx),
+            Input::Timer(WakuTimer::Command(c)) => self.command(c, ctx),
+            Input::Timer(WakuTimer::SetUplink(bps)) => self.uplink.bps = bps.max(1),
+            Input::Start { restart } => self.start(restart, ctx),
+            Input::ConnectionUp { peer, outbound } => {
+                let mut io = Self::io(&mut self.rng, &mut self.uplink, ctx);
+                self.relay.on_connection_up(peer, outbound, &mut io);
+            }
+            Input::ConnectionDown { peer, .. } => {
+                let mut io = Self::io(&mut self.rng, &mut self.uplink, ctx);
+                self.relay.on_connection_down(peer, &mut io);
+            }
+            Input::DialFailed { .. } => {}
+        }
+    }
+
+    fn accept_inbound(&mut self, peer: NodeId, ctx: &mut Ctx<'_, Self>) -> bool {
+        let n = ctx.connection_count();
+        let ok = self.relay.accept_inbound(peer, n);
+        if self.relay.is_graylisted(peer) {
+            let (me, now) = (ctx.id(), ctx.now());
+            ctx.observer().relay_event(
+                me,
+                now,
+                RelayEvent::Count(crate::behaviour::RelayCounter::GraylistRefused),
+            );
+        }
+        ok
+    }
+}

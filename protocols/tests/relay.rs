@@ -1,0 +1,382 @@
+//! Relay on the engine: small networks run through the harness. Expected numbers are derived
+//! by hand in the comments.
+
+use protocols::config::RelayConfig;
+use protocols::message::TopicIdx;
+use protocols::node::NodeCommand;
+use protocols::rpc::category;
+use protocols::sim::{SimInput, SimOutput, run};
+use protocols::workload::{Arrival, PayloadSize, Publishers, StreamConfig, WorkloadConfig};
+use rand::{Rng, SeedableRng};
+use sim_core::{ConstantLatency, FnLatency, NodeId, SimDuration, SimTime};
+
+/// Each node dials `out` distinct random peers (seeded).
+fn overlay(n: usize, out: usize, seed: u64) -> Vec<(u32, u32)> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut adj = vec![Vec::new(); n];
+    let mut edges = Vec::new();
+    for a in 0..n {
+        let mut made = 0;
+        while made < out {
+            let b = rng.random_range(0..n);
+            if b == a || adj[a].contains(&b) {
+                continue;
+            }
+            adj[a].push(b);
+            adj[b].push(a);
+            edges.push((a as u32, b as u32));
+            made += 1;
+        }
+    }
+    edges
+}
+
+fn stream(publishers: Publishers, interval_ms: f64, payload: u32) -> StreamConfig {
+    StreamConfig {
+        publishers,
+        interval_ms,
+        arrival: Arrival::Fixed,
+        payload: PayloadSize::FixedBytes(payload),
+        ..StreamConfig::default()
+    }
+}
+
+fn small_run(seed: u64) -> SimInput {
+    let n = 60;
+    let mut i = SimInput::new(
+        n,
+        overlay(n, 5, 7),
+        Box::new(ConstantLatency(SimDuration::from_millis(50))),
+    );
+    i.workload = WorkloadConfig {
+        streams: vec![stream(Publishers::Count(5), 1000.0, 2000)],
+    };
+    i.duration = SimDuration::from_secs(40);
+    i.warmup = SimDuration::from_secs(10);
+    i.seed = seed;
+    i
+}
+
+fn bytes_out(o: &SimOutput, cat: sim_core::Category) -> u64 {
+    o.bandwidth
+        .per_node
+        .iter()
+        .map(|t| t.bytes_out[cat.0 as usize])
+        .sum()
+}
+
+fn msgs_out(o: &SimOutput, cat: sim_core::Category) -> u64 {
+    o.bandwidth
+        .per_node
+        .iter()
+        .map(|t| t.msgs_out[cat.0 as usize])
+        .sum()
+}
+
+#[test]
+fn full_delivery_and_settled_meshes_without_faults() {
+    let o = run(small_run(1), &|_| {}).unwrap();
+    // 5 publishers x 1/s from 10 s to 35 s (the last 5 s are the delivery grace): 125.
+    assert!(
+        (120..=130).contains(&o.delivery.messages),
+        "{}",
+        o.delivery.messages
+    );
+    assert_eq!(o.delivery.mean, 1.0);
+    assert_eq!(o.delivery.worst, 1.0);
+    assert_eq!(o.delivery.not_fully_delivered, 0);
+    // Latency: at least one hop of 50 ms plus transmission; a 60-node mesh of degree ~6 is
+    // at most a handful of hops deep.
+    assert!(
+        o.latency.p50_ms > 50.0 && o.latency.max_ms < 600.0,
+        "{:?}",
+        o.latency
+    );
+    assert_eq!(
+        o.latency.hops[0], 0,
+        "a message's first receipt is at least one hop"
+    );
+    assert_eq!(o.publishing.no_peers, 0);
+    // Meshes settle within [D_low, D_high] (sampled every second after the warm-up).
+    // nim-libp2p can keep D_high + D_out when the lowest-score candidates are outbound.
+    for m in o.mesh.iter().filter(|m| m.t_s >= 10.0) {
+        assert_eq!(m.nodes, 60);
+        assert!(m.min >= 4, "{m:?}");
+        assert!(m.max <= 8 + 3, "{m:?}");
+        assert!((4..=8).contains(&m.p50), "{m:?}");
+    }
+    // Every category shows up where it should.
+    assert!(bytes_out(&o, category::PUBLISH) > 0);
+    assert!(bytes_out(&o, category::FORWARD) > 0);
+    assert!(bytes_out(&o, category::IHAVE) > 0);
+    assert!(bytes_out(&o, category::IDONTWANT) > 0);
+    assert!(bytes_out(&o, category::FRAMING) > 0);
+    // What was sent was received (no faults, no drops).
+    let total_in: u64 = o
+        .bandwidth
+        .per_node
+        .iter()
+        .map(|t| t.bytes_in.iter().sum::<u64>())
+        .sum();
+    let total_out: u64 = o
+        .bandwidth
+        .per_node
+        .iter()
+        .map(|t| t.bytes_out.iter().sum::<u64>())
+        .sum();
+    let in_flight_slack = total_out / 50;
+    assert!(total_out.abs_diff(total_in) <= in_flight_slack);
+    assert!(o.drops.iter().all(|(_, v)| *v == 0), "{:?}", o.drops);
+}
+
+#[test]
+fn same_seed_same_run_different_seed_different_run() {
+    let a = run(small_run(3), &|_| {}).unwrap();
+    let b = run(small_run(3), &|_| {}).unwrap();
+    let c = run(small_run(4), &|_| {}).unwrap();
+    assert_eq!(a.event_hash, b.event_hash);
+    assert_eq!(a, b, "identical outputs");
+    assert_ne!(a.event_hash, c.event_hash);
+}
+
+/// A complete or ring graph with D settings that force the mesh to equal the graph, gossip
+/// off (D_lazy = 0, gossip factor 0), messages small enough for no IDONTWANT. One message
+/// published by node 0 at 5 s.
+fn copies_run(n: usize, edges: Vec<(u32, u32)>, d: u32, d_out: u32) -> SimOutput {
+    let mut i = SimInput::new(
+        n,
+        edges,
+        Box::new(ConstantLatency(SimDuration::from_millis(20))),
+    );
+    i.relay = RelayConfig {
+        d,
+        d_low: d,
+        d_high: d,
+        d_score: d,
+        d_out,
+        d_lazy: 0,
+        gossip_factor: 0.0,
+        ..RelayConfig::default()
+    };
+    i.workload = WorkloadConfig { streams: vec![] };
+    i.commands = vec![(
+        SimTime::from_secs(5),
+        NodeId(0),
+        NodeCommand::Publish {
+            topic: TopicIdx(0),
+            payload_bytes: 300,
+            invalid: false,
+        },
+    )];
+    i.duration = SimDuration::from_secs(10);
+    i.warmup = SimDuration::from_secs(2);
+    run(i, &|_| {}).unwrap()
+}
+
+#[test]
+fn payload_copies_in_a_static_mesh_equal_the_hand_count() {
+    // K5, D = 4: every node's mesh is its 4 neighbours. The publisher sends 4 copies; each
+    // of the 4 others forwards once to its mesh except the sender: 4 x 3 = 12.
+    // Copies = sum over non-publishers of (deg - 1) + publisher's deg = 12 + 4 = 16.
+    let mut k5 = Vec::new();
+    for a in 0..5u32 {
+        for b in a + 1..5 {
+            k5.push((a, b));
+        }
+    }
+    let o = copies_run(5, k5, 4, 2);
+    assert_eq!(msgs_out(&o, category::PUBLISH), 4);
+    assert_eq!(msgs_out(&o, category::FORWARD), 12);
+    assert_eq!(o.delivery.mean, 1.0);
+    // Receipts: 16 copies, 4 first receipts, so 12 duplicates (3 at each receiver, none back
+    // at the publisher).
+    let dups: u64 = o
+        .duplicates
+        .histogram
+        .iter()
+        .enumerate()
+        .map(|(c, k)| c as u64 * k)
+        .sum();
+    assert_eq!(dups, 12);
+    assert_eq!(o.duplicates.histogram.get(3), Some(&4));
+    // Bytes: a 300-byte payload makes a 339-byte WakuMessage (payload 1 + 2 + 300, content
+    // topic "/wakusim/1/default/proto" 1 + 1 + 24, timestamp 10), sent in a 363-byte RPC
+    // (message: 1 + 2 + 339 data, 1 + 1 + 14 topic = 358; RPC field 1 + 2 + 358 = 361;
+    // length prefix 2). 16 copies x 363 = 5,808 bytes, plus 30 bytes of framing each.
+    assert_eq!(
+        bytes_out(&o, category::PUBLISH) + bytes_out(&o, category::FORWARD),
+        16 * 363
+    );
+    assert!(bytes_out(&o, category::IHAVE) == 0, "gossip off");
+
+    // A ring of 10, D = 2: publisher 2 copies, every other node forwards once: 2 + 9 = 11.
+    let ring: Vec<(u32, u32)> = (0..10u32).map(|a| (a, (a + 1) % 10)).collect();
+    let o = copies_run(10, ring, 2, 1);
+    assert_eq!(msgs_out(&o, category::PUBLISH), 2);
+    assert_eq!(msgs_out(&o, category::FORWARD), 9);
+    assert_eq!(o.delivery.mean, 1.0);
+    // The two waves meet at node 5 (5 hops both ways): 11 receipts, 9 first, 2 duplicates.
+    assert_eq!(o.duplicates.samples, 10, "9 receivers and the publisher");
+    let dups: u64 = o
+        .duplicates
+        .histogram
+        .iter()
+        .enumerate()
+        .map(|(c, k)| c as u64 * k)
+        .sum();
+    assert_eq!(dups, 2);
+    // First receipts by hop: nodes 1 and 9 at one hop, 2 and 8 at two, ..., node 5 at five.
+    assert_eq!(o.latency.hops, vec![0, 2, 2, 2, 2, 1]);
+}
+
+#[test]
+fn a_node_outside_every_mesh_still_receives_through_gossip() {
+    // Node 7 PRUNEs everyone at 8 s with a one-day backoff: it stays connected but no mesh
+    // includes it, so it gets messages only through IHAVE / IWANT. The warm-up ends at 10 s,
+    // so its measured traffic is all after the isolation.
+    let mut i = small_run(5);
+    i.commands = vec![(
+        SimTime::from_secs(8),
+        NodeId(7),
+        NodeCommand::PruneAll(SimDuration::from_secs(86_400)),
+    )];
+    let o = run(i, &|_| {}).unwrap();
+    let t = &o.bandwidth.per_node[7];
+    let c = |c: sim_core::Category| c.0 as usize;
+    assert_eq!(t.bytes_in[c(category::FORWARD)], 0, "no mesh forwards");
+    assert!(t.bytes_out[c(category::IWANT)] > 0, "asks through IWANT");
+    assert!(t.bytes_in[c(category::IWANT_REPLY)] > 0, "and gets replies");
+    assert!(t.bytes_in[c(category::IHAVE)] > 0);
+    // It still receives everything (it is subscribed and online): delivery stays complete.
+    assert_eq!(o.delivery.mean, 1.0, "{:?}", o.delivery.not_fully_delivered);
+    // Gossip is slower than the mesh: some first receipts took an IHAVE round (heartbeat)
+    // plus an IWANT round trip, over 50 ms x 3 more than the mesh path.
+    assert!(o.latency.max_ms > 200.0);
+}
+
+#[test]
+fn idontwant_cuts_duplicate_payload_bytes_for_large_messages() {
+    // 40 nodes with latencies spread over 10-150 ms, 20 KB payloads on 20 Mbit/s links, and
+    // a 30 ms validation (an RLN proof check on a busy node): a node sends IDONTWANT as soon
+    // as a message arrives but forwards it only after validation, so its mesh peers often
+    // learn in time not to send it a copy. Gossipsub v1.1 (off) sends every copy.
+    let make = |idontwant: bool| {
+        let n = 40;
+        let mut i = SimInput::new(
+            n,
+            overlay(n, 5, 11),
+            Box::new(FnLatency(|a: NodeId, b: NodeId| {
+                let x = (a.0 * 7919 + b.0 * 7919) % 141;
+                SimDuration::from_millis(10 + x as u64)
+            })),
+        );
+        i.capacities = vec![sim_core::LinkCapacity::symmetric_mbps(20); n];
+        i.workload = WorkloadConfig {
+            streams: vec![stream(Publishers::Count(4), 2000.0, 20_000)],
+        };
+        i.relay.idontwant = idontwant;
+        i.relay.validation_delay_us = 30_000;
+        i.duration = SimDuration::from_secs(30);
+        i.warmup = SimDuration::from_secs(10);
+        run(i, &|_| {}).unwrap()
+    };
+    let on = make(true);
+    let off = make(false);
+    assert_eq!(on.delivery.mean, 1.0);
+    assert_eq!(off.delivery.mean, 1.0);
+    let fwd_on = bytes_out(&on, category::FORWARD);
+    let fwd_off = bytes_out(&off, category::FORWARD);
+    assert_eq!(bytes_out(&off, category::IDONTWANT), 0);
+    assert!(bytes_out(&on, category::IDONTWANT) > 0);
+    // A clear reduction of forwarded payload bytes and of duplicates.
+    assert!(
+        (fwd_on as f64) < 0.85 * fwd_off as f64,
+        "forwarded bytes with IDONTWANT {fwd_on} vs without {fwd_off}"
+    );
+    assert!(on.duplicates.mean < off.duplicates.mean);
+    assert!(on.counter("idontwant_saved_sends") > 0);
+}
+
+#[test]
+fn a_spammer_is_graylisted_and_disconnected() {
+    // Node 3 publishes an invalid message every 500 ms from 1 s on. Each costs it P4 at the
+    // peers that receive it (flood publishing reaches every neighbour): 12 s of spam = 24
+    // messages, so at a neighbour's first score update after ~6 of them it is below
+    // -100 x 6^2 = -3,600, and after 11 (5.5 s) below -12,100 < -10,000: graylisted and
+    // disconnected. Within 40 s every neighbour has dropped it.
+    let mut i = small_run(9);
+    let mut spam = stream(Publishers::Nodes(vec![3]), 500.0, 200);
+    spam.invalid = true;
+    spam.start_s = Some(1.0);
+    i.workload.streams.push(spam);
+    let edges = i.edges.clone();
+    let degree = edges.iter().filter(|(a, b)| *a == 3 || *b == 3).count() as u64;
+    let o = run(i, &|_| {}).unwrap();
+    assert!(o.counter("rejected") > 0);
+    assert!(
+        o.counter("graylist_disconnect") >= degree,
+        "{} of {degree}",
+        o.counter("graylist_disconnect")
+    );
+    // Invalid messages are not forwarded: only the spammer sends them. Honest messages still
+    // reach everyone but the (disconnected) spammer itself.
+    assert!(o.publishing.invalid > 0);
+    for m in o.delivery.per_message.iter().filter(|m| m.publisher != 3) {
+        assert!(m.delivered + 1 >= m.eligible, "{m:?}");
+    }
+    // Its attempts after the disconnects find no peer.
+    assert!(o.publishing.no_peers > 0);
+}
+
+#[test]
+fn churned_nodes_count_only_for_messages_published_while_they_stay_online() {
+    // Node 10 goes offline at 15 s and back at 20 s: messages published while it was away
+    // or before (it is not online from then to the end) do not count it.
+    let mut i = small_run(2);
+    i.faults = vec![
+        (
+            SimTime::from_secs(15),
+            sim_core::Fault::NodeOffline(NodeId(10)),
+        ),
+        (
+            SimTime::from_secs(20),
+            sim_core::Fault::NodeOnline(NodeId(10)),
+        ),
+    ];
+    // The overlay is static (no peer manager yet), so nobody dials node 10 again: it comes
+    // back isolated, and counts (undelivered) for messages published after 20 s.
+    let o = run(i, &|_| {}).unwrap();
+    // Messages published after 20 s count node 10 but it has no connection any more.
+    let late: Vec<_> = o
+        .delivery
+        .per_message
+        .iter()
+        .filter(|m| m.publish_s > 20.5)
+        .collect();
+    assert!(!late.is_empty());
+    for m in &late {
+        assert_eq!(
+            m.eligible, 59,
+            "everyone but the publisher, node 10 included"
+        );
+        if m.publisher == 10 {
+            assert_eq!(
+                m.delivered, 0,
+                "an isolated publisher reaches nobody: {m:?}"
+            );
+            assert!(m.no_peers);
+        } else {
+            assert_eq!(m.delivered, 58, "node 10 is isolated: {m:?}");
+        }
+    }
+    // Messages published between 15 and 20 s do not count it.
+    for m in o
+        .delivery
+        .per_message
+        .iter()
+        .filter(|m| m.publish_s > 15.0 && m.publish_s < 20.0)
+    {
+        assert_eq!(m.eligible, 58);
+        assert_eq!(m.delivered, 58);
+    }
+}
