@@ -172,6 +172,7 @@ pub(crate) struct NodeNet {
     incarnation: u32,
     extra_latency: SimDuration,
     loss: f64,
+    degraded: bool,
     pub(crate) conns: Vec<Conn>,
 }
 
@@ -263,6 +264,12 @@ pub(crate) struct Core<M, T> {
     partitions: Vec<(u32, Vec<u32>)>,
     link_degradations: Vec<((NodeId, NodeId), Degradation)>,
     next_conn: u64,
+    /// `conn_alive[id]`: whether connection `id` is open. Connection ids are never reused, so
+    /// an in-flight message's connection is checked in O(1) instead of searching the
+    /// receiver's connection list (both sides of a connection close at the same instant).
+    conn_alive: Vec<bool>,
+    /// Nodes currently degraded; when none, sends skip the receiver's record.
+    degraded_nodes: usize,
     accounting: Accounting,
     framing_category: Option<Category>,
     hash: u64,
@@ -401,9 +408,13 @@ impl<M: Payload, T> Core<M, T> {
         let from_loss = sender.loss;
         self.account_out(from, cat, wire, framing);
 
-        let receiver = &self.nodes[to.index()];
-        let mut lat = self.latency.latency(from, to) + from_extra + receiver.extra_latency;
-        let mut loss = 1.0 - (1.0 - from_loss) * (1.0 - receiver.loss);
+        let mut lat = self.latency.latency(from, to);
+        let mut loss = 0.0;
+        if self.degraded_nodes > 0 {
+            let receiver = &self.nodes[to.index()];
+            lat += from_extra + receiver.extra_latency;
+            loss = 1.0 - (1.0 - from_loss) * (1.0 - receiver.loss);
+        }
         if let Some(d) = self.link_degradation(from, to) {
             lat += d.extra_latency;
             loss = 1.0 - (1.0 - loss) * (1.0 - d.loss);
@@ -590,7 +601,18 @@ impl<M: Payload, T> Core<M, T> {
 
     fn remove_conn(&mut self, node: NodeId, peer: NodeId) -> Option<Conn> {
         let i = self.conn_index(node, peer)?;
-        Some(self.nodes[node.index()].conns.remove(i))
+        let c = self.nodes[node.index()].conns.remove(i);
+        self.conn_alive[c.id as usize] = false;
+        Some(c)
+    }
+
+    /// A fresh connection id, marked open.
+    fn new_conn_id(&mut self) -> u64 {
+        let id = self.next_conn;
+        self.next_conn += 1;
+        debug_assert_eq!(self.conn_alive.len() as u64, id);
+        self.conn_alive.push(true);
+        id
     }
 
     /// Closes the connection between `node` and `peer`; `reason` is as seen by `node`.
@@ -748,6 +770,7 @@ impl<N: Node> Engine<N> {
                 incarnation: 0,
                 extra_latency: SimDuration::ZERO,
                 loss: 0.0,
+                degraded: false,
                 conns: Vec::new(),
             })
             .collect();
@@ -771,6 +794,8 @@ impl<N: Node> Engine<N> {
             partitions: Vec::new(),
             link_degradations: Vec::new(),
             next_conn: 1,
+            conn_alive: vec![false],
+            degraded_nodes: 0,
             accounting: Accounting::new(n, config.categories, config.series_interval),
             framing_category: config.framing_category,
             hash: 0xCBF2_9CE4_8422_2325,
@@ -920,8 +945,7 @@ impl<N: Node> Engine<N> {
         if self.core.conn_index(a, b).is_some() {
             return Ok(());
         }
-        let id = self.core.next_conn;
-        self.core.next_conn += 1;
+        let id = self.core.new_conn_id();
         let conn = |peer, outbound| Conn {
             peer,
             id,
@@ -1110,13 +1134,10 @@ impl<N: Node> Engine<N> {
     }
 
     fn undeliverable(&self, m: &InFlight<N::Msg>) -> Option<DropReason> {
-        let r = &self.core.nodes[m.to.index()];
-        if m.conn != 0 {
-            match self.core.conn_index(m.to, m.from) {
-                Some(i) if r.conns[i].id == m.conn => {}
-                _ => return Some(DropReason::ConnectionClosed),
-            }
+        if m.conn != 0 && !self.core.conn_alive[m.conn as usize] {
+            return Some(DropReason::ConnectionClosed);
         }
+        let r = &self.core.nodes[m.to.index()];
         if !r.online {
             return Some(DropReason::ReceiverOffline);
         }
@@ -1197,8 +1218,7 @@ impl<N: Node> Engine<N> {
                 .schedule(self.core.now + one_way, Ev::DialDone { dial: idx });
             return;
         }
-        let id = self.core.next_conn;
-        self.core.next_conn += 1;
+        let id = self.core.new_conn_id();
         self.core.dials.get_mut(idx).conn = id;
         let conn = |peer, outbound, announced| Conn {
             peer,
@@ -1287,6 +1307,10 @@ impl<N: Node> Engine<N> {
             Fault::PartitionEnd { id } => self.core.partitions.retain(|(pid, _)| *pid != id),
             Fault::DegradeNode(n, d) => {
                 let node = &mut self.core.nodes[n.index()];
+                if !node.degraded {
+                    node.degraded = true;
+                    self.core.degraded_nodes += 1;
+                }
                 node.extra_latency = d.extra_latency;
                 node.loss = d.loss;
                 let scale = |bps: u64| ((bps as f64 * d.bandwidth_factor) as u64).max(1);
@@ -1297,6 +1321,10 @@ impl<N: Node> Engine<N> {
             }
             Fault::RestoreNode(n) => {
                 let node = &mut self.core.nodes[n.index()];
+                if node.degraded {
+                    node.degraded = false;
+                    self.core.degraded_nodes -= 1;
+                }
                 node.extra_latency = SimDuration::ZERO;
                 node.loss = 0.0;
                 node.cap = node.base_cap;

@@ -43,7 +43,7 @@ pub enum QueueKind {
 }
 
 /// Node count from which [`QueueKind::Auto`] uses the radix heap.
-pub const AUTO_RADIX_MIN_NODES: usize = 100_000;
+pub const AUTO_RADIX_MIN_NODES: usize = 5_000;
 
 impl QueueKind {
     /// The concrete kind for a run of `nodes` nodes.

@@ -151,6 +151,11 @@ impl SimDuration {
     /// nanosecond so that a non-empty message always takes time. `bits_per_sec` must be
     /// positive (checked where capacities are configured).
     pub const fn transmit(bytes: u64, bits_per_sec: u64) -> SimDuration {
+        // Fast path: below 2^30 bytes the numerator (at most 2^30 x 8e9 < 2^63) fits in u64,
+        // and a u64 division is several times cheaper than a u128 one. Same result.
+        if bytes < (1 << 30) {
+            return SimDuration((bytes * 8 * 1_000_000_000).div_ceil(bits_per_sec));
+        }
         let num = (bytes as u128) * 8 * 1_000_000_000;
         let bps = bits_per_sec as u128;
         let ns = num.div_ceil(bps);
@@ -226,6 +231,11 @@ mod tests {
         assert_eq!(
             SimDuration::transmit(1_000_000, 8_000_000),
             SimDuration::from_secs(1)
+        );
+        // 2^30 bytes (the slow path) at 8 Gbit/s = 2^33 bits / 8e9 = 1.073741824 s.
+        assert_eq!(
+            SimDuration::transmit(1 << 30, 8_000_000_000).as_nanos(),
+            1_073_741_824
         );
         // 1 byte at 3 bit/s = 8/3 s = 2.666... s, rounded up to the next nanosecond.
         assert_eq!(SimDuration::transmit(1, 3).as_nanos(), 2_666_666_667);
