@@ -8,6 +8,8 @@
 //! | `bandwidth.{png,svg}` | `bandwidth.csv` | mean bytes/s per node by category, in and out |
 //! | `latency-cdf.{png,svg}` | `latency.csv` | the latency distribution as a CDF |
 //! | `timeseries-<metric>.{png,svg}` | `timeseries.csv` | one metric over simulated time |
+//! | `mesh-health.{png,svg}` | `shard_health.csv` (Waku) | subscriptions unhealthy / minimally healthy / healthy over time, and per shard at the end |
+//! | `bandwidth-by-shards.{png,svg}` | `shard_counts.csv` (Waku) | bytes/s per node against the number of shards it subscribes to |
 //! | `sweep-<parameter>.{png,svg}` | `sweep.csv` | key metrics against a swept parameter |
 
 use std::fs::{self, File};
@@ -28,6 +30,12 @@ static REGISTER: Once = Once::new();
 
 /// The font family plots use.
 const FAMILY: &str = "sans-serif";
+/// The Waku model's mesh health per shard over time (drawn as `mesh-health`).
+pub const SHARD_HEALTH_FILE: &str = "shard_health.csv";
+/// The Waku model's bandwidth by number of subscribed shards (drawn as
+/// `bandwidth-by-shards`).
+pub const SHARD_COUNTS_FILE: &str = "shard_counts.csv";
+
 /// Size of every figure in pixels (PNG) or user units (SVG).
 const SIZE: (u32, u32) = (1000, 600);
 
@@ -303,11 +311,237 @@ impl Figure for SeriesFigure {
     }
 }
 
+/// Mesh health over time (fractions of all (node, shard) subscriptions) and per shard at the
+/// last sample (fraction healthy against the shard's subscribers).
+struct MeshHealthFigure {
+    /// (time, unhealthy, minimally healthy, healthy) as fractions of subscriptions.
+    series: Vec<(f64, f64, f64, f64)>,
+    /// Per shard at the last sample: (subscribers, fraction healthy).
+    last: Vec<(f64, f64)>,
+    shards: usize,
+}
+
+impl Figure for MeshHealthFigure {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        let root = root
+            .titled(&format!("Mesh health ({} shards)", self.shards), text(22))
+            .map_err(err)?;
+        let halves = root.split_evenly((1, 2));
+        let xmax = self.series.iter().map(|p| p.0).fold(0.0, f64::max);
+        let mut chart = ChartBuilder::on(&halves[0])
+            .caption("subscriptions by health over time", text(16))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0.0..top(xmax), 0.0..1.05)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("simulated time (s)")
+            .y_desc("fraction of (node, shard) subscriptions")
+            .label_style(text(12))
+            .axis_desc_style(text(13))
+            .draw()
+            .map_err(err)?;
+        // (label, colour, column of `series`)
+        let lines = [
+            ("healthy (>= D_low mesh peers)", RGBColor(46, 125, 50), 3),
+            ("minimally healthy (< D_low)", RGBColor(239, 108, 0), 2),
+            ("unhealthy (0 mesh peers)", RGBColor(198, 40, 40), 1),
+        ];
+        for (label, color, col) in lines {
+            let pick = |p: &(f64, f64, f64, f64)| match col {
+                1 => p.1,
+                2 => p.2,
+                _ => p.3,
+            };
+            chart
+                .draw_series(LineSeries::new(
+                    self.series.iter().map(|p| (p.0, pick(p))),
+                    color.stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::MiddleRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK.mix(0.3))
+            .label_font(text(12))
+            .draw()
+            .map_err(err)?;
+        let smax = self.last.iter().map(|p| p.0).fold(0.0, f64::max);
+        let mut chart = ChartBuilder::on(&halves[1])
+            .caption("per shard, at the end", text(16))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0.0..top(smax), 0.0..1.05)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("subscribers of the shard")
+            .y_desc("fraction of them healthy")
+            .x_label_formatter(&|v| si(*v))
+            .label_style(text(12))
+            .axis_desc_style(text(13))
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(
+                self.last
+                    .iter()
+                    .map(|&p| Circle::new(p, 3, BLUE.mix(0.6).filled())),
+            )
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+fn mesh_health_figure(t: &CsvTable) -> Option<MeshHealthFigure> {
+    let col = |n: &str| t.column(n);
+    let (ti, si_, sub, un, mi, he) = (
+        col("time_s")?,
+        col("shard")?,
+        col("subscribers")?,
+        col("unhealthy")?,
+        col("minimally_healthy")?,
+        col("healthy")?,
+    );
+    let num = |r: &Vec<String>, i: usize| -> Option<f64> { r.get(i)?.parse().ok() };
+    // Sum over shards per time (rows are in time order).
+    let mut series: Vec<(f64, f64, f64, f64, f64)> = Vec::new();
+    let mut shards = std::collections::BTreeSet::new();
+    for r in &t.rows {
+        let time = num(r, ti)?;
+        shards.insert(r.get(si_)?.clone());
+        let v = (num(r, sub)?, num(r, un)?, num(r, mi)?, num(r, he)?);
+        match series.last_mut() {
+            Some(last) if last.0 == time => {
+                last.1 += v.0;
+                last.2 += v.1;
+                last.3 += v.2;
+                last.4 += v.3;
+            }
+            _ => series.push((time, v.0, v.1, v.2, v.3)),
+        }
+    }
+    let last_t = series.last()?.0;
+    let last = t
+        .rows
+        .iter()
+        .filter(|r| num(r, ti) == Some(last_t))
+        .filter_map(|r| {
+            let s = num(r, sub)?;
+            Some((s, if s > 0.0 { num(r, he)? / s } else { 0.0 }))
+        })
+        .collect();
+    Some(MeshHealthFigure {
+        series: series
+            .into_iter()
+            .filter(|p| p.1 > 0.0)
+            .map(|(t, n, u, m, h)| (t, u / n, m / n, h / n))
+            .collect(),
+        last,
+        shards: shards.len(),
+    })
+}
+
+/// Bandwidth per node against the number of shards it subscribes to.
+struct ShardCountFigure {
+    /// (shards, nodes, in mean, out mean) in bytes/s.
+    rows: Vec<(f64, f64, f64, f64)>,
+}
+
+impl Figure for ShardCountFigure {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        let xmax = self.rows.iter().map(|r| r.0).fold(0.0, f64::max);
+        let ymax = self.rows.iter().map(|r| r.2.max(r.3)).fold(0.0, f64::max);
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                "Bandwidth per node by number of shards subscribed (mean)",
+                text(22),
+            )
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0.0..top(xmax), 0.0..top(ymax))
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("shards subscribed")
+            .x_label_formatter(&|v| si(*v))
+            .y_desc("bytes/s per node")
+            .y_label_formatter(&|v| si(*v))
+            .label_style(text(14))
+            .axis_desc_style(text(15))
+            .draw()
+            .map_err(err)?;
+        for (label, color, pick) in [("received (in)", BLUE, 2usize), ("sent (out)", RED, 3usize)] {
+            let pts: Vec<(f64, f64)> = self
+                .rows
+                .iter()
+                .map(|r| (r.0, if pick == 2 { r.2 } else { r.3 }))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled())))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK.mix(0.3))
+            .label_font(text(13))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+fn shard_count_figure(t: &CsvTable) -> Option<ShardCountFigure> {
+    let (s, n, i, o) = (
+        t.column("shards")?,
+        t.column("nodes")?,
+        t.column("bytes_in_per_sec_mean")?,
+        t.column("bytes_out_per_sec_mean")?,
+    );
+    let rows: Vec<(f64, f64, f64, f64)> = t
+        .rows
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.get(s)?.parse().ok()?,
+                r.get(n)?.parse().ok()?,
+                r.get(i)?.parse().ok()?,
+                r.get(o)?.parse().ok()?,
+            ))
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    Some(ShardCountFigure { rows })
+}
+
 /// Metrics of `sweep.csv` drawn against each swept parameter.
-pub const SWEEP_METRICS: [&str; 3] = [
+/// Metrics a run does not have (the flood model has no mesh health) are left out.
+pub const SWEEP_METRICS: [&str; 4] = [
     "latency_p95_ms",
     "delivery_rate_mean",
     "bandwidth_out_mean_bytes_per_sec",
+    "mesh_healthy_fraction",
 ];
 
 /// One metric against a parameter: every run's (x, y), and the mean of y per x.
@@ -356,6 +590,7 @@ impl Figure for SweepFigure {
             chart
                 .configure_mesh()
                 .x_desc(self.param.as_str())
+                .x_labels(5)
                 .x_label_formatter(&|v| si(*v))
                 .y_label_formatter(&|v| si(*v))
                 .label_style(text(12))
@@ -401,6 +636,20 @@ pub fn plot_run(dir: &Path, outputs: &OutputSection) -> anyhow::Result<Vec<Strin
                 count,
             };
             written.extend(render(&fig, dir, "latency-cdf", formats)?);
+        }
+    }
+    let health_path = dir.join(SHARD_HEALTH_FILE);
+    if health_path.exists() {
+        let t = read_csv(&health_path)?;
+        if let Some(fig) = mesh_health_figure(&t) {
+            written.extend(render(&fig, dir, "mesh-health", formats)?);
+        }
+    }
+    let counts_path = dir.join(SHARD_COUNTS_FILE);
+    if counts_path.exists() {
+        let t = read_csv(&counts_path)?;
+        if let Some(fig) = shard_count_figure(&t) {
+            written.extend(render(&fig, dir, "bandwidth-by-shards", formats)?);
         }
     }
     let ts_path = dir.join(results::TIMESERIES_FILE);

@@ -39,6 +39,7 @@ use crate::config::RelayConfig;
 use crate::mcache::MessageCache;
 use crate::message::{MsgId, TopicIdx, Topics, WireMsg};
 use crate::peer_score::{PeerScore, colocation_factor};
+use crate::protected::ProtectedTopics;
 use crate::queues::SendQueue;
 use crate::rpc::{
     Ihave, IhaveBatch, IhaveEntry, Prune, Rpc, Subscriptions, ihave_rpc_bytes, prune_rpc_bytes,
@@ -185,8 +186,9 @@ pub enum Validation {
     Reject,
 }
 
-/// Validates a message. Messages flagged invalid by the workload are rejected; RLN proof
-/// checks plug in here later.
+/// Validates a message. Messages flagged invalid by the workload are rejected; on protected
+/// shards the relay then checks the signature ([`RelayShared::protected`]); RLN proof checks
+/// plug in here later.
 pub fn validate(msg: &WireMsg) -> Validation {
     if msg.flags & WireMsg::INVALID != 0 {
         Validation::Reject
@@ -206,6 +208,9 @@ pub struct RelayShared {
     pub topics: Topics,
     /// Each node's IP group (P6); nodes in one group share an IP address.
     pub ip_groups: Vec<u32>,
+    /// Protected shards: their messages must carry a valid signature
+    /// ([`crate::protected`]). Default none.
+    pub protected: ProtectedTopics,
     heartbeat: SimDuration,
     seen_ttl: SimDuration,
     prune_backoff: SimDuration,
@@ -231,6 +236,7 @@ impl RelayShared {
             cfg,
             topics,
             ip_groups,
+            protected: ProtectedTopics::none(),
         }
     }
     fn ip_of(&self, n: NodeId) -> u32 {
@@ -819,7 +825,11 @@ impl Relay {
         ctx: &mut impl RelayCtx,
     ) {
         let t = msg.topic;
-        match validate(&msg) {
+        let mut verdict = validate(&msg);
+        if verdict == Validation::Accept && self.sh.protected.any() {
+            verdict = self.sh.protected.check(t, msg.flags & WireMsg::SIGNED != 0);
+        }
+        match verdict {
             Validation::Reject => {
                 ctx.report(RelayEvent::Count(RelayCounter::Rejected));
                 if self.is_subscribed(t)

@@ -2,8 +2,11 @@
 //!
 //! The first and central model is **Waku Relay**: gossipsub v1.1 and v1.2 exactly as nwaku
 //! runs it (nim-libp2p v1.14.3, the version nwaku pins, with nwaku's parameters), with delivery,
-//! latency, duplicates and bandwidth per message kind. Later protocols (sharding, peer
-//! management, discovery, RLN, store, filter, light push) ride on it.
+//! latency, duplicates and bandwidth per message kind. On it ride **sharding** (static shards,
+//! content topics, autosharding, protected shards, subscriptions per node) and **nwaku's peer
+//! manager** (limits, targets, connectivity loop, dial backoff, peer store, metadata protocol,
+//! keepalive), fed by a peer source; later protocols (discovery, RLN, store, filter, light
+//! push) ride on the same composition.
 //!
 //! ## Layout
 //!
@@ -18,16 +21,36 @@
 //! | [`peer_score`] | P1, P2, P4, P6, P7 and decay as nim-libp2p computes them |
 //! | [`queues`] | per-peer priority / non-priority send queues (nim-libp2p `PubSubPeer`) |
 //! | [`behaviour`] | [`Relay`]: the sans-IO state machine (mesh, heartbeat, gossip, scoring, publish) |
-//! | [`workload`] | publishers, rates (fixed or Poisson), sizes, spam streams |
+//! | [`workload`] | publishers, rates (fixed or Poisson), sizes, spam streams, content topics |
+//! | [`sharding`] | clusters, static shards, content topics (typed errors), autosharding |
+//! | [`subscriptions`] | which node joins which shards: rules per node group, from the seed |
+//! | [`protected`] | protected shards: signed messages, the signature check |
+//! | [`metadata`] | the metadata protocol (`/vac/waku/metadata/1.0.0`): sizes, verdicts |
+//! | [`peer_manager`] | nwaku's peer manager: limits, loop, backoff, peer store, keepalive |
+//! | [`peer_source`] | where peer managers find peers (bootstrap lists; discovery later) |
 //! | [`node`] | [`WakuNode`]: protocol composition implementing `sim_core::Node` |
-//! | [`metrics`] | [`WakuObserver`]: the run's measurement sink |
+//! | [`metrics`], [`shard_metrics`] | [`WakuObserver`]: the run's measurement sink; mesh health and connection samples |
 //! | [`sim`] | the harness: [`SimInput`] -> [`run`] -> [`SimOutput`] |
 //!
 //! Every protocol part is a sans-IO state machine: it gets time and randomness from its
-//! context ([`RelayCtx`]), never from a clock or an ambient generator, and iterates only over
-//! ordered collections. Each node's relay draws from its own stream (seed, node id,
-//! `"gossipsub"`), its workload from (seed, node id, `"workload"`), so adding a node or a
-//! protocol shifts no other stream.
+//! context ([`RelayCtx`], [`peer_manager::PmCtx`]), never from a clock or an ambient
+//! generator, and iterates only over ordered collections. Each node's relay draws from its own
+//! stream (seed, node id, `"gossipsub"`), its workload from (seed, node id, `"workload"`), its
+//! peer manager from (seed, node id, `"peer_manager"`), its subscriptions and bootstrap list
+//! from (seed, node id, `"subscriptions"` / `"bootstrap"`), so adding a node or a protocol
+//! shifts no other stream.
+//!
+//! ## The overlay
+//!
+//! A run's connections come from `edges` wired at time 0 (a topologies graph: controlled
+//! studies) and/or from every node's peer manager dialling peers of its peer source (the
+//! network forming as it really does). Relay learns of every connection from the engine's
+//! `ConnectionUp` / `ConnectionDown`, whoever opened it. With a peer manager, every new
+//! connection runs the metadata protocol and is dropped on a cluster mismatch; the node keeps
+//! nwaku's limits (50 connections, 10 outbound and 20 inbound relay peers), redials with
+//! backoff, and pings peers. A node back from churn starts with an empty peer store refilled
+//! from its source (nwaku without peer persistence) or its old store
+//! ([`peer_manager::RestartStore`]).
 //!
 //! ## Units
 //!
@@ -62,11 +85,14 @@
 //!   in the uplink; that decides when nim-libp2p's per-peer non-priority queueing kicks in
 //!   ([`queues`]). Yamux stream windows (back-pressure from slow receivers) are not modelled.
 //! - **P3 / P3b / P5** have weight 0 in nwaku and are not modelled; nor are direct peers,
-//!   signed messages, the overhead rate limit, ping/pong, or gossipsub 1.4 extensions.
+//!   libp2p message signing (StrictNoSign; protected shards sign in the WakuMessage's `meta`,
+//!   [`protected`]), the overhead rate limit, or gossipsub 1.4 extensions.
 //! - **Heartbeat phases.** Each node's gossipsub and scoring heartbeats start at a random phase
 //!   (real nodes start at different times; lockstep heartbeats would synchronise the network).
 //! - **Peer exchange** (off by default) dials offered peers while the node has fewer than
-//!   `max_connections` connections; there is no peer store yet (the peer manager comes later).
+//!   `max_connections` connections, outside the peer manager's loop.
+//! - **The peer manager** keeps nwaku's rules and timing; see [`peer_manager`] for what is
+//!   simplified (one connection per peer, relay capability known at once, no online check).
 //! - **Seen TTL from the first receipt.** nim-libp2p refreshes a seen entry on every duplicate;
 //!   the simulator counts the TTL (2 min) from the first receipt, which differs only for a copy
 //!   arriving more than 2 min after the first, impossible while peers keep a message for 6
@@ -123,6 +149,8 @@ pub use config::{ConfigError, RelayConfig, ScoreConfig};
 pub use message::{MsgId, TopicIdx, Topics, WireMsg};
 pub use metrics::WakuObserver;
 pub use node::{NodeCommand, WakuMsg, WakuNode, WakuTimer};
+pub use peer_manager::{PeerManager, PeerManagerConfig};
 pub use rpc::Rpc;
+pub use sharding::{ContentTopic, RelayShard};
 pub use sim::{SimInput, SimInputError, SimOutput, run};
 pub use workload::{StreamConfig, WorkloadConfig};

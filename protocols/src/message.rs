@@ -100,7 +100,7 @@ pub struct WireMsg {
     pub hops: u8,
     /// Length of the topic name in bytes (for wire sizes).
     pub topic_len: u8,
-    /// Validation flags ([`WireMsg::INVALID`], [`WireMsg::IGNORE`]).
+    /// Validation flags ([`WireMsg::INVALID`], [`WireMsg::IGNORE`], [`WireMsg::SIGNED`]).
     pub flags: u8,
 }
 
@@ -109,6 +109,9 @@ impl WireMsg {
     pub const INVALID: u8 = 1;
     /// The message is ignored by validation (not forwarded, no penalty).
     pub const IGNORE: u8 = 2;
+    /// The message carries a valid signature of its shard's key (protected shards,
+    /// [`crate::protected`]).
+    pub const SIGNED: u8 = 4;
 
     /// The copy a node sends on: one more hop.
     #[inline]

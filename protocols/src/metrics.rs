@@ -14,6 +14,7 @@ use sim_core::{NodeId, SimTime};
 
 use crate::behaviour::{PublishOutcome, RelayCounter, RelayEvent};
 use crate::message::TopicIdx;
+use crate::peer_manager::PmCounter;
 use crate::seen::SeenEntry;
 
 /// Largest duplicate count kept apart in the histogram; larger counts share the last bucket.
@@ -117,6 +118,15 @@ pub struct WakuObserver {
     pub copies: Vec<u64>,
     /// Relay counters, by [`RelayCounter`] index.
     pub counters: Vec<u64>,
+    /// Peer manager counters, by [`PmCounter`] index.
+    pub pm_counters: Vec<u64>,
+    /// Relay bytes sent per topic (messages, IHAVE entries, GRAFT, PRUNE; without framing)
+    /// from `count_from` on, by topic index (shorter when the last topics saw nothing).
+    /// Counted only when `per_topic_bytes` is set (runs with several topics; with one topic
+    /// the harness takes the same figure from the accounting categories).
+    pub topic_bytes_out: Vec<u64>,
+    /// Whether nodes attribute their relay bytes to topics (see `topic_bytes_out`).
+    pub per_topic_bytes: bool,
     /// Who should receive what.
     pub eligibility: Eligibility,
     /// Messages published from this time count.
@@ -134,6 +144,9 @@ impl WakuObserver {
             hops: Vec::new(),
             copies: Vec::new(),
             counters: vec![0; RelayCounter::ALL.len()],
+            pm_counters: vec![0; PmCounter::ALL.len()],
+            topic_bytes_out: Vec::new(),
+            per_topic_bytes: false,
             eligibility,
             count_from,
             count_until,
@@ -200,6 +213,16 @@ impl WakuObserver {
             RelayEvent::SeenExpired { seq, copies } => self.copies_of(seq, copies),
             RelayEvent::Count(c) => self.counters[c as usize] += 1,
         }
+    }
+
+    /// Adds relay bytes sent on `topic`.
+    #[inline]
+    pub fn topic_bytes(&mut self, topic: TopicIdx, bytes: u64) {
+        let t = topic.0 as usize;
+        if self.topic_bytes_out.len() <= t {
+            self.topic_bytes_out.resize(t + 1, 0);
+        }
+        self.topic_bytes_out[t] += bytes;
     }
 
     /// Records the duplicates of one (node, message).

@@ -5,6 +5,12 @@
 //! light push, peer manager, ...) means a variant in each enum, a field in [`WakuNode`], and a
 //! match arm in [`WakuNode::handle`]; the engine and the harness stay as they are.
 //!
+//! A node runs relay always and, when the run has one, the peer manager
+//! ([`crate::peer_manager`]) with its metadata and ping protocols, fed by a
+//! [`crate::peer_source::PeerSource`]. Relay learns of connections from the engine's
+//! `ConnectionUp` / `ConnectionDown` whoever opened them, so an overlay wired before the run
+//! and one the peer managers dial look the same to it.
+//!
 //! The node also mirrors its own upload link ([`Uplink`]): the engine models it as one FIFO
 //! but does not expose its state to nodes, and the per-peer send queues of the relay
 //! ([`crate::queues`]) need to know when a write has left.
@@ -16,8 +22,12 @@ use sim_core::{Category, Ctx, Input, Node, NodeId, Payload, SimDuration, SimTime
 
 use crate::behaviour::{PublishOutcome, Relay, RelayCtx, RelayEvent, RelayShared, RelayTimer};
 use crate::message::{TopicIdx, WakuMessageShape, WireMsg, derive_msg_id};
+use crate::metadata::{MetadataKind, MetadataMsg};
 use crate::metrics::WakuObserver;
-use crate::rpc::{Rpc, framing_bytes};
+use crate::peer_manager::{PeerManager, PingMsg, PmCounter, PmCtx, PmMsg, PmShared, PmTimer};
+use crate::peer_source::PeerSource;
+use crate::protected::Signing;
+use crate::rpc::{Rpc, category, framing_bytes, ihave_rpc_bytes, publish_rpc_bytes};
 use crate::workload::WorkloadPlan;
 
 /// Nanoseconds added to simulated time for WakuMessage timestamps (a Unix time in 2023, so
@@ -29,6 +39,10 @@ pub const TIMESTAMP_EPOCH_NS: u64 = 1_700_000_000_000_000_000;
 pub enum WakuMsg {
     /// Relay (gossipsub).
     Relay(Rpc),
+    /// The metadata protocol (boxed: rare, and it keeps the message small).
+    Metadata(Box<MetadataMsg>),
+    /// Keepalive pings.
+    Ping(PingMsg),
 }
 
 impl Payload for WakuMsg {
@@ -36,12 +50,20 @@ impl Payload for WakuMsg {
     fn category(&self) -> Category {
         match self {
             WakuMsg::Relay(r) => r.category(),
+            WakuMsg::Metadata(m) => match m.kind {
+                MetadataKind::Request => category::METADATA_REQUEST,
+                MetadataKind::Response => category::METADATA_RESPONSE,
+            },
+            WakuMsg::Ping(PingMsg::Request) => category::PING,
+            WakuMsg::Ping(PingMsg::Response) => category::PONG,
         }
     }
     #[inline]
     fn wire_bytes(&self) -> u32 {
         match self {
             WakuMsg::Relay(r) => r.wire_bytes(),
+            WakuMsg::Metadata(m) => m.wire(),
+            WakuMsg::Ping(p) => p.wire(),
         }
     }
     #[inline]
@@ -61,6 +83,8 @@ pub enum WakuTimer {
     Command(NodeCommand),
     /// The node's upload capacity changed (a degradation fault), in bits per second.
     SetUplink(u64),
+    /// A peer manager timer.
+    Pm(PmTimer),
 }
 
 /// Actions a scenario can script on a node at a time.
@@ -95,6 +119,8 @@ pub struct NodeShared {
     pub seed: u64,
     /// The engine's upload backlog bound (mirrored).
     pub max_upload_backlog: SimDuration,
+    /// The peer managers' shared data, when nodes run one.
+    pub pm: Option<Rc<PmShared>>,
 }
 
 /// The node's mirror of its upload FIFO (the engine's `up_free`), to tell when a write has
@@ -151,6 +177,17 @@ pub struct WakuNode {
     base_upload_bps: u64,
     topics: Vec<TopicIdx>,
     published: u64,
+    /// The peer manager with its random stream and peer source, boxed: one pointer in the
+    /// node when there is none (relay runs are memory-bound; node records stay small).
+    pm: Option<Box<PmParts>>,
+}
+
+/// What a node with a peer manager carries besides relay.
+#[derive(Debug)]
+struct PmParts {
+    pm: PeerManager,
+    rng: SimRng,
+    source: PeerSource,
 }
 
 /// The relay's view of the engine context.
@@ -173,7 +210,12 @@ impl RelayCtx for RelayIo<'_, '_> {
     fn send(&mut self, to: NodeId, rpc: Rpc) -> Option<SimTime> {
         let wire = rpc.wire_bytes();
         let total = wire as u64 + framing_bytes(wire) as u64;
-        let done = self.uplink.write(self.ctx.now(), total);
+        let now = self.ctx.now();
+        let done = self.uplink.write(now, total);
+        let obs = self.ctx.observer();
+        if obs.per_topic_bytes && now >= obs.count_from {
+            attribute_to_topics(&rpc, wire, obs);
+        }
         self.ctx
             .send(to, WakuMsg::Relay(rpc))
             .expect("relay sends only to existing peers other than itself");
@@ -202,8 +244,78 @@ impl RelayCtx for RelayIo<'_, '_> {
     }
 }
 
+/// Counts the bytes of a relay RPC under the topics it concerns (per-shard bandwidth):
+/// messages under their topic, IHAVE entries under theirs, GRAFT and PRUNE under theirs.
+/// IWANT, IDONTWANT (ids only) and SUBSCRIBE are not attributed.
+#[inline]
+fn attribute_to_topics(rpc: &Rpc, wire: u32, obs: &mut WakuObserver) {
+    match rpc {
+        Rpc::Publish(m) | Rpc::Forward(m) => obs.topic_bytes(m.topic, wire as u64),
+        Rpc::IwantReply(ms) => {
+            for m in ms.iter() {
+                obs.topic_bytes(m.topic, publish_rpc_bytes(m.data_bytes, m.topic_len) as u64);
+            }
+        }
+        Rpc::Ihave(ih) => {
+            for (i, e) in ih.batch.entries().enumerate() {
+                if ih.mask & (1u32 << i) != 0 {
+                    let b = ihave_rpc_bytes([(e.topic_len, e.ids.len() as u32)].into_iter());
+                    obs.topic_bytes(e.topic, b as u64);
+                }
+            }
+        }
+        Rpc::Graft { topic, .. } => obs.topic_bytes(*topic, wire as u64),
+        Rpc::Prune(p) => obs.topic_bytes(p.topic, wire as u64),
+        Rpc::Iwant(_) | Rpc::Idontwant(_) | Rpc::Subscribe(_) => {}
+    }
+}
+
+/// The peer manager's view of the engine context.
+struct PmIo<'a, 'c> {
+    ctx: &'a mut Ctx<'c, WakuNode>,
+    rng: &'a mut SimRng,
+    uplink: &'a mut Uplink,
+}
+
+impl PmCtx for PmIo<'_, '_> {
+    fn now(&self) -> SimTime {
+        self.ctx.now()
+    }
+    fn rng(&mut self) -> &mut SimRng {
+        self.rng
+    }
+    fn dial(&mut self, peer: NodeId) {
+        self.ctx
+            .dial(peer)
+            .expect("the peer manager dials existing peers other than itself");
+    }
+    fn disconnect(&mut self, peer: NodeId) {
+        self.ctx.disconnect(peer);
+    }
+    fn send(&mut self, to: NodeId, msg: PmMsg) {
+        let msg = match msg {
+            PmMsg::Metadata(m) => WakuMsg::Metadata(Box::new(m)),
+            PmMsg::Ping(p) => WakuMsg::Ping(p),
+        };
+        let wire = msg.wire_bytes();
+        let _ = self
+            .uplink
+            .write(self.ctx.now(), wire as u64 + framing_bytes(wire) as u64);
+        self.ctx
+            .send(to, msg)
+            .expect("the peer manager sends to existing peers other than itself");
+    }
+    fn set_timer(&mut self, delay: SimDuration, timer: PmTimer) {
+        self.ctx.set_timer(delay, WakuTimer::Pm(timer));
+    }
+    fn report(&mut self, counter: PmCounter) {
+        self.ctx.observer().pm_counters[counter as usize] += 1;
+    }
+}
+
 impl WakuNode {
-    /// Node `id` subscribed to `topics`, with an upload link of `upload_bps`.
+    /// Node `id` subscribed to `topics`, with an upload link of `upload_bps`. When the run
+    /// has peer managers (`sh.pm`), the node runs one, fed by [`Self::with_source`].
     pub fn new(id: NodeId, sh: Rc<NodeShared>, topics: Vec<TopicIdx>, upload_bps: u64) -> Self {
         let relay = Relay::new(sh.relay.clone(), id, &topics);
         let rng = Box::new(rng::stream(sh.seed, id.0 as u64, "gossipsub"));
@@ -219,6 +331,14 @@ impl WakuNode {
             sh.max_upload_backlog,
             sh.relay.cfg.send_buffer_bytes,
         );
+        let pm = sh.pm.as_ref().map(|p| {
+            let shards: Rc<[u16]> = topics.iter().map(|t| t.0).collect();
+            Box::new(PmParts {
+                pm: PeerManager::new(p.clone(), id, shards),
+                rng: rng::stream(sh.seed, id.0 as u64, "peer_manager"),
+                source: PeerSource::None,
+            })
+        });
         WakuNode {
             id,
             sh,
@@ -229,6 +349,56 @@ impl WakuNode {
             base_upload_bps: upload_bps,
             topics,
             published: 0,
+            pm,
+        }
+    }
+
+    /// The node with a peer source for its peer manager (ignored without one).
+    pub fn with_source(mut self, source: PeerSource) -> Self {
+        if let Some(p) = self.pm.as_deref_mut() {
+            p.source = source;
+        }
+        self
+    }
+
+    /// The peer manager, when the node runs one.
+    pub fn peer_manager(&self) -> Option<&PeerManager> {
+        self.pm.as_deref().map(|p| &p.pm)
+    }
+
+    /// Runs `f` on the peer manager (when there is one) with its context.
+    fn with_pm(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        f: impl FnOnce(&mut PeerManager, &mut PmIo<'_, '_>),
+    ) {
+        if let Some(p) = self.pm.as_deref_mut() {
+            let mut io = PmIo {
+                ctx,
+                rng: &mut p.rng,
+                uplink: &mut self.uplink,
+            };
+            f(&mut p.pm, &mut io);
+        }
+    }
+
+    /// Every mesh peer of every subscribed topic, ascending (for keepalive).
+    fn mesh_peers(&self) -> Vec<NodeId> {
+        let mut v: Vec<NodeId> = self
+            .relay
+            .subscriptions()
+            .flat_map(|t| self.relay.mesh(t).iter().copied())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The node's current shards, for metadata.
+    fn announce_shards(&mut self) {
+        let shards: Rc<[u16]> = self.relay.subscriptions().map(|t| t.0).collect();
+        if let Some(p) = self.pm.as_deref_mut() {
+            p.pm.set_shards(shards);
         }
     }
 
@@ -265,6 +435,11 @@ impl WakuNode {
         }
         let mut io = Self::io(&mut self.rng, &mut self.uplink, ctx);
         self.relay.start(&mut io);
+        if let Some(p) = self.pm.as_deref_mut() {
+            let mut found = Vec::new();
+            p.source.start(restart, &mut found);
+            self.with_pm(ctx, |pm, io| pm.start(restart, &found, io));
+        }
         let now = ctx.now();
         let sh = self.sh.clone();
         if let (Some(r), Some(streams)) = (
@@ -296,17 +471,25 @@ impl WakuNode {
         let payload = st.payload_bytes(r);
         let gap = st.next_gap(r);
         let c = &st.config;
+        let topic = TopicIdx(c.topic);
+        // On a protected shard the signature fills `meta` (64 bytes).
+        let (sig_bytes, signed) = c.signing.apply(sh.relay.protected.contains(topic));
         self.publish_one(
-            TopicIdx(c.topic),
+            topic,
             WakuMessageShape {
                 payload_bytes: payload,
                 content_topic_bytes: c.content_topic.len() as u32,
-                meta_bytes: c.meta_bytes,
+                meta_bytes: if sig_bytes > 0 {
+                    sig_bytes
+                } else {
+                    c.meta_bytes
+                },
                 rln_proof: c.rln_proof,
                 ephemeral: c.ephemeral,
             },
             &c.content_topic,
             c.invalid,
+            signed,
             ctx,
         );
         if now + gap <= st.stop {
@@ -321,6 +504,7 @@ impl WakuNode {
         shape: WakuMessageShape,
         content_topic: &str,
         invalid: bool,
+        signed: bool,
         ctx: &mut Ctx<'_, Self>,
     ) -> PublishOutcome {
         let now = ctx.now();
@@ -336,7 +520,8 @@ impl WakuNode {
             topic,
             hops: 0,
             topic_len: self.sh.relay.topics.name_len(topic),
-            flags: if invalid { WireMsg::INVALID } else { 0 },
+            flags: if invalid { WireMsg::INVALID } else { 0 }
+                | if signed { WireMsg::SIGNED } else { 0 },
         };
         let mut io = Self::io(&mut self.rng, &mut self.uplink, ctx);
         let outcome = self.relay.publish(msg, &mut io);
@@ -349,10 +534,12 @@ impl WakuNode {
             NodeCommand::Subscribe(t) => {
                 let mut io = Self::io(&mut self.rng, &mut self.uplink, ctx);
                 self.relay.subscribe(t, &mut io);
+                self.announce_shards();
             }
             NodeCommand::Unsubscribe(t) => {
                 let mut io = Self::io(&mut self.rng, &mut self.uplink, ctx);
                 self.relay.unsubscribe(t, &mut io);
+                self.announce_shards();
             }
             NodeCommand::PruneAll(b) => {
                 let mut io = Self::io(&mut self.rng, &mut self.uplink, ctx);
@@ -364,14 +551,16 @@ impl WakuNode {
                 invalid,
             } => {
                 let ct = "/wakusim/1/default/proto";
+                let (sig_bytes, signed) =
+                    Signing::Auto.apply(self.sh.relay.protected.contains(topic));
                 let shape = WakuMessageShape {
                     payload_bytes,
                     content_topic_bytes: ct.len() as u32,
-                    meta_bytes: 0,
+                    meta_bytes: sig_bytes,
                     rln_proof: false,
                     ephemeral: false,
                 };
-                self.publish_one(topic, shape, ct, invalid, ctx);
+                self.publish_one(topic, shape, ct, invalid, signed, ctx);
             }
         }
     }
@@ -404,23 +593,52 @@ impl Node for WakuNode {
             Input::Timer(WakuTimer::Publish(s)) => self.publish_stream(s, ctx),
             Input::Timer(WakuTimer::Command(c)) => self.command(c, ctx),
             Input::Timer(WakuTimer::SetUplink(bps)) => self.uplink.bps = bps.max(1),
+            Input::Timer(WakuTimer::Pm(t)) => {
+                let mesh = if t == PmTimer::Keepalive {
+                    self.mesh_peers()
+                } else {
+                    Vec::new()
+                };
+                self.with_pm(ctx, |pm, io| pm.on_timer(t, &mesh, io));
+            }
+            Input::Message {
+                from,
+                msg: WakuMsg::Metadata(m),
+            } => self.with_pm(ctx, |pm, io| pm.on_message(from, PmMsg::Metadata(*m), io)),
+            Input::Message {
+                from,
+                msg: WakuMsg::Ping(p),
+            } => self.with_pm(ctx, |pm, io| pm.on_message(from, PmMsg::Ping(p), io)),
             Input::Start { restart } => self.start(restart, ctx),
             Input::ConnectionUp { peer, outbound } => {
                 let mut io = Self::io(&mut self.rng, &mut self.uplink, ctx);
                 self.relay.on_connection_up(peer, outbound, &mut io);
+                self.with_pm(ctx, |pm, io| pm.on_connection_up(peer, outbound, io));
             }
             Input::ConnectionDown { peer, .. } => {
                 let mut io = Self::io(&mut self.rng, &mut self.uplink, ctx);
                 self.relay.on_connection_down(peer, &mut io);
+                self.with_pm(ctx, |pm, io| pm.on_connection_down(peer, io));
             }
-            Input::DialFailed { .. } => {}
+            Input::DialFailed { peer, reason } => {
+                self.with_pm(ctx, |pm, io| pm.on_dial_failed(peer, reason, io));
+            }
         }
     }
 
     fn accept_inbound(&mut self, peer: NodeId, ctx: &mut Ctx<'_, Self>) -> bool {
-        let n = ctx.connection_count();
-        let ok = self.relay.accept_inbound(peer, n);
-        if self.relay.is_graylisted(peer) {
+        let graylisted = self.relay.is_graylisted(peer);
+        let ok = if self.pm.is_some() {
+            // The peer manager's limits (dials in progress hold slots), and relay's graylist.
+            let mut ok = !graylisted;
+            if ok {
+                self.with_pm(ctx, |pm, io| ok = pm.accept_inbound(peer, io));
+            }
+            ok
+        } else {
+            self.relay.accept_inbound(peer, ctx.connection_count())
+        };
+        if graylisted {
             let (me, now) = (ctx.id(), ctx.now());
             ctx.observer().relay_event(
                 me,
@@ -429,5 +647,30 @@ impl Node for WakuNode {
             );
         }
         ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_stay_small() {
+        // The engine moves every message in flight: the peer manager's variants must not
+        // make relay's messages bigger (metadata is boxed).
+        assert!(
+            std::mem::size_of::<WakuMsg>() <= std::mem::size_of::<Rpc>().max(32),
+            "{}",
+            std::mem::size_of::<WakuMsg>()
+        );
+        let m = WakuMsg::Ping(PingMsg::Request);
+        assert_eq!((m.category(), m.wire_bytes()), (category::PING, 70));
+        let md = WakuMsg::Metadata(Box::new(MetadataMsg::new(
+            MetadataKind::Response,
+            Some(1),
+            Rc::from(&[0u16][..]),
+        )));
+        assert_eq!(md.category(), category::METADATA_RESPONSE);
+        assert_eq!(md.wire_bytes(), 46 + 1 + 5);
     }
 }

@@ -49,9 +49,17 @@ pub mod category {
     pub const SUBSCRIBE: Category = Category(8);
     /// Transport framing (yamux headers, noise lengths and tags) of every message.
     pub const FRAMING: Category = Category(9);
+    /// Metadata protocol requests (`/vac/waku/metadata/1.0.0`, one per connection side).
+    pub const METADATA_REQUEST: Category = Category(10);
+    /// Metadata protocol responses.
+    pub const METADATA_RESPONSE: Category = Category(11);
+    /// Keepalive pings (`/ipfs/ping/1.0.0`).
+    pub const PING: Category = Category(12);
+    /// Keepalive ping replies.
+    pub const PONG: Category = Category(13);
 
     /// (protocol, kind) names, by category index.
-    pub const NAMES: [(&str, &str); 10] = [
+    pub const NAMES: [(&str, &str); 14] = [
         ("relay", "publish"),
         ("relay", "forward"),
         ("relay", "iwant_reply"),
@@ -62,6 +70,10 @@ pub mod category {
         ("relay", "prune"),
         ("relay", "subscribe"),
         ("transport", "framing"),
+        ("metadata", "request"),
+        ("metadata", "response"),
+        ("ping", "request"),
+        ("ping", "response"),
     ];
 }
 
@@ -414,7 +426,9 @@ mod tests {
             std::mem::size_of::<Rpc>()
         );
         let t = category_table();
-        assert_eq!(t.len(), 10);
+        assert_eq!(t.len(), 14);
+        assert_eq!(t.name(category::METADATA_REQUEST), ("metadata", "request"));
+        assert_eq!(t.name(category::PONG), ("ping", "response"));
         assert_eq!(t.name(category::FRAMING), ("transport", "framing"));
         assert_eq!(t.name(category::IDONTWANT), ("relay", "idontwant"));
     }

@@ -51,7 +51,7 @@ struct Recent {
 
 /// Ids with a time to live.
 ///
-/// The last [`RECENT`] insertions are mirrored in a small inline ring that answers lookups
+/// The last `RECENT` insertions are mirrored in a small inline ring that answers lookups
 /// and counts duplicates without touching the table: the ids a node is asked about (copies of
 /// messages it just received, IHAVE of the last heartbeats) are nearly always recent, and the
 /// table's line for an id is otherwise a cache miss per lookup. A ring entry's duplicate

@@ -4,7 +4,13 @@
 //!
 //! The run is stepped at every simulated second and at every series boundary; at a series
 //! boundary the mesh degrees are sampled, and the engine's byte counters are snapshotted when
-//! the warm-up ends, so per-node bandwidth covers exactly the measured window.
+//! the warm-up ends, so per-node bandwidth covers exactly the measured window. Every
+//! `overlay_sample_interval` the overlay is sampled too: mesh health per shard
+//! ([`crate::shard_metrics`]) and connection counts per node.
+//!
+//! The overlay comes about in one of two ways, or both: `edges` wired at time 0 (a graph from
+//! the topologies crate, for controlled studies), and, with `peer_manager` set, every node's
+//! nwaku peer manager dialling peers from its `bootstrap` list (as the real network forms).
 
 use std::rc::Rc;
 
@@ -19,7 +25,11 @@ use crate::config::{ConfigError, RelayConfig};
 use crate::message::{TopicIdx, Topics, shard_topic};
 use crate::metrics::{Eligibility, WakuObserver};
 use crate::node::{NodeCommand, NodeShared, WakuNode, WakuTimer};
+use crate::peer_manager::{PeerManagerConfig, PmCounter, PmShared};
+use crate::peer_source::{Bootstrap, PeerSource};
+use crate::protected::ProtectedTopics;
 use crate::rpc::{category, category_table};
+use crate::shard_metrics::{ConnSample, HealthSampler, NodeConns, ShardHealth, classify};
 use crate::workload::WorkloadConfig;
 
 /// Node count from which the harness asks the engine for its radix-heap event queue (both
@@ -68,6 +78,27 @@ pub struct SimInput {
     pub delivery_grace: SimDuration,
     /// The master seed.
     pub seed: u64,
+    /// The cluster id nodes announce in metadata. Default 1.
+    pub cluster: u16,
+    /// Each node's cluster (empty: every node in `cluster`). Peer managers drop connections
+    /// across clusters.
+    pub clusters: Vec<u16>,
+    /// Protected topics: their messages must carry a valid signature. Default none.
+    pub protected_topics: Vec<u16>,
+    /// Shards content topics are spread over by autosharding (workload streams with
+    /// `autoshard`); 0 = the number of topics. Default 0.
+    pub autosharding_shards: u32,
+    /// Every node runs nwaku's peer manager with this configuration; `None` (the default):
+    /// no peer manager, the overlay is `edges` alone.
+    pub peer_manager: Option<PeerManagerConfig>,
+    /// Each node's bootstrap list, its peer manager's peer source (empty: no source).
+    pub bootstrap: Vec<Vec<NodeId>>,
+    /// Whether each node runs relay (empty: all do); connections to other nodes count as
+    /// service connections.
+    pub relay_capable: Vec<bool>,
+    /// Interval between two overlay samples (mesh health per shard, connections per node).
+    /// Default 10 s.
+    pub overlay_sample_interval: SimDuration,
 }
 
 impl SimInput {
@@ -95,6 +126,14 @@ impl SimInput {
             series_interval: SimDuration::from_secs(1),
             delivery_grace: SimDuration::from_secs(5),
             seed: 1,
+            cluster: 1,
+            clusters: Vec::new(),
+            protected_topics: Vec::new(),
+            autosharding_shards: 0,
+            peer_manager: None,
+            bootstrap: Vec::new(),
+            relay_capable: Vec::new(),
+            overlay_sample_interval: SimDuration::from_secs(10),
         }
     }
 }
@@ -108,6 +147,9 @@ pub enum SimInputError {
     /// The workload is invalid.
     #[error("{0}")]
     Workload(ConfigError),
+    /// The peer manager configuration is invalid.
+    #[error("{0}")]
+    PeerManager(ConfigError),
     /// The engine refused the network.
     #[error("engine: {0}")]
     Engine(#[from] SimError),
@@ -329,12 +371,48 @@ pub struct SimOutput {
     pub event_hash: u64,
     /// Simulated seconds run.
     pub sim_seconds: f64,
+    /// The topic names, by index.
+    pub topics: Vec<String>,
+    /// Mesh health per shard over time (every `overlay_sample_interval`).
+    pub shard_health: Vec<ShardHealth>,
+    /// Connections per node over time (every `overlay_sample_interval`).
+    pub connections: Vec<ConnSample>,
+    /// Each node at the end of the run.
+    pub nodes: Vec<NodeSummary>,
+    /// Relay bytes sent per topic over the measured window (messages, IHAVE entries, GRAFT,
+    /// PRUNE; without framing), by topic index.
+    pub topic_bytes_out: Vec<u64>,
+    /// Peer manager counters (name, value).
+    pub pm_counters: Vec<(String, u64)>,
+}
+
+/// One node at the end of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeSummary {
+    /// Shards it was subscribed to at the start.
+    pub shards: u32,
+    /// Whether it is online at the end.
+    pub online: bool,
+    /// Its connections at the end.
+    pub conns: NodeConns,
+    /// Peers in its peer store (0 without a peer manager).
+    pub peer_store: u32,
+    /// Its subscriptions at the end by mesh health: (unhealthy, minimally healthy, healthy)
+    /// (all 0 when offline).
+    pub health: [u32; 3],
 }
 
 impl SimOutput {
     /// A relay counter by name (0 when unknown).
     pub fn counter(&self, name: &str) -> u64 {
         self.counters
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, v)| *v)
+    }
+    /// A peer manager counter by name (0 when unknown).
+    pub fn pm_counter(&self, name: &str) -> u64 {
+        self.pm_counters
             .iter()
             .find(|(n, _)| n == name)
             .map_or(0, |(_, v)| *v)
@@ -351,6 +429,10 @@ pub struct Prepared {
     duration: SimDuration,
     warmup: SimDuration,
     series_interval: SimDuration,
+    overlay_interval: SimDuration,
+    d_low: u32,
+    out_target: u32,
+    relay_capable: Vec<bool>,
 }
 
 /// Validates the input and builds the engine (nodes, connections, faults, commands) without
@@ -373,19 +455,66 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
     if input.series_interval == SimDuration::ZERO {
         return Err(bad("series_interval", "must be positive"));
     }
+    if input.overlay_sample_interval == SimDuration::ZERO {
+        return Err(bad("overlay_sample_interval", "must be positive"));
+    }
+    if let Some(pm) = &input.peer_manager {
+        pm.validate(input.relay.d_high)
+            .map_err(SimInputError::PeerManager)?;
+    }
     let topics = if input.topics.is_empty() {
-        Topics::new(vec![shard_topic(1, 0)]).expect("valid name")
+        Topics::new(vec![shard_topic(input.cluster, 0)]).expect("valid name")
     } else {
         Topics::new(input.topics.clone()).map_err(|e| bad("topics", e))?
     };
-    input
+    let autoshards = match input.autosharding_shards {
+        0 => topics.len() as u32,
+        k => k,
+    };
+    let workload = input
         .workload
+        .resolve(&topics, input.cluster, autoshards)
+        .map_err(SimInputError::Workload)?;
+    workload
         .validate(n, topics.len())
         .map_err(SimInputError::Workload)?;
     for (field, v) in [("groups", &input.groups), ("ip_groups", &input.ip_groups)] {
         if !v.is_empty() && v.len() != n {
             return Err(bad(field, format!("{} entries for {n} nodes", v.len())));
         }
+    }
+    if !input.clusters.is_empty() && input.clusters.len() != n {
+        return Err(bad(
+            "clusters",
+            format!("{} entries for {n} nodes", input.clusters.len()),
+        ));
+    }
+    if !input.relay_capable.is_empty() && input.relay_capable.len() != n {
+        return Err(bad(
+            "relay_capable",
+            format!("{} entries for {n} nodes", input.relay_capable.len()),
+        ));
+    }
+    if !input.bootstrap.is_empty() {
+        if input.bootstrap.len() != n {
+            return Err(bad(
+                "bootstrap",
+                format!("{} lists for {n} nodes", input.bootstrap.len()),
+            ));
+        }
+        if let Some(p) = input.bootstrap.iter().flatten().find(|p| p.index() >= n) {
+            return Err(bad("bootstrap", format!("{p} does not exist ({n} nodes)")));
+        }
+    }
+    if let Some(t) = input
+        .protected_topics
+        .iter()
+        .find(|&&t| t as usize >= topics.len())
+    {
+        return Err(bad(
+            "protected_topics",
+            format!("topic {t} does not exist ({} topics)", topics.len()),
+        ));
     }
     let subs: Vec<Vec<TopicIdx>> = if input.subscriptions.is_empty() {
         vec![vec![TopicIdx(0)]; n]
@@ -424,7 +553,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
             subscribers[t.0 as usize].push(NodeId(i as u32));
         }
     }
-    let plan = input.workload.plan(input.seed, n, &subscribers, warm, end);
+    let plan = workload.plan(input.seed, n, &subscribers, warm, end);
 
     // Who is offline when, for delivery eligibility.
     let mut churn: Vec<Vec<(SimTime, bool)>> = vec![Vec::new(); n];
@@ -451,18 +580,29 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         end.as_nanos()
             .saturating_sub(input.delivery_grace.as_nanos()),
     );
-    let observer = WakuObserver::new(eligibility, warm, until);
+    let mut observer = WakuObserver::new(eligibility, warm, until);
+    observer.per_topic_bytes = topics.len() > 1;
 
-    let relay = Rc::new(RelayShared::new(
-        input.relay.clone(),
-        topics.clone(),
-        input.ip_groups.clone(),
-    ));
+    let mut relay = RelayShared::new(input.relay.clone(), topics.clone(), input.ip_groups.clone());
+    relay.protected = ProtectedTopics::new(input.protected_topics.iter().map(|&t| TopicIdx(t)));
+    let pm = input.peer_manager.clone().map(|cfg| {
+        let shards = subs
+            .iter()
+            .map(|v| v.iter().map(|t| t.0).collect::<Rc<[u16]>>())
+            .collect();
+        let mut sh = PmShared::new(cfg, input.cluster, shards);
+        sh.clusters = input.clusters.clone();
+        sh.ip_groups = input.ip_groups.clone();
+        sh.relay_capable = input.relay_capable.clone();
+        Rc::new(sh)
+    });
+    let out_target = pm.as_ref().map_or(0, |p| p.limits.out_target);
     let shared = Rc::new(NodeShared {
-        relay,
+        relay: Rc::new(relay),
         workload: plan,
         seed: input.seed,
         max_upload_backlog: input.network.max_upload_backlog,
+        pm,
     });
     if input.capacities.len() != n {
         return Err(bad(
@@ -472,12 +612,23 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
     }
     let nodes: Vec<WakuNode> = (0..n)
         .map(|i| {
-            WakuNode::new(
+            let node = WakuNode::new(
                 NodeId(i as u32),
                 shared.clone(),
                 subs[i].clone(),
                 input.capacities[i].upload_bps,
-            )
+            );
+            match input.bootstrap.get(i) {
+                Some(list) => {
+                    let mut peers = list.clone();
+                    peers.sort();
+                    peers.dedup();
+                    node.with_source(PeerSource::Bootstrap(Bootstrap {
+                        peers: peers.into(),
+                    }))
+                }
+                None => node,
+            }
         })
         .collect();
     let cats = category_table();
@@ -529,6 +680,10 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         duration: input.duration,
         warmup: input.warmup,
         series_interval: input.series_interval,
+        overlay_interval: input.overlay_sample_interval,
+        d_low: input.relay.d_low,
+        out_target,
+        relay_capable: input.relay_capable,
     })
 }
 
@@ -544,11 +699,15 @@ pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64)) -> SimOutput {
     let end = SimTime::ZERO + p.duration;
     let warm = SimTime::ZERO + p.warmup;
     let interval = p.series_interval.as_nanos();
+    let overlay = p.overlay_interval.as_nanos();
     let second = 1_000_000_000u64;
     let n = p.engine.nodes().len();
     let ntopics = p.topics.len();
 
     let mut mesh = Vec::new();
+    let mut health = HealthSampler::new(ntopics, p.d_low);
+    let mut shard_health = Vec::new();
+    let mut conns = Vec::new();
     let mut warm_snapshot: Option<Vec<Counters>> = if p.warmup == SimDuration::ZERO {
         Some(p.engine.accounting().snapshot())
     } else {
@@ -559,6 +718,7 @@ pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64)) -> SimOutput {
         // Next stop: the next whole second, series boundary, the warm-up end, or the end.
         let mut next = (t / second + 1) * second;
         next = next.min((t / interval + 1) * interval);
+        next = next.min((t / overlay + 1) * overlay);
         if t < warm.as_nanos() {
             next = next.min(warm.as_nanos());
         }
@@ -568,8 +728,20 @@ pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64)) -> SimOutput {
         if t == warm.as_nanos() && warm_snapshot.is_none() {
             warm_snapshot = Some(p.engine.accounting().snapshot());
         }
+        let at_overlay = t % overlay == 0 || t == end.as_nanos();
         if t % interval == 0 || t == end.as_nanos() {
-            sample_mesh(&p, t, ntopics, &mut mesh);
+            let h = if at_overlay { Some(&mut health) } else { None };
+            sample_mesh(&p, t, ntopics, &mut mesh, h);
+        } else if at_overlay {
+            sample_mesh(&p, t, ntopics, &mut Vec::new(), Some(&mut health));
+        }
+        if at_overlay {
+            health.finish(t as f64 / 1e9, &mut shard_health);
+            let now: Vec<NodeConns> = (0..n)
+                .filter(|&i| p.engine.is_online(NodeId(i as u32)))
+                .map(|i| node_conns(&p, NodeId(i as u32)))
+                .collect();
+            conns.push(ConnSample::of(t as f64 / 1e9, &now, p.out_target));
         }
         progress(t as f64 / 1e9);
         if t >= end.as_nanos() {
@@ -589,31 +761,70 @@ pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64)) -> SimOutput {
             obs.seen_entry(e);
         }
     }
-    collect(p, warm_snapshot.expect("taken at the warm-up"), mesh)
+    let mut out = collect(p, warm_snapshot.expect("taken at the warm-up"), mesh);
+    out.shard_health = shard_health;
+    out.connections = conns;
+    out
 }
 
-fn sample_mesh(p: &Prepared, t: u64, ntopics: usize, out: &mut Vec<MeshSample>) {
-    for topic in 0..ntopics {
-        let ti = TopicIdx(topic as u16);
-        // Mesh sizes are small integers: count them, then read exact quantiles.
-        let mut counts: Vec<u32> = Vec::new();
-        let mut nodes = 0u32;
-        let mut sum = 0u64;
-        for (i, node) in p.engine.nodes().iter().enumerate() {
-            if !p.engine.is_online(NodeId(i as u32)) || !node.relay().is_subscribed(ti) {
-                continue;
-            }
-            let m = node.relay().mesh(ti).len();
+/// A node's connections now, from the engine (whoever opened them).
+fn node_conns(p: &Prepared, node: NodeId) -> NodeConns {
+    let mut c = NodeConns::default();
+    for (peer, outbound) in p.engine.connections(node) {
+        let relay = p.relay_capable.get(peer.index()).copied().unwrap_or(true);
+        if outbound {
+            c.outbound += 1;
+            c.out_relay += relay as u32;
+        } else {
+            c.inbound += 1;
+        }
+        if relay {
+            c.relay += 1;
+        } else {
+            c.service += 1;
+        }
+    }
+    c
+}
+
+/// Samples mesh degrees per topic (into `out`) and, when given, mesh health per topic, in one
+/// pass over the online nodes and their subscriptions.
+fn sample_mesh(
+    p: &Prepared,
+    t: u64,
+    ntopics: usize,
+    out: &mut Vec<MeshSample>,
+    mut health: Option<&mut HealthSampler>,
+) {
+    // Mesh sizes are small integers: count them per topic, then read exact quantiles.
+    let mut per_topic: Vec<Vec<u32>> = vec![Vec::new(); ntopics];
+    for (i, node) in p.engine.nodes().iter().enumerate() {
+        if !p.engine.is_online(NodeId(i as u32)) {
+            continue;
+        }
+        let relay = node.relay();
+        for ti in relay.subscriptions() {
+            let m = relay.mesh(ti).len();
+            let counts = &mut per_topic[ti.0 as usize];
             if counts.len() <= m {
                 counts.resize(m + 1, 0);
             }
             counts[m] += 1;
-            nodes += 1;
-            sum += m as u64;
+            if let Some(h) = health.as_deref_mut() {
+                h.add(ti.0, m);
+            }
         }
+    }
+    for (topic, counts) in per_topic.iter().enumerate() {
+        let nodes: u32 = counts.iter().sum();
         if nodes == 0 {
             continue;
         }
+        let sum: u64 = counts
+            .iter()
+            .enumerate()
+            .map(|(m, &c)| m as u64 * c as u64)
+            .sum();
         let q = |frac: f64| -> u32 {
             let rank = ((frac * nodes as f64).ceil() as u64).clamp(1, nodes as u64);
             let mut acc = 0u64;
@@ -861,5 +1072,61 @@ fn collect(p: Prepared, warm: Vec<Counters>, mesh: Vec<MeshSample>) -> SimOutput
         events: e.events_processed(),
         event_hash: e.event_hash(),
         sim_seconds: e.now().as_secs_f64(),
+        topics: p.topics.names().to_vec(),
+        shard_health: Vec::new(),
+        connections: Vec::new(),
+        nodes: (0..n)
+            .map(|i| {
+                let id = NodeId(i as u32);
+                NodeSummary {
+                    shards: p.subs[i].len() as u32,
+                    online: e.is_online(id),
+                    conns: if e.is_online(id) {
+                        node_conns(&p, id)
+                    } else {
+                        NodeConns::default()
+                    },
+                    peer_store: e
+                        .node(id)
+                        .peer_manager()
+                        .map_or(0, |pm| pm.store().len() as u32),
+                    health: if e.is_online(id) {
+                        let relay = e.node(id).relay();
+                        let mut h = [0u32; 3];
+                        for t in relay.subscriptions() {
+                            h[classify(relay.mesh(t).len(), p.d_low) as usize] += 1;
+                        }
+                        h
+                    } else {
+                        [0; 3]
+                    },
+                }
+            })
+            .collect(),
+        topic_bytes_out: if obs.per_topic_bytes {
+            let mut v = obs.topic_bytes_out.clone();
+            v.resize(p.topics.len(), 0);
+            v
+        } else {
+            // One topic: every message, IHAVE, GRAFT and PRUNE byte is its own.
+            let cats = [
+                category::PUBLISH,
+                category::FORWARD,
+                category::IWANT_REPLY,
+                category::IHAVE,
+                category::GRAFT,
+                category::PRUNE,
+            ];
+            vec![
+                (0..n)
+                    .flat_map(|i| cats.iter().map(move |c| i * ncat + c.0 as usize))
+                    .map(|k| now[k].since(&warm[k]).bytes_out)
+                    .sum(),
+            ]
+        },
+        pm_counters: PmCounter::ALL
+            .iter()
+            .map(|&c| (c.name().to_owned(), obs.pm_counters[c as usize]))
+            .collect(),
     }
 }

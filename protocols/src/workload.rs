@@ -17,6 +17,11 @@
 //! start_s = 30.0                     # default: when the warm-up ends
 //! ```
 //!
+//! A stream can also name its shard by content topic (`autoshard = true`: the shard is derived
+//! from `content_topic` by autosharding, [`crate::sharding`]) and can be replicated on every
+//! topic of a range (`every_topic = { from = 1 }`: one stream per community shard). On a
+//! protected shard publishers sign their messages (`signing`, [`crate::protected`]).
+//!
 //! Sizes are payload bytes; the WakuMessage around them (content topic, timestamp, optional
 //! meta and RLN proof) is added by [`crate::message::WakuMessageShape`].
 
@@ -26,6 +31,9 @@ use sim_core::rng::{self, SimRng};
 use sim_core::{NodeId, SimDuration, SimTime};
 
 use crate::config::ConfigError;
+use crate::message::Topics;
+use crate::protected::Signing;
+use crate::sharding::{ContentTopic, content_topic_shard};
 
 /// The workload of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -75,6 +83,28 @@ pub struct StreamConfig {
     pub rln_proof: bool,
     /// Set the `ephemeral` flag. Default false.
     pub ephemeral: bool,
+    /// Derive the shard from `content_topic` by autosharding over the run's autosharding
+    /// shards (`topic` is then not used). Default false.
+    pub autoshard: bool,
+    /// Replicate the stream on every topic from `from` to `to` (inclusive; default the first
+    /// and the last topic): each topic gets its own publishers (`topic` is then not used).
+    /// Default: off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub every_topic: Option<TopicRange>,
+    /// How publishers sign on protected shards: `"auto"` (they hold the key), `"none"`,
+    /// `"bad"` (a wrong key). Default `"auto"`.
+    pub signing: Signing,
+}
+
+/// A range of topics, both ends included.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicRange {
+    /// First topic. Default 0.
+    pub from: u16,
+    /// Last topic. Default: the run's last topic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<u16>,
 }
 
 impl Default for StreamConfig {
@@ -92,6 +122,9 @@ impl Default for StreamConfig {
             meta_bytes: 0,
             rln_proof: false,
             ephemeral: false,
+            autoshard: false,
+            every_topic: None,
+            signing: Signing::Auto,
         }
     }
 }
@@ -144,7 +177,35 @@ impl WorkloadConfig {
     pub fn validate(&self, nodes: usize, topics: usize) -> Result<(), ConfigError> {
         for (i, s) in self.streams.iter().enumerate() {
             let f = |name: &str| format!("workload.streams[{i}].{name}");
-            if s.topic as usize >= topics {
+            if s.autoshard && s.every_topic.is_some() {
+                return Err(ConfigError::new(
+                    f("autoshard"),
+                    "autoshard and every_topic both choose the topic",
+                    "use one of them",
+                ));
+            }
+            if s.autoshard
+                && let Err(e) = ContentTopic::parse(&s.content_topic)
+            {
+                return Err(ConfigError::new(
+                    f("content_topic"),
+                    e.to_string(),
+                    "give /{app}/{version}/{name}/{encoding} to autoshard",
+                ));
+            }
+            if let Some(r) = s.every_topic {
+                let to = r.to.unwrap_or(topics.saturating_sub(1) as u16);
+                if r.from > to || to as usize >= topics {
+                    return Err(ConfigError::new(
+                        f("every_topic"),
+                        format!(
+                            "topics {} to {to} are not within the run's {topics}",
+                            r.from
+                        ),
+                        format!("give from <= to < {topics}"),
+                    ));
+                }
+            } else if !s.autoshard && s.topic as usize >= topics {
                 return Err(ConfigError::new(
                     f("topic"),
                     format!("topic {} does not exist (the run has {topics})", s.topic),
@@ -244,6 +305,65 @@ impl WorkloadConfig {
             }
         }
         Ok(())
+    }
+
+    /// The streams with every topic chosen: `every_topic` streams replicated on each topic of
+    /// their range, `autoshard` streams put on the shard of their content topic (its
+    /// `/waku/2/rs/<cluster>/<shard>` must be one of `topics`). Call before [`Self::validate`]
+    /// and [`Self::plan`] for a run.
+    pub fn resolve(
+        &self,
+        topics: &Topics,
+        cluster: u16,
+        autosharding_shards: u32,
+    ) -> Result<WorkloadConfig, ConfigError> {
+        let mut out = Vec::with_capacity(self.streams.len());
+        for (i, s) in self.streams.iter().enumerate() {
+            let f = |name: &str| format!("workload.streams[{i}].{name}");
+            if let Some(r) = s.every_topic {
+                let last = topics.len().saturating_sub(1) as u16;
+                let to = r.to.unwrap_or(last).min(last);
+                for t in r.from..=to {
+                    out.push(StreamConfig {
+                        topic: t,
+                        every_topic: None,
+                        ..s.clone()
+                    });
+                }
+            } else if s.autoshard {
+                let shard = content_topic_shard(&s.content_topic, cluster, autosharding_shards)
+                    .map_err(|e| {
+                        ConfigError::new(f("content_topic"), e.to_string(), "fix the content topic")
+                    })?;
+                let name = shard.pubsub_topic();
+                let Some(t) = topics.names().iter().position(|n| *n == name) else {
+                    return Err(ConfigError::new(
+                        f("content_topic"),
+                        format!(
+                            "{:?} maps to {name} by autosharding over {autosharding_shards} shards, \
+                             which the run does not have",
+                            s.content_topic
+                        ),
+                        "add the shard or change the content topic",
+                    ));
+                };
+                out.push(StreamConfig {
+                    topic: t as u16,
+                    autoshard: false,
+                    ..s.clone()
+                });
+            } else {
+                out.push(s.clone());
+            }
+        }
+        if out.len() > u16::MAX as usize {
+            return Err(ConfigError::new(
+                "workload.streams",
+                format!("{} streams after every_topic; at most 65535", out.len()),
+                "narrow the every_topic ranges",
+            ));
+        }
+        Ok(WorkloadConfig { streams: out })
     }
 
     /// Resolves the streams for a run: publishers chosen from `seed`, times made absolute.
@@ -454,6 +574,47 @@ mod tests {
         let e = bad.validate(10, 1).unwrap_err();
         assert_eq!(e.field, "workload.streams[0].interval_ms");
         assert!(toml::from_str::<WorkloadConfig>("[[streams]]\nrate = 1\n").is_err());
+    }
+
+    #[test]
+    fn every_topic_replicates_and_autoshard_maps_content_topics() {
+        let topics = Topics::shards(1, 8);
+        let w: WorkloadConfig = toml::from_str(
+            r#"
+            [[streams]]
+            every_topic = { from = 5 }
+            publishers = { count = 2 }
+            [[streams]]
+            autoshard = true
+            content_topic = "/toychat/2/huilong/proto"
+            "#,
+        )
+        .unwrap();
+        w.validate(100, 8).unwrap();
+        let r = w.resolve(&topics, 1, 8).unwrap();
+        // Topics 5, 6, 7, then the autosharded stream on shard 3 ("toychat" + "2" mod 8 = 3).
+        let t: Vec<u16> = r.streams.iter().map(|s| s.topic).collect();
+        assert_eq!(t, vec![5, 6, 7, 3]);
+        assert!(
+            r.streams
+                .iter()
+                .all(|s| s.every_topic.is_none() && !s.autoshard)
+        );
+        // Over 64 shards the same app and version land on shard 51, which 8 topics lack.
+        let e = w.resolve(&topics, 1, 64).unwrap_err();
+        assert_eq!(e.field, "workload.streams[1].content_topic");
+        let bad: WorkloadConfig =
+            toml::from_str("[[streams]]\nautoshard = true\ncontent_topic = \"/a/b\"\n").unwrap();
+        assert_eq!(
+            bad.validate(10, 8).unwrap_err().field,
+            "workload.streams[0].content_topic"
+        );
+        let bad: WorkloadConfig =
+            toml::from_str("[[streams]]\nevery_topic = { from = 9 }\n").unwrap();
+        assert_eq!(
+            bad.validate(10, 8).unwrap_err().field,
+            "workload.streams[0].every_topic"
+        );
     }
 
     #[test]

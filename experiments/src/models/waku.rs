@@ -6,10 +6,20 @@
 //! - `[network]`: nodes, topology, groups, regions, latency, bandwidth classes, faults
 //!   ([`topologies::NetworkSpec`]);
 //! - `[transport]`: the engine's network-model settings ([`TransportSpec`]);
-//! - `[shards]`: cluster and shards ([`ShardSpec`]);
+//! - `[shards]`: cluster, shards, which node subscribes to which, protected shards
+//!   ([`ShardSpec`]);
+//! - `[overlay]`: wired from the topology, or built by each node's peer manager
+//!   ([`OverlaySpec`]);
+//! - `[peer_manager]`: nwaku's peer manager ([`protocols::peer_manager::PeerManagerConfig`]);
 //! - `[relay]`: gossipsub parameters, nwaku's defaults ([`protocols::config::RelayConfig`]);
 //! - `[workload]`: message streams ([`protocols::workload::WorkloadConfig`]);
 //! - `[metrics]`: measurement settings ([`MetricsSpec`]).
+//!
+//! Besides the common files a run writes `shards.csv` (per shard: subscribers, delivery,
+//! traffic, mesh health), `shard_health.csv` (mesh health per shard over time),
+//! `connections.csv` (per node: connections, shards, bandwidth), `shard_counts.csv`
+//! (bandwidth by number of shards subscribed), and the relay tables (`hops.csv`,
+//! `duplicates.csv`, `messages.csv`, `counters.csv`).
 
 use std::collections::BTreeSet;
 
@@ -18,8 +28,13 @@ use sim_core::metrics::Stats;
 use sim_core::{NetworkConfig, SimDuration, SimTime};
 
 use protocols::config::RelayConfig;
+use protocols::message::Topics;
+use protocols::peer_manager::PeerManagerConfig;
+use protocols::peer_source::BootstrapSpec;
 use protocols::sim::{self, SimInput, SimOutput};
+use protocols::subscriptions::{self, SubscriptionRule};
 use protocols::workload::WorkloadConfig;
+use sim_core::NodeId;
 use topologies::{NetworkSpec, TopologyError};
 
 use crate::model::{
@@ -43,6 +58,12 @@ pub struct WakuParams {
     /// `[shards]`: the cluster and its shards.
     #[serde(default)]
     pub shards: ShardSpec,
+    /// `[overlay]`: how the connections come about.
+    #[serde(default)]
+    pub overlay: OverlaySpec,
+    /// `[peer_manager]`: nwaku's peer manager (when the overlay runs one).
+    #[serde(default)]
+    pub peer_manager: PeerManagerConfig,
     /// `[relay]`: gossipsub parameters (nwaku's defaults).
     #[serde(default)]
     pub relay: RelayConfig,
@@ -89,15 +110,28 @@ impl Default for TransportSpec {
     }
 }
 
-/// `[shards]`: static sharding of one cluster.
+/// `[shards]`: static sharding of one cluster, and who subscribes to what.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ShardSpec {
-    /// Cluster id. Default 1 (The Waku Network).
+    /// Cluster id. Default 1 (The Waku Network); 16 to 65535 are for applications.
     pub cluster_id: u16,
-    /// Number of shards `/waku/2/rs/<cluster_id>/0 .. count-1`; every relay node subscribes to
-    /// all of them. Default 1. At most 1024 (static sharding's limit).
+    /// Number of shards `/waku/2/rs/<cluster_id>/0 .. count-1`. Default 1. At most 1024
+    /// (static sharding's limit).
     pub count: u16,
+    /// A shard the subscription rules add to every node (unless a rule says
+    /// `default_shard = false`). Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_shard: Option<u16>,
+    /// Shards content topics are spread over by autosharding (streams with `autoshard`).
+    /// Default: `count` (The Waku Network: 8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autosharding_shards: Option<u32>,
+    /// Protected shards: messages must be signed with the shard's key (64 bytes of `meta`);
+    /// others are rejected. Default none.
+    pub protected: Vec<u16>,
+    /// `[[shards.subscriptions]]`: rules per node group. Default: every node on every shard.
+    pub subscriptions: Vec<SubscriptionRule>,
 }
 
 impl Default for ShardSpec {
@@ -105,6 +139,102 @@ impl Default for ShardSpec {
         ShardSpec {
             cluster_id: 1,
             count: 1,
+            default_shard: None,
+            autosharding_shards: None,
+            protected: Vec::new(),
+            subscriptions: Vec::new(),
+        }
+    }
+}
+
+/// How the overlay comes about.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverlayMode {
+    /// The `[network.topology]` graph, wired at time 0 (controlled studies).
+    #[default]
+    Static,
+    /// No wiring: each node's peer manager dials peers from its peer source, as the real
+    /// network forms.
+    Emergent,
+}
+
+/// `[overlay]`: how the connections come about.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OverlaySpec {
+    /// `"static"` (default) or `"emergent"`.
+    pub mode: OverlayMode,
+    /// Run nwaku's peer manager on every node. Default: true when emergent, false when
+    /// static (with true, it maintains the wired overlay: prunes excess, dials more).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_manager: Option<bool>,
+    /// Where peer managers find peers. Default `{ kind = "bootstrap" }`.
+    pub source: SourceSpec,
+}
+
+impl OverlaySpec {
+    /// Whether nodes run the peer manager.
+    pub fn runs_peer_manager(&self) -> bool {
+        self.peer_manager
+            .unwrap_or(self.mode == OverlayMode::Emergent)
+    }
+}
+
+fn twenty() -> u32 {
+    20
+}
+
+/// `[overlay.source]`: the peer managers' peer source.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceSpec {
+    /// A bootstrap list per node ([`BootstrapSpec`]).
+    Bootstrap {
+        /// Node ids every node knows.
+        #[serde(default)]
+        nodes: Vec<u32>,
+        /// Names of node groups whose nodes every node knows.
+        #[serde(default)]
+        groups: Vec<String>,
+        /// Random nodes each node knows. Default 0.
+        #[serde(default)]
+        random_peers: u32,
+        /// For each subscribed shard, this many random nodes on it. Default 20.
+        #[serde(default = "twenty")]
+        shard_peers: u32,
+    },
+    /// No source: nodes only learn of peers that connect to them.
+    None,
+}
+
+impl Default for SourceSpec {
+    fn default() -> Self {
+        SourceSpec::Bootstrap {
+            nodes: Vec::new(),
+            groups: Vec::new(),
+            random_peers: 0,
+            shard_peers: 20,
+        }
+    }
+}
+
+impl SourceSpec {
+    /// The bootstrap spec (None for `kind = "none"`).
+    pub fn bootstrap(&self) -> Option<BootstrapSpec> {
+        match self {
+            SourceSpec::Bootstrap {
+                nodes,
+                groups,
+                random_peers,
+                shard_peers,
+            } => Some(BootstrapSpec {
+                nodes: nodes.clone(),
+                groups: groups.clone(),
+                random_peers: *random_peers,
+                shard_peers: *shard_peers,
+            }),
+            SourceSpec::None => None,
         }
     }
 }
@@ -116,14 +246,26 @@ pub struct MetricsSpec {
     /// Messages published less than this many seconds before the end do not count for
     /// delivery and latency (they had no time to arrive). Default 5.
     pub delivery_grace_s: f64,
+    /// Seconds between two overlay samples: mesh health per shard (`shard_health.csv`) and
+    /// connections per node. Default 10.
+    pub overlay_sample_interval_s: f64,
 }
 
 impl Default for MetricsSpec {
     fn default() -> Self {
         MetricsSpec {
             delivery_grace_s: 5.0,
+            overlay_sample_interval_s: 10.0,
         }
     }
+}
+
+/// Shards whose mesh degrees get their own time series (`mesh_degree_*:shard<k>`); beyond
+/// this many shards only `shard_health.csv` has per-shard figures.
+pub const MAX_PER_SHARD_SERIES: usize = 8;
+
+fn config_error(e: protocols::config::ConfigError) -> FieldError {
+    FieldError::new(e.field.clone(), format!("{}; {}", e.problem, e.fix))
 }
 
 fn topology_error(e: &TopologyError) -> FieldError {
@@ -201,22 +343,77 @@ impl Model for Waku {
             ));
         }
         if let Err(e) = p.relay.validate() {
-            errors.push(FieldError::new(
-                e.field.clone(),
-                format!("{}; {}", e.problem, e.fix),
-            ));
+            errors.push(config_error(e));
         }
         let nodes = p.network.nodes.unwrap_or(u32::MAX) as usize;
-        if let Err(e) = p.workload.validate(nodes, p.shards.count.max(1) as usize) {
+        let count = p.shards.count.clamp(1, 1024);
+        if let Err(e) = p.workload.validate(nodes, count as usize) {
+            errors.push(config_error(e));
+        } else {
+            let topics = Topics::shards(p.shards.cluster_id, count);
+            let k = p.shards.autosharding_shards.unwrap_or(count as u32);
+            if let Err(e) = p.workload.resolve(&topics, p.shards.cluster_id, k) {
+                errors.push(config_error(e));
+            }
+        }
+        let groups = group_names(&p.network);
+        if let Err(e) = subscriptions::validate(
+            &p.shards.subscriptions,
+            count,
+            p.shards.default_shard,
+            &groups,
+        ) {
+            errors.push(config_error(e));
+        }
+        if let Some(k) = p.shards.autosharding_shards
+            && !(1..=1024).contains(&k)
+        {
             errors.push(FieldError::new(
-                e.field.clone(),
-                format!("{}; {}", e.problem, e.fix),
+                "shards.autosharding_shards",
+                format!("must be in 1..=1024, got {k}"),
+            ));
+        }
+        if let Some(t) = p.shards.protected.iter().find(|&&t| t >= count) {
+            errors.push(FieldError::new(
+                "shards.protected",
+                format!("shard {t} does not exist (the run has {count} shards)"),
+            ));
+        }
+        if p.overlay.runs_peer_manager()
+            && let Err(e) = p.peer_manager.validate(p.relay.d_high)
+        {
+            errors.push(config_error(e));
+        }
+        if let Some(b) = p.overlay.source.bootstrap() {
+            if let Some(g) = b.groups.iter().find(|g| !groups.contains(g)) {
+                errors.push(FieldError::new(
+                    "overlay.source.groups",
+                    format!("no node group is named {g:?} (groups: {groups:?})"),
+                ));
+            }
+            if p.overlay.runs_peer_manager()
+                && let Err(e) = b.validate(nodes)
+            {
+                errors.push(config_error(e));
+            }
+        }
+        if p.overlay.mode == OverlayMode::Emergent && !p.overlay.runs_peer_manager() {
+            errors.push(FieldError::new(
+                "overlay.peer_manager",
+                "an emergent overlay is built by the peer managers: set peer_manager = true \
+                 or mode = \"static\"",
             ));
         }
         seconds(
             "metrics.delivery_grace_s",
             p.metrics.delivery_grace_s,
             false,
+            &mut errors,
+        );
+        seconds(
+            "metrics.overlay_sample_interval_s",
+            p.metrics.overlay_sample_interval_s,
+            true,
             &mut errors,
         );
         if errors.is_empty() {
@@ -240,13 +437,16 @@ impl Model for Waku {
             .build(seed, horizon)
             .map_err(|e| ModelError::Field(topology_error(&e)))?;
         let n = net.node_count() as usize;
-        let edges: Vec<(u32, u32)> = net
-            .graph
-            .edges()
-            .iter()
-            // `a` is the dialler when the edge has a direction.
-            .map(|e| (e.a.0, e.b.0))
-            .collect();
+        let edges: Vec<(u32, u32)> = match p.overlay.mode {
+            OverlayMode::Static => net
+                .graph
+                .edges()
+                .iter()
+                // `a` is the dialler when the edge has a direction.
+                .map(|e| (e.a.0, e.b.0))
+                .collect(),
+            OverlayMode::Emergent => Vec::new(),
+        };
         let t = &p.transport;
         let network = NetworkConfig {
             jitter: net.jitter,
@@ -260,8 +460,39 @@ impl Model for Waku {
         let topics: Vec<String> = (0..p.shards.count)
             .map(|i| format!("/waku/2/rs/{}/{i}", p.shards.cluster_id))
             .collect();
-        let all: Vec<u16> = (0..p.shards.count).collect();
         let groups: Vec<u32> = net.attrs.iter().map(|a| a.group as u32).collect();
+        let names = group_names(&p.network);
+        let subs = subscriptions::resolve(
+            &p.shards.subscriptions,
+            p.shards.count,
+            p.shards.default_shard,
+            &groups,
+            &names,
+            seed,
+        );
+        let with_pm = p.overlay.runs_peer_manager();
+        let bootstrap: Vec<Vec<NodeId>> = match p.overlay.source.bootstrap() {
+            Some(b) if with_pm => {
+                let extra: Vec<u32> = (0..n as u32)
+                    .filter(|&i| {
+                        names
+                            .get(groups[i as usize] as usize)
+                            .is_some_and(|g| b.groups.contains(g))
+                    })
+                    .collect();
+                let mut subscribers: Vec<Vec<NodeId>> = vec![Vec::new(); topics.len()];
+                for (i, v) in subs.iter().enumerate() {
+                    for &t in v {
+                        subscribers[t as usize].push(NodeId(i as u32));
+                    }
+                }
+                b.resolve(seed, n, &extra, &subs, &subscribers)
+                    .into_iter()
+                    .map(|l| l.to_vec())
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         let faults = net.faults.clone();
         let input = SimInput {
             nodes: n,
@@ -272,7 +503,7 @@ impl Model for Waku {
             groups,
             ip_groups: Vec::new(),
             topics: topics.clone(),
-            subscriptions: vec![all; n],
+            subscriptions: subs.clone(),
             relay: p.relay.clone(),
             workload: p.workload.clone(),
             faults,
@@ -282,6 +513,17 @@ impl Model for Waku {
             series_interval: duration("run.series_interval_s", run.series_interval_s)?,
             delivery_grace: duration("metrics.delivery_grace_s", p.metrics.delivery_grace_s)?,
             seed,
+            cluster: p.shards.cluster_id,
+            clusters: Vec::new(),
+            protected_topics: p.shards.protected.clone(),
+            autosharding_shards: p.shards.autosharding_shards.unwrap_or(0),
+            peer_manager: with_pm.then(|| p.peer_manager.clone()),
+            bootstrap,
+            relay_capable: Vec::new(),
+            overlay_sample_interval: duration(
+                "metrics.overlay_sample_interval_s",
+                p.metrics.overlay_sample_interval_s,
+            )?,
         };
         let out = sim::run(input, &|sim_time_s| {
             progress(Progress {
@@ -290,7 +532,7 @@ impl Model for Waku {
             })
         })
         .map_err(|e| ModelError::Other(e.to_string()))?;
-        Ok(report(s, &out, &group_names(&p.network), &topics))
+        Ok(report(s, &out, &names, &topics, &subs))
     }
 }
 
@@ -338,6 +580,7 @@ fn report(
     out: &SimOutput,
     groups: &[String],
     topics: &[String],
+    subs: &[Vec<u16>],
 ) -> RunResult {
     let run = &s.common.run;
     let bw = &out.bandwidth;
@@ -450,7 +693,36 @@ fn report(
         }
     }
     let one_topic = topics.len() == 1;
-    for m in &out.mesh {
+    if topics.len() > MAX_PER_SHARD_SERIES {
+        // Too many shards for a series each: the mean and minimum over every subscription.
+        let mut k = 0;
+        while k < out.mesh.len() {
+            let t = out.mesh[k].t_s;
+            let (mut nodes, mut sum, mut min) = (0u64, 0.0, u32::MAX);
+            while k < out.mesh.len() && out.mesh[k].t_s == t {
+                let m = &out.mesh[k];
+                nodes += m.nodes as u64;
+                sum += m.mean * m.nodes as f64;
+                min = min.min(m.min);
+                k += 1;
+            }
+            for (name, value) in [
+                ("mesh_degree_mean", sum / nodes.max(1) as f64),
+                ("mesh_degree_min", min as f64),
+            ] {
+                timeseries.push(TimePoint {
+                    time_s: t,
+                    metric: name.to_owned(),
+                    value,
+                });
+            }
+        }
+    }
+    for m in out
+        .mesh
+        .iter()
+        .filter(|_| topics.len() <= MAX_PER_SHARD_SERIES)
+    {
         let suffix = if one_topic {
             String::new()
         } else {
@@ -470,6 +742,9 @@ fn report(
             });
         }
     }
+
+    let overlay = overlay_report(s, out, groups, topics, subs, window);
+    timeseries.extend(overlay.series);
 
     let latency: Vec<LatencyRow> = out
         .latency
@@ -511,6 +786,7 @@ fn report(
     for (name, v) in &out.drops {
         extra.push((format!("drops_{name}"), *v as f64));
     }
+    extra.extend(overlay.summary);
 
     let summary = Summary {
         nodes: n as u64,
@@ -592,6 +868,11 @@ fn report(
                 .iter()
                 .map(|(k, v)| vec![format!("relay/{k}"), v.to_string()])
                 .chain(
+                    out.pm_counters
+                        .iter()
+                        .map(|(k, v)| vec![format!("peer_manager/{k}"), v.to_string()]),
+                )
+                .chain(
                     out.drops
                         .iter()
                         .map(|(k, v)| vec![format!("drop/{k}"), v.to_string()]),
@@ -599,6 +880,8 @@ fn report(
                 .collect(),
         },
     ];
+    let mut tables = tables;
+    tables.extend(overlay.tables);
 
     RunResult {
         summary,
@@ -610,5 +893,319 @@ fn report(
             events: out.events,
             event_hash: out.event_hash,
         },
+    }
+}
+
+/// The overlay's part of the report: per-shard and per-node tables, series, summary values.
+struct OverlayReport {
+    series: Vec<TimePoint>,
+    summary: Vec<(String, f64)>,
+    tables: Vec<ExtraTable>,
+}
+
+fn fmt(x: f64) -> String {
+    crate::output::fmt_f64(x)
+}
+
+fn overlay_report(
+    s: &Scenario<WakuParams>,
+    out: &SimOutput,
+    groups: &[String],
+    topics: &[String],
+    subs: &[Vec<u16>],
+    window: f64,
+) -> OverlayReport {
+    let warm = s.common.run.warmup_s;
+    let mut series = Vec::new();
+    let mut summary = Vec::new();
+
+    // Mesh health over every (node, shard) subscription, per sample.
+    let mut k = 0;
+    let h = &out.shard_health;
+    let (mut measured, mut unhealthy_sum, mut healthy_sum) = (0u32, 0.0, 0.0);
+    while k < h.len() {
+        let t = h[k].t_s;
+        let (mut n, mut un, mut mi, mut he, mut bad_shards) = (0u64, 0u64, 0u64, 0u64, 0u32);
+        while k < h.len() && h[k].t_s == t {
+            n += h[k].subscribers as u64;
+            un += h[k].unhealthy as u64;
+            mi += h[k].minimally_healthy as u64;
+            he += h[k].healthy as u64;
+            bad_shards += (h[k].unhealthy > 0) as u32;
+            k += 1;
+        }
+        let n = n.max(1) as f64;
+        for (name, value) in [
+            ("mesh_unhealthy_fraction", un as f64 / n),
+            ("mesh_minimally_healthy_fraction", mi as f64 / n),
+            ("mesh_healthy_fraction", he as f64 / n),
+            ("shards_with_unhealthy_nodes", bad_shards as f64),
+        ] {
+            series.push(TimePoint {
+                time_s: t,
+                metric: name.to_owned(),
+                value,
+            });
+        }
+        if t > warm {
+            measured += 1;
+            unhealthy_sum += un as f64 / n;
+            healthy_sum += he as f64 / n;
+        }
+    }
+    let m = measured.max(1) as f64;
+    summary.push(("mesh_unhealthy_fraction".to_owned(), unhealthy_sum / m));
+    summary.push(("mesh_healthy_fraction".to_owned(), healthy_sum / m));
+
+    // Connections per node, per sample.
+    for c in &out.connections {
+        for (name, value) in [
+            ("connections_mean", c.mean),
+            ("connections_p95", c.p95),
+            ("connections_min", c.min as f64),
+            ("connections_max", c.max as f64),
+            ("connections_inbound_mean", c.inbound_mean),
+            ("connections_outbound_mean", c.outbound_mean),
+            ("nodes_below_out_target", c.below_out_target as f64),
+        ] {
+            series.push(TimePoint {
+                time_s: c.t_s,
+                metric: name.to_owned(),
+                value,
+            });
+        }
+    }
+    if let Some(last) = out.connections.last() {
+        summary.push(("connections_mean".to_owned(), last.mean));
+        summary.push((
+            "connections_max".to_owned(),
+            out.connections.iter().map(|c| c.max).max().unwrap_or(0) as f64,
+        ));
+        summary.push((
+            "nodes_below_out_target".to_owned(),
+            last.below_out_target as f64,
+        ));
+    }
+
+    // Per node: connections, shards, bandwidth.
+    let bw = &out.bandwidth;
+    let totals: Vec<(f64, f64)> = bw
+        .per_node
+        .iter()
+        .map(|t| {
+            (
+                t.bytes_in.iter().sum::<u64>() as f64 / window,
+                t.bytes_out.iter().sum::<u64>() as f64 / window,
+            )
+        })
+        .collect();
+    let connections = ExtraTable {
+        file_name: "connections.csv".to_owned(),
+        header: [
+            "node",
+            "group",
+            "shards",
+            "online",
+            "connections",
+            "inbound",
+            "outbound",
+            "relay",
+            "service",
+            "out_relay",
+            "peer_store",
+            "shards_unhealthy",
+            "shards_minimally_healthy",
+            "shards_healthy",
+            "bytes_in_per_sec",
+            "bytes_out_per_sec",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: out
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, nd)| {
+                let g = bw.per_node[i].group as usize;
+                vec![
+                    i.to_string(),
+                    groups.get(g).cloned().unwrap_or_default(),
+                    nd.shards.to_string(),
+                    nd.online.to_string(),
+                    nd.conns.total().to_string(),
+                    nd.conns.inbound.to_string(),
+                    nd.conns.outbound.to_string(),
+                    nd.conns.relay.to_string(),
+                    nd.conns.service.to_string(),
+                    nd.conns.out_relay.to_string(),
+                    nd.peer_store.to_string(),
+                    nd.health[0].to_string(),
+                    nd.health[1].to_string(),
+                    nd.health[2].to_string(),
+                    fmt(totals[i].0),
+                    fmt(totals[i].1),
+                ]
+            })
+            .collect(),
+    };
+
+    // Bandwidth by number of shards subscribed.
+    let mut by_count: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+    for (i, nd) in out.nodes.iter().enumerate() {
+        by_count.entry(nd.shards).or_default().push(i);
+    }
+    let shard_counts = ExtraTable {
+        file_name: "shard_counts.csv".to_owned(),
+        header: [
+            "shards",
+            "nodes",
+            "bytes_in_per_sec_mean",
+            "bytes_in_per_sec_p50",
+            "bytes_in_per_sec_p95",
+            "bytes_out_per_sec_mean",
+            "bytes_out_per_sec_p50",
+            "bytes_out_per_sec_p95",
+            "connections_mean",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: by_count
+            .iter()
+            .map(|(count, members)| {
+                let ins: Vec<f64> = members.iter().map(|&i| totals[i].0).collect();
+                let outs: Vec<f64> = members.iter().map(|&i| totals[i].1).collect();
+                let (a, b) = (Stats::of(&ins), Stats::of(&outs));
+                let conns = members
+                    .iter()
+                    .map(|&i| out.nodes[i].conns.total() as f64)
+                    .sum::<f64>()
+                    / members.len() as f64;
+                vec![
+                    count.to_string(),
+                    members.len().to_string(),
+                    fmt(a.mean),
+                    fmt(a.p50),
+                    fmt(a.p95),
+                    fmt(b.mean),
+                    fmt(b.p50),
+                    fmt(b.p95),
+                    fmt(conns),
+                ]
+            })
+            .collect(),
+    };
+
+    // Per shard: subscribers, publishers, delivery, traffic, health.
+    let nt = topics.len();
+    let mut subscribers = vec![0u32; nt];
+    for v in subs {
+        for &t in v {
+            subscribers[t as usize] += 1;
+        }
+    }
+    let mut msgs = vec![(0u64, 0.0f64, 1.0f64); nt];
+    let mut publishers: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); nt];
+    for m in &out.delivery.per_message {
+        let t = m.topic as usize;
+        let f = m.delivered as f64 / m.eligible as f64;
+        msgs[t].0 += 1;
+        msgs[t].1 += f;
+        msgs[t].2 = msgs[t].2.min(f);
+        publishers[t].insert(m.publisher);
+    }
+    // Time-averaged health after the warm-up, and the last sample.
+    let mut avg = vec![(0u64, 0u64, 0u64, 0u64); nt];
+    let mut last: Vec<Option<&protocols::shard_metrics::ShardHealth>> = vec![None; nt];
+    for x in h {
+        let t = x.topic as usize;
+        if x.t_s > warm {
+            avg[t].0 += x.subscribers as u64;
+            avg[t].1 += x.unhealthy as u64;
+            avg[t].2 += x.minimally_healthy as u64;
+            avg[t].3 += x.healthy as u64;
+        }
+        last[t] = Some(x);
+    }
+    let frac = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let shards = ExtraTable {
+        file_name: "shards.csv".to_owned(),
+        header: [
+            "shard",
+            "pubsub_topic",
+            "subscribers",
+            "publishers",
+            "messages",
+            "delivery_rate_mean",
+            "delivery_rate_min",
+            "relay_bytes_out_per_sec",
+            "relay_bytes_out_per_sec_per_subscriber",
+            "unhealthy_fraction",
+            "minimally_healthy_fraction",
+            "healthy_fraction",
+            "unhealthy_final",
+            "minimally_healthy_final",
+            "healthy_final",
+            "mesh_mean_final",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: (0..nt)
+            .map(|t| {
+                let (n, sum, worst) = msgs[t];
+                let bytes = out.topic_bytes_out.get(t).copied().unwrap_or(0) as f64 / window;
+                let l = last[t];
+                vec![
+                    t.to_string(),
+                    topics[t].clone(),
+                    subscribers[t].to_string(),
+                    publishers[t].len().to_string(),
+                    n.to_string(),
+                    fmt(if n == 0 { 1.0 } else { sum / n as f64 }),
+                    fmt(if n == 0 { 1.0 } else { worst }),
+                    fmt(bytes),
+                    fmt(bytes / subscribers[t].max(1) as f64),
+                    fmt(frac(avg[t].1, avg[t].0)),
+                    fmt(frac(avg[t].2, avg[t].0)),
+                    fmt(frac(avg[t].3, avg[t].0)),
+                    l.map_or(0, |x| x.unhealthy).to_string(),
+                    l.map_or(0, |x| x.minimally_healthy).to_string(),
+                    l.map_or(0, |x| x.healthy).to_string(),
+                    fmt(l.map_or(0.0, |x| x.mesh_mean)),
+                ]
+            })
+            .collect(),
+    };
+    let shard_health = ExtraTable {
+        file_name: "shard_health.csv".to_owned(),
+        header: [
+            "time_s",
+            "shard",
+            "subscribers",
+            "unhealthy",
+            "minimally_healthy",
+            "healthy",
+            "mesh_mean",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: h
+            .iter()
+            .map(|x| {
+                vec![
+                    fmt(x.t_s),
+                    x.topic.to_string(),
+                    x.subscribers.to_string(),
+                    x.unhealthy.to_string(),
+                    x.minimally_healthy.to_string(),
+                    x.healthy.to_string(),
+                    fmt(x.mesh_mean),
+                ]
+            })
+            .collect(),
+    };
+    OverlayReport {
+        series,
+        summary,
+        tables: vec![shards, shard_health, connections, shard_counts],
     }
 }
