@@ -596,22 +596,15 @@ pub struct EngineStats {
     pub event_hash: u64,
 }
 
-/// The rows of `latency.csv` from a histogram whose values are in `units_per_ms` units per
-/// millisecond (1000 for microseconds): one row per distinct recorded bucket, ascending.
-pub fn latency_rows(h: &hdrhistogram::Histogram<u64>, units_per_ms: f64) -> Vec<LatencyRow> {
-    let total = h.len();
-    if total == 0 {
-        return Vec::new();
-    }
-    let mut seen = 0u64;
-    h.iter_recorded()
-        .map(|v| {
-            seen += v.count_at_value();
-            LatencyRow {
-                latency_ms: h.highest_equivalent(v.value_iterated_to()) as f64 / units_per_ms,
-                count: v.count_at_value(),
-                cumulative_fraction: seen as f64 / total as f64,
-            }
+/// The rows of `latency.csv` from a latency histogram: one row per distinct recorded bucket,
+/// ascending, at the bucket's upper end in milliseconds.
+pub fn latency_rows(h: &sim_core::metrics::DurationHistogram) -> Vec<LatencyRow> {
+    h.distribution_ms()
+        .into_iter()
+        .map(|(latency_ms, count, cumulative_fraction)| LatencyRow {
+            latency_ms,
+            count,
+            cumulative_fraction,
         })
         .collect()
 }
@@ -678,12 +671,12 @@ mod tests {
 
     #[test]
     fn latency_rows_are_a_cdf_of_the_recorded_values() {
-        // Microseconds: 1000 twice, 3000 once, 5000 once; 4 values in all.
-        let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
-        for v in [1000, 1000, 3000, 5000] {
-            h.record(v).unwrap();
+        // 1 ms twice, 3 ms once, 5 ms once (recorded in microseconds); 4 values in all.
+        let mut h = sim_core::metrics::DurationHistogram::new();
+        for ms in [1, 1, 3, 5] {
+            h.record(sim_core::SimDuration::from_millis(ms));
         }
-        let rows = latency_rows(&h, 1000.0);
+        let rows = latency_rows(&h);
         let got: Vec<(f64, u64, f64)> = rows
             .iter()
             .map(|r| (r.latency_ms, r.count, r.cumulative_fraction))
@@ -691,7 +684,7 @@ mod tests {
         // Values below 2048 are exact at 3 significant digits; 3000 and 5000 fall in buckets
         // of width 2 and 4, reported at their upper ends 3001 and 5003 us.
         assert_eq!(got, vec![(1.0, 2, 0.5), (3.001, 1, 0.75), (5.003, 1, 1.0)]);
-        assert!(latency_rows(&hdrhistogram::Histogram::<u64>::new(3).unwrap(), 1.0).is_empty());
+        assert!(latency_rows(&sim_core::metrics::DurationHistogram::new()).is_empty());
     }
 
     #[test]

@@ -23,8 +23,8 @@ use sim_core::{
 };
 
 use crate::model::{
-    BandwidthRow, EngineStats, ExtraTable, FieldError, LatencyRow, Model, ModelError, Progress,
-    RunResult, Scenario, Summary, TimePoint,
+    BandwidthRow, EngineStats, ExtraTable, FieldError, Model, ModelError, Progress, RunResult,
+    Scenario, Summary, TimePoint,
 };
 use crate::output::fmt_f64;
 
@@ -747,16 +747,7 @@ fn report(
         }
     }
 
-    let latency: Vec<LatencyRow> = obs
-        .latency
-        .distribution_ms()
-        .into_iter()
-        .map(|(latency_ms, count, cumulative_fraction)| LatencyRow {
-            latency_ms,
-            count,
-            cumulative_fraction,
-        })
-        .collect();
+    let latency = crate::model::latency_rows(&obs.latency);
 
     let degrees: Vec<f64> = (0..n)
         .map(|i| engine.node(NodeId(i as u32)).neighbours.len() as f64)

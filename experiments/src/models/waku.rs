@@ -38,8 +38,8 @@ use sim_core::NodeId;
 use topologies::{NetworkSpec, TopologyError};
 
 use crate::model::{
-    BandwidthRow, EngineStats, ExtraTable, FieldError, LatencyRow, Model, ModelError, Progress,
-    RunResult, Scenario, Summary, TimePoint,
+    BandwidthRow, EngineStats, ExtraTable, FieldError, Model, ModelError, Progress, RunResult,
+    Scenario, Summary, TimePoint,
 };
 
 /// The Waku relay model.
@@ -746,17 +746,7 @@ fn report(
     let overlay = overlay_report(s, out, groups, topics, subs, window);
     timeseries.extend(overlay.series);
 
-    let latency: Vec<LatencyRow> = out
-        .latency
-        .histogram
-        .distribution_ms()
-        .into_iter()
-        .map(|(latency_ms, count, cumulative_fraction)| LatencyRow {
-            latency_ms,
-            count,
-            cumulative_fraction,
-        })
-        .collect();
+    let latency = crate::model::latency_rows(&out.latency.histogram);
 
     let hops_total: u64 = out.latency.hops.iter().sum();
     let hops_mean = if hops_total == 0 {
