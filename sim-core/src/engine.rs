@@ -199,6 +199,8 @@ struct Dial {
     from: NodeId,
     to: NodeId,
     from_incarnation: u32,
+    /// When the dial was made: a timeout is counted from here.
+    started: SimTime,
     conn: u64,
     result: Option<DialError>,
 }
@@ -577,6 +579,7 @@ impl<M: Payload, T> Core<M, T> {
             from,
             to,
             from_incarnation,
+            started: self.now,
             conn: 0,
             result: already.then_some(DialError::AlreadyConnected),
         });
@@ -1177,13 +1180,8 @@ impl<N: Node> Engine<N> {
         if !target_online || !self.core.reachable(from, to) {
             self.core.dials.get_mut(idx).result = Some(DialError::Timeout);
             // The dialer waits out its timeout, counted from when it dialled.
-            let handshake =
-                one_way.saturating_mul(2 * self.core.net.dial_round_trips.max(1) as u64);
-            let started = self
-                .core
-                .now
-                .saturating_since(SimTime::ZERO + handshake.saturating_sub(one_way));
-            let at = (SimTime::ZERO + started + self.core.net.dial_timeout).max(self.core.now);
+            let started = self.core.dials.get(idx).started;
+            let at = (started + self.core.net.dial_timeout).max(self.core.now);
             self.core.schedule(at, Ev::DialDone { dial: idx });
             return;
         }
