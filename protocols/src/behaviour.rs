@@ -498,7 +498,32 @@ impl Relay {
 
     // ----- lookups ----------------------------------------------------------------------
 
+    /// Prefetch hints for an input a few events ahead ([`sim_core::Node::prefetch`]): stage 0
+    /// the peer index, the topics and the IDONTWANT tail; stage 1 (reading the index, fetched
+    /// by stage 0) the sender's record and the mesh. Hints only: no state changes.
     #[inline]
+    pub fn prefetch(&self, stage: u8, from: Option<NodeId>) {
+        use sim_core::prefetch::prefetch;
+        match stage {
+            0 => {
+                prefetch(self.peer_ids.as_ptr());
+                prefetch(self.peer_ids.as_ptr().wrapping_add(16));
+                prefetch(self.topics.as_ptr());
+                let (a, b) = self.idontwants.as_slices();
+                let tail = if b.is_empty() { a } else { b };
+                prefetch(tail.as_ptr().wrapping_add(tail.len()));
+            }
+            _ => {
+                if let Some(i) = from.and_then(|f| self.peer_pos(f)) {
+                    prefetch(self.peers.as_ptr().wrapping_add(i));
+                }
+                if let Some(t) = self.topics.first() {
+                    prefetch(t.mesh.as_ptr());
+                }
+            }
+        }
+    }
+
     fn peer_pos(&self, peer: NodeId) -> Option<usize> {
         self.peer_ids.binary_search(&peer).ok()
     }

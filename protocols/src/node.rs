@@ -577,6 +577,11 @@ impl Node for WakuNode {
     type Observer = WakuObserver;
 
     #[inline]
+    fn prefetch(&self, stage: u8, from: Option<NodeId>) {
+        self.relay.prefetch(stage, from);
+    }
+
+    #[inline]
     fn handle(&mut self, input: Input<WakuMsg, WakuTimer>, ctx: &mut Ctx<'_, Self>) {
         match input {
             Input::Message {

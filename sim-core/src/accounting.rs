@@ -205,6 +205,13 @@ impl Accounting {
         &mut self.series[idx * stride + cat.0 as usize * 2 + dir]
     }
 
+    /// Prefetches the counters `count_in` will touch for `node` and `cat` (a hint only).
+    #[inline]
+    pub fn prefetch(&self, node: NodeId, cat: Category) {
+        let i = node.index() * self.cats + cat.0 as usize;
+        crate::prefetch::prefetch(self.per_node.as_ptr().wrapping_add(i));
+    }
+
     /// Counts `bytes` sent by `node` under `cat` at `now`.
     #[inline]
     pub fn count_out(&mut self, now: SimTime, node: NodeId, cat: Category, bytes: u64) {

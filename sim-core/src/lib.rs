@@ -47,6 +47,7 @@ mod error;
 pub mod metrics;
 pub mod network;
 mod node;
+pub mod prefetch;
 pub mod queue;
 pub mod rng;
 pub mod time;

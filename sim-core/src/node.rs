@@ -113,6 +113,16 @@ pub trait Node: Sized {
     /// Handles one input.
     fn handle(&mut self, input: Input<Self::Msg, Self::Timer>, ctx: &mut Ctx<'_, Self>);
 
+    /// A hint that an input for this node comes a few events from now: `stage` 0 is the
+    /// earlier call, 1 the later (one or two events before the input). A node may prefetch
+    /// ([`crate::prefetch`]) the memory that input will touch, reading only what an earlier
+    /// stage prefetched. `from` is the sender for a message, `None` for a timer. It must not
+    /// change state or results; the default does nothing.
+    #[inline]
+    fn prefetch(&self, stage: u8, from: Option<NodeId>) {
+        let _ = (stage, from);
+    }
+
     /// Decides whether to accept a connection dialled by `peer`; the default accepts all.
     fn accept_inbound(&mut self, peer: NodeId, ctx: &mut Ctx<'_, Self>) -> bool {
         let _ = (peer, ctx);

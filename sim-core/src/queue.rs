@@ -81,16 +81,38 @@ impl<E> Ord for Entry<E> {
     }
 }
 
-/// A monotone radix heap over (time, seq) with FIFO ties.
+/// A monotone radix heap over (time, seq) with FIFO ties, with its smallest items kept as a
+/// sorted run at the front.
+///
+/// The run holds every item not greater than its last item, sorted by (time, seq); the
+/// buckets hold the rest, each strictly later than the run's last item. A refill sorts the
+/// lowest buckets into the run whole while they are small (up to [`RUN_MAX`] items, until
+/// the run has [`RUN_MIN`]), and splits a larger bucket the classic way first. The run is
+/// what lets the engine see the next events before it processes them (to prefetch their
+/// data: [`EventQueue::peek_nth`]).
 #[derive(Debug)]
 struct RadixHeap<E> {
+    /// The time the buckets are relative to: at most the run's first time.
     last: u64,
     len: usize,
-    /// Items whose time equals `last`, sorted by seq ascending.
-    bucket0: VecDeque<Entry<E>>,
+    /// The smallest items, sorted by (time, seq).
+    run: VecDeque<Entry<E>>,
     /// `buckets[b]` for b in 1..=64 holds items whose time differs from `last` first in bit b-1.
     buckets: Vec<Vec<Entry<E>>>,
+    /// Bit b-1 set when `buckets[b]` is not empty.
+    nonempty: u64,
+    /// Scratch for splitting a bucket.
+    scratch: Vec<Entry<E>>,
 }
+
+/// A pop tops the run up from the buckets when fewer than this many items remain (the
+/// engine looks this far ahead).
+const TOP_UP: usize = 8;
+/// A refill stops adding buckets to the run once it has this many items.
+const RUN_MIN: usize = 16;
+/// A bucket larger than this is split before it joins the run; the run does not grow past it
+/// by refills.
+const RUN_MAX: usize = 64;
 
 #[inline]
 fn bucket_of(last: u64, time: u64) -> usize {
@@ -107,8 +129,10 @@ impl<E: Copy> RadixHeap<E> {
         RadixHeap {
             last: 0,
             len: 0,
-            bucket0: VecDeque::new(),
+            run: VecDeque::new(),
             buckets: (0..65).map(|_| Vec::new()).collect(),
+            nonempty: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -119,40 +143,117 @@ impl<E: Copy> RadixHeap<E> {
             "radix heap key below the last popped key"
         );
         self.len += 1;
-        let b = bucket_of(self.last, e.time);
-        if b == 0 {
-            // Every seq pushed now is larger than any already queued, so this keeps order.
-            self.bucket0.push_back(e);
-        } else {
-            self.buckets[b].push(e);
+        match self.run.back() {
+            // Every seq pushed now is larger than any already queued: an item goes after all
+            // run items of its time.
+            Some(b) if e.time >= b.time => {
+                if e.time == b.time {
+                    self.run.push_back(e);
+                } else {
+                    self.bucket_push(e);
+                }
+            }
+            Some(_) => {
+                let pos = self.run.partition_point(|x| x.time <= e.time);
+                self.run.insert(pos, e);
+            }
+            None => {
+                if e.time == self.last {
+                    self.run.push_back(e);
+                } else {
+                    self.bucket_push(e);
+                }
+            }
         }
     }
 
     #[inline]
+    fn bucket_push(&mut self, e: Entry<E>) {
+        let b = bucket_of(self.last, e.time);
+        debug_assert!(b > 0);
+        self.buckets[b].push(e);
+        self.nonempty |= 1 << (b - 1);
+    }
+
+    #[inline]
     fn pop(&mut self) -> Option<Entry<E>> {
-        if self.bucket0.is_empty() {
+        if self.run.is_empty() {
             if self.len == 0 {
                 return None;
             }
             self.refill();
         }
         self.len -= 1;
-        self.bucket0.pop_front()
+        let e = self.run.pop_front();
+        if self.run.len() < TOP_UP && self.nonempty != 0 {
+            self.top_up();
+        }
+        e
+    }
+
+    /// Appends the lowest buckets to a short run while they are small, so that the next
+    /// [`TOP_UP`] events stay visible. The lowest bucket's items are all later than the run
+    /// and earlier than every other bucket, so `last` stays as it is.
+    #[cold]
+    fn top_up(&mut self) {
+        while self.nonempty != 0 && self.run.len() < RUN_MIN {
+            let b = self.nonempty.trailing_zeros() as usize + 1;
+            if self.run.len() + self.buckets[b].len() > RUN_MAX {
+                return;
+            }
+            self.take_bucket(b);
+        }
+    }
+
+    /// Moves bucket `b` (the lowest non-empty one) to the back of the run, sorted.
+    fn take_bucket(&mut self, b: usize) {
+        let mut items = std::mem::take(&mut self.buckets[b]);
+        self.nonempty &= !(1 << (b - 1));
+        items.sort_unstable_by_key(|e| (e.time, e.seq));
+        if self.run.is_empty() {
+            self.last = items[0].time;
+        }
+        self.run.extend(items.iter().copied());
+        items.clear();
+        self.buckets[b] = items;
     }
 
     #[cold]
     fn refill(&mut self) {
-        let b = (1..65)
-            .find(|&b| !self.buckets[b].is_empty())
-            .expect("radix heap length says items remain");
+        debug_assert!(self.run.is_empty());
+        while self.nonempty != 0 {
+            let b = self.nonempty.trailing_zeros() as usize + 1;
+            let n = self.buckets[b].len();
+            if self.run.is_empty() && n > RUN_MAX {
+                self.split(b);
+                continue;
+            }
+            if !self.run.is_empty() && self.run.len() + n > RUN_MAX {
+                break;
+            }
+            // The lowest bucket holds the smallest items: sorted, they extend the run. The
+            // buckets above stay valid relative to its minimum (they differ from it in the
+            // same highest bit as from `last`).
+            self.take_bucket(b);
+            if self.run.len() >= RUN_MIN {
+                break;
+            }
+        }
+        debug_assert!(!self.run.is_empty(), "radix heap length says items remain");
+    }
+
+    /// Redistributes bucket `b` relative to its minimum: the items at the minimum become the
+    /// run (by seq), the rest go to lower buckets.
+    fn split(&mut self, b: usize) {
         let items = std::mem::take(&mut self.buckets[b]);
+        self.nonempty &= !(1 << (b - 1));
         let min = items
             .iter()
             .map(|e| e.time)
             .min()
             .expect("bucket is non-empty");
         self.last = min;
-        let mut zero: Vec<Entry<E>> = Vec::new();
+        let mut zero = std::mem::take(&mut self.scratch);
         for e in &items {
             let nb = bucket_of(min, e.time);
             debug_assert!(nb < b);
@@ -160,24 +261,31 @@ impl<E: Copy> RadixHeap<E> {
                 zero.push(*e);
             } else {
                 self.buckets[nb].push(*e);
+                self.nonempty |= 1 << (nb - 1);
             }
         }
         zero.sort_unstable_by_key(|e| e.seq);
-        self.bucket0.extend(zero);
+        self.run.extend(zero.drain(..));
+        self.scratch = zero;
         // Give the emptied bucket its allocation back for reuse.
         let mut items = items;
         items.clear();
         self.buckets[b] = items;
     }
 
+    #[inline]
+    fn peek_nth(&self, k: usize) -> Option<E> {
+        self.run.get(k).map(|e| e.ev)
+    }
+
     fn peek_time(&mut self) -> Option<u64> {
-        if self.bucket0.is_empty() {
+        if self.run.is_empty() {
             if self.len == 0 {
                 return None;
             }
             self.refill();
         }
-        self.bucket0.front().map(|e| e.time)
+        self.run.front().map(|e| e.time)
     }
 }
 
@@ -226,6 +334,16 @@ impl<E: Copy> EventQueue<E> {
             Inner::Radix(r) => r.pop(),
         }?;
         Some((SimTime::from_nanos(e.time), e.seq, e.ev))
+    }
+
+    /// The event `k` places behind the next one, when the queue can tell cheaply (the radix
+    /// heap's current bucket); `None` otherwise. For prefetching only.
+    #[inline]
+    pub fn peek_nth(&self, k: usize) -> Option<E> {
+        match &self.inner {
+            Inner::Heap(_) => None,
+            Inner::Radix(r) => r.peek_nth(k),
+        }
     }
 
     /// The time of the earliest event, if any.
