@@ -54,9 +54,10 @@ pub trait RelayCtx {
     fn now(&self) -> SimTime;
     /// The relay's random stream.
     fn rng(&mut self) -> &mut SimRng;
-    /// Writes `rpc` to `to` now. Returns when the write finishes for the per-peer queues
+    /// Writes `rpc`, of `wire` bytes (`rpc.wire_bytes()`, which the caller has computed), to
+    /// `to` now. Returns when the write finishes for the per-peer queues
     /// ([`crate::queues`]), or `None` when the upload link refused it (backlog bound).
-    fn send(&mut self, to: NodeId, rpc: Rpc) -> Option<SimTime>;
+    fn send(&mut self, to: NodeId, rpc: Rpc, wire: u32) -> Option<SimTime>;
     /// Fires `timer` after `delay`.
     fn set_timer(&mut self, delay: SimDuration, timer: RelayTimer);
     /// Queues `cost` of CPU time and fires `timer` when it is done.
@@ -498,29 +499,68 @@ impl Relay {
 
     // ----- lookups ----------------------------------------------------------------------
 
-    /// Prefetch hints for an input a few events ahead ([`sim_core::Node::prefetch`]): stage 0
-    /// the peer index, the topics and the IDONTWANT tail; stage 1 (reading the index, fetched
-    /// by stage 0) the sender's record and the mesh. Hints only: no state changes.
-    #[inline]
-    pub fn prefetch(&self, stage: u8, from: Option<NodeId>) {
+    /// Prefetch hints for an input a few events ahead ([`sim_core::Node::prefetch`]), `msg`
+    /// being the sender and RPC (`None`: a timer). Stage 0: the peer index, the topics, the
+    /// IDONTWANT tail, the seen-cache line of a message (for a timer: the peer records and
+    /// the per-heartbeat lists). Stage 1, reading the index: the sender's record, the mesh and
+    /// where the message cache writes. Stage 2, for a message not yet seen: the records of the
+    /// mesh peers it goes to and the sender's score counters. Hints only: no state changes.
+    pub fn prefetch(&self, stage: u8, msg: Option<(NodeId, &Rpc)>) {
         use sim_core::prefetch::prefetch;
-        match stage {
-            0 => {
+        let first_copy = |m: &WireMsg| !self.seen.recently_seen(m.id);
+        match (stage, msg) {
+            (0, Some((_, rpc))) => {
                 prefetch(self.peer_ids.as_ptr());
                 prefetch(self.peer_ids.as_ptr().wrapping_add(16));
                 prefetch(self.topics.as_ptr());
-                let (a, b) = self.idontwants.as_slices();
-                let tail = if b.is_empty() { a } else { b };
-                prefetch(tail.as_ptr().wrapping_add(tail.len()));
+                match rpc {
+                    Rpc::Idontwant(_) => {
+                        let (a, b) = self.idontwants.as_slices();
+                        let tail = if b.is_empty() { a } else { b };
+                        prefetch(tail.as_ptr().wrapping_add(tail.len()));
+                    }
+                    Rpc::Forward(m) | Rpc::Publish(m) => self.seen.prefetch(m.id),
+                    _ => {}
+                }
             }
-            _ => {
-                if let Some(i) = from.and_then(|f| self.peer_pos(f)) {
+            (0, None) => {
+                for i in 0..self.peers.len() {
                     prefetch(self.peers.as_ptr().wrapping_add(i));
                 }
-                if let Some(t) = self.topics.first() {
-                    prefetch(t.mesh.as_ptr());
+                prefetch(self.topics.as_ptr());
+                if let Some(e) = self.sent_ihaves.front() {
+                    prefetch(e as *const _);
+                }
+                if let Some(e) = self.idontwants.front() {
+                    prefetch(e as *const _);
                 }
             }
+            (1, Some((from, rpc))) => {
+                if let Some(i) = self.peer_pos(from) {
+                    prefetch(self.peers.as_ptr().wrapping_add(i));
+                }
+                if let Rpc::Forward(m) | Rpc::Publish(m) = rpc
+                    && first_copy(m)
+                {
+                    if let Some(t) = self.topics.first() {
+                        prefetch(t.mesh.as_ptr());
+                    }
+                    self.mcache.prefetch_put();
+                }
+            }
+            (2, Some((from, Rpc::Forward(m) | Rpc::Publish(m)))) if first_copy(m) => {
+                if let Some(k) = self.topic_pos(m.topic) {
+                    for &p in &self.topics[k].mesh {
+                        if let Some(i) = self.peer_pos(p) {
+                            prefetch(self.peers.as_ptr().wrapping_add(i));
+                        }
+                    }
+                }
+                if let Some(i) = self.peer_pos(from) {
+                    prefetch(&*self.peers[i].stats as *const PeerScore);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -589,7 +629,8 @@ impl Relay {
     /// Sends `rpc` to `to` through its queues: at once when `high` or when the peer's queues
     /// are idle, else through the non-priority queue.
     fn send(&mut self, to: NodeId, rpc: Rpc, high: bool, ctx: &mut impl RelayCtx) {
-        if rpc.wire_bytes() > self.sh.cfg.max_rpc_bytes {
+        let wire = rpc.wire_bytes();
+        if wire > self.sh.cfg.max_rpc_bytes {
             ctx.report(RelayEvent::Count(RelayCounter::RpcTooLarge));
             return;
         }
@@ -600,7 +641,7 @@ impl Relay {
         let limit = self.sh.cfg.non_priority_queue_len as usize;
         let q = &mut self.peers[i].queue;
         if high || q.idle(now) {
-            match ctx.send(to, rpc) {
+            match ctx.send(to, rpc, wire) {
                 Some(done) => q.wrote(done),
                 None => ctx.report(RelayEvent::Count(RelayCounter::UplinkFull)),
             }
@@ -644,7 +685,8 @@ impl Relay {
                 return;
             }
             let rpc = low.items.pop_front().expect("not empty");
-            match ctx.send(peer, rpc) {
+            let wire = rpc.wire_bytes();
+            match ctx.send(peer, rpc, wire) {
                 Some(done) => low.task_until = done,
                 None => ctx.report(RelayEvent::Count(RelayCounter::UplinkFull)),
             }

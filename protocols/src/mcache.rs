@@ -35,6 +35,14 @@ impl MessageCache {
         self.slots[self.pos].push(msg);
     }
 
+    /// Prefetches where the next [`MessageCache::put`] writes (a hint only).
+    #[inline]
+    pub fn prefetch_put(&self) {
+        if let Some(v) = self.slots.get(self.pos) {
+            sim_core::prefetch::prefetch(v.as_ptr().wrapping_add(v.len()));
+        }
+    }
+
     /// The cached message with this id.
     pub fn get(&self, id: MsgId) -> Option<&WireMsg> {
         self.slots.iter().flatten().find(|m| m.id == id)

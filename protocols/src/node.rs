@@ -70,6 +70,11 @@ impl Payload for WakuMsg {
     fn framing_bytes(&self) -> u32 {
         framing_bytes(self.wire_bytes())
     }
+    #[inline]
+    fn sizes(&self) -> (Category, u32, u32) {
+        let wire = self.wire_bytes();
+        (self.category(), wire, framing_bytes(wire))
+    }
 }
 
 /// A timer of a Waku node: one variant per protocol, plus the workload and scripted commands.
@@ -207,8 +212,9 @@ impl RelayCtx for RelayIo<'_, '_> {
         self.rng
     }
     #[inline]
-    fn send(&mut self, to: NodeId, rpc: Rpc) -> Option<SimTime> {
-        let wire = rpc.wire_bytes();
+    fn send(&mut self, to: NodeId, rpc: Rpc, wire: u32) -> Option<SimTime> {
+        debug_assert_eq!(wire, rpc.wire_bytes());
+        let sizes = (rpc.category(), wire, framing_bytes(wire));
         let total = wire as u64 + framing_bytes(wire) as u64;
         let now = self.ctx.now();
         let done = self.uplink.write(now, total);
@@ -217,7 +223,7 @@ impl RelayCtx for RelayIo<'_, '_> {
             attribute_to_topics(&rpc, wire, obs);
         }
         self.ctx
-            .send(to, WakuMsg::Relay(rpc))
+            .send_sized(to, WakuMsg::Relay(rpc), sizes)
             .expect("relay sends only to existing peers other than itself");
         done
     }
@@ -577,8 +583,12 @@ impl Node for WakuNode {
     type Observer = WakuObserver;
 
     #[inline]
-    fn prefetch(&self, stage: u8, from: Option<NodeId>) {
-        self.relay.prefetch(stage, from);
+    fn prefetch(&self, stage: u8, msg: Option<(NodeId, &WakuMsg)>) {
+        match msg {
+            Some((from, WakuMsg::Relay(rpc))) => self.relay.prefetch(stage, Some((from, rpc))),
+            Some(_) => {}
+            None => self.relay.prefetch(stage, None),
+        }
     }
 
     #[inline]

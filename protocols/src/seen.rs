@@ -107,6 +107,21 @@ impl SeenCache {
         }
     }
 
+    /// Prefetches the table line a lookup of `id` starts at (a hint only).
+    #[inline]
+    pub fn prefetch(&self, id: MsgId) {
+        if !self.slots.is_empty() {
+            let i = id as usize & self.mask();
+            sim_core::prefetch::prefetch(self.slots.as_ptr().wrapping_add(i));
+        }
+    }
+
+    /// Whether `id` is among the recent insertions (no table access).
+    #[inline]
+    pub fn recently_seen(&self, id: MsgId) -> bool {
+        self.recent.iter().any(|r| r.live && r.key == id)
+    }
+
     /// Whether `id` is remembered.
     #[inline]
     pub fn contains(&self, id: MsgId) -> bool {

@@ -35,7 +35,12 @@ impl RelayCtx for TestCtx {
     fn rng(&mut self) -> &mut SimRng {
         &mut self.rng
     }
-    fn send(&mut self, to: NodeId, rpc: Rpc) -> Option<SimTime> {
+    fn send(&mut self, to: NodeId, rpc: Rpc, wire: u32) -> Option<SimTime> {
+        assert_eq!(
+            wire,
+            rpc.wire_bytes(),
+            "the relay passes the RPC's own size"
+        );
         self.sent.push((to, rpc));
         Some(self.now + self.write_time)
     }

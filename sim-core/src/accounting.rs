@@ -172,6 +172,9 @@ pub struct Accounting {
     interval: SimDuration,
     /// `series[i * cats * 2 + c * 2 + dir]` = bytes in interval i (dir 0 = in, 1 = out).
     series: Vec<u64>,
+    /// The interval last counted into: [start, end) in ns and its offset in `series` (saves
+    /// a division per count; recomputed when time leaves it).
+    cur: (u64, u64, usize),
 }
 
 impl Accounting {
@@ -190,19 +193,35 @@ impl Accounting {
             drops_total: [0; DropReason::ALL.len()],
             interval,
             series: Vec::new(),
+            cur: (0, 0, 0),
         }
     }
 
     #[inline]
     fn series_slot(&mut self, now: SimTime, cat: Category, dir: usize) -> &mut u64 {
-        let idx =
-            ((now.as_nanos() / self.interval.as_nanos()) as usize).min(MAX_SERIES_INTERVALS - 1);
+        let t = now.as_nanos();
+        if t < self.cur.0 || t >= self.cur.1 {
+            self.enter_interval(t);
+        }
+        &mut self.series[self.cur.2 + cat.0 as usize * 2 + dir]
+    }
+
+    /// Makes the interval holding `t` the current one, growing the series to it.
+    #[cold]
+    fn enter_interval(&mut self, t: u64) {
+        let len = self.interval.as_nanos();
+        let idx = ((t / len) as usize).min(MAX_SERIES_INTERVALS - 1);
         let stride = self.cats * 2;
         let need = (idx + 1) * stride;
         if self.series.len() < need {
             self.series.resize(need, 0);
         }
-        &mut self.series[idx * stride + cat.0 as usize * 2 + dir]
+        let (start, end) = if idx == MAX_SERIES_INTERVALS - 1 {
+            (idx as u64 * len, u64::MAX)
+        } else {
+            (idx as u64 * len, (idx as u64 + 1) * len)
+        };
+        self.cur = (start, end, idx * stride);
     }
 
     /// Prefetches the counters `count_in` will touch for `node` and `cat` (a hint only).

@@ -88,13 +88,14 @@ pub(crate) enum Ev {
     },
 }
 
-/// Timer generations are kept to 28 bits so a timer event packs into 64 bits.
-/// How many events ahead the engine prefetches: in-flight records and timer slots; the
-/// receiver's engine state, node record and counters; the node's stage-0 and stage-1 hints.
-/// Each stage reads only what an earlier one fetched, one or two events (about a
-/// microsecond, several memory latencies) before.
-const PREFETCH: [usize; 4] = [7, 5, 3, 1];
+/// How many events ahead the engine prefetches, by stage: in-flight records and timer slots;
+/// the receiver's engine state, node record and counters; then its connection index and the
+/// node's own hints ([`Node::prefetch`], stages 0, 1, 2). Each stage reads only what an
+/// earlier one fetched, two events (a microsecond or so, several memory latencies) before.
+/// The queue keeps at least this many events visible when it can (`queue::TOP_UP`).
+const PREFETCH: [usize; 5] = [9, 7, 5, 3, 1];
 
+/// Timer generations are kept to 28 bits so a timer event packs into 64 bits.
 const GENERATION_MASK: u32 = (1 << 28) - 1;
 
 /// The packed form of [`Ev`]: tag in the top 4 bits, payload below.
@@ -180,6 +181,9 @@ pub(crate) struct NodeNet {
     loss: f64,
     degraded: bool,
     pub(crate) conns: Vec<Conn>,
+    /// The peers of `conns`, in the same (ascending) order: the search key packed into a
+    /// line or two, so that finding a connection touches little memory.
+    conn_peers: Vec<NodeId>,
 }
 
 struct InFlight<M> {
@@ -331,8 +335,8 @@ impl<M: Payload, T> Core<M, T> {
 
     pub(crate) fn conn_index(&self, node: NodeId, peer: NodeId) -> Option<usize> {
         self.nodes[node.index()]
-            .conns
-            .binary_search_by_key(&peer, |c| c.peer)
+            .conn_peers
+            .binary_search(&peer)
             .ok()
     }
 
@@ -380,6 +384,7 @@ impl<M: Payload, T> Core<M, T> {
         to: NodeId,
         msg: M,
         stream: bool,
+        (cat, wire, framing): (Category, u32, u32),
     ) -> Result<(), SimError> {
         self.check_node("send target", to)?;
         if from == to {
@@ -404,9 +409,6 @@ impl<M: Payload, T> Core<M, T> {
             return Ok(());
         }
         let now = self.now;
-        let cat = msg.category();
-        let wire = msg.wire_bytes();
-        let framing = msg.framing_bytes();
         let size = wire as u64 + framing as u64;
         let sender = &mut self.nodes[from.index()];
         let u0 = now.max(sender.up_free);
@@ -605,16 +607,20 @@ impl<M: Payload, T> Core<M, T> {
     }
 
     fn insert_conn(&mut self, node: NodeId, conn: Conn) {
-        let conns = &mut self.nodes[node.index()].conns;
-        let pos = conns
-            .binary_search_by_key(&conn.peer, |c| c.peer)
+        let n = &mut self.nodes[node.index()];
+        let pos = n
+            .conn_peers
+            .binary_search(&conn.peer)
             .expect_err("no duplicate connection to one peer");
-        conns.insert(pos, conn);
+        n.conn_peers.insert(pos, conn.peer);
+        n.conns.insert(pos, conn);
     }
 
     fn remove_conn(&mut self, node: NodeId, peer: NodeId) -> Option<Conn> {
         let i = self.conn_index(node, peer)?;
-        let c = self.nodes[node.index()].conns.remove(i);
+        let n = &mut self.nodes[node.index()];
+        n.conn_peers.remove(i);
+        let c = n.conns.remove(i);
         self.conn_alive[c.id as usize] = false;
         Some(c)
     }
@@ -785,6 +791,7 @@ impl<N: Node> Engine<N> {
                 loss: 0.0,
                 degraded: false,
                 conns: Vec::new(),
+                conn_peers: Vec::new(),
             })
             .collect();
         let mut core = Core {
@@ -1185,12 +1192,33 @@ impl<N: Node> Engine<N> {
                 }
             }
         }
+        if let Some(ev) = core.queue.peek_nth(PREFETCH[2])
+            && let Some((to, ..)) = self.ahead(ev)
+            && let Some(nn) = core.nodes.get(to.index())
+        {
+            // The node will send: its connection index.
+            prefetch(nn.conn_peers.as_ptr());
+            prefetch(nn.conn_peers.as_ptr().wrapping_add(16));
+        }
         for (stage, &d) in PREFETCH[2..].iter().enumerate() {
-            if let Some(ev) = core.queue.peek_nth(d)
-                && let Some((to, from, _, _)) = self.ahead(ev)
-                && let Some(n) = self.nodes.get(to.index())
-            {
-                n.prefetch(stage as u8, from);
+            if let Some(ev) = core.queue.peek_nth(d) {
+                match ev.unpack() {
+                    Ev::Deliver { msg } | Ev::Post { msg } => {
+                        if let Some(Some(m)) = core.msgs.items.get(msg as usize)
+                            && let Some(n) = self.nodes.get(m.to.index())
+                        {
+                            n.prefetch(stage as u8, Some((m.from, &m.msg)));
+                        }
+                    }
+                    Ev::Timer { slot, .. } => {
+                        if let Some(ts) = core.timers.get(slot as usize)
+                            && let Some(n) = self.nodes.get(ts.node.index())
+                        {
+                            n.prefetch(stage as u8, None);
+                        }
+                    }
+                    _ => {}
+                }
             }
         }
     }

@@ -20,6 +20,13 @@ pub trait Payload {
     fn framing_bytes(&self) -> u32 {
         0
     }
+    /// (category, wire bytes, framing bytes) at once: the engine asks for all three on every
+    /// send, and an implementation can compute the encoding once. Must agree with the three
+    /// methods above.
+    #[inline]
+    fn sizes(&self) -> (Category, u32, u32) {
+        (self.category(), self.wire_bytes(), self.framing_bytes())
+    }
 }
 
 /// Why a connection closed, as told to each side.
@@ -116,11 +123,11 @@ pub trait Node: Sized {
     /// A hint that an input for this node comes a few events from now: `stage` 0 is the
     /// earlier call, 1 the later (one or two events before the input). A node may prefetch
     /// ([`crate::prefetch`]) the memory that input will touch, reading only what an earlier
-    /// stage prefetched. `from` is the sender for a message, `None` for a timer. It must not
-    /// change state or results; the default does nothing.
+    /// stage prefetched. `msg` is the sender and message for a message, `None` for a timer.
+    /// It must not change state or results; the default does nothing.
     #[inline]
-    fn prefetch(&self, stage: u8, from: Option<NodeId>) {
-        let _ = (stage, from);
+    fn prefetch(&self, stage: u8, msg: Option<(NodeId, &Self::Msg)>) {
+        let _ = (stage, msg);
     }
 
     /// Decides whether to accept a connection dialled by `peer`; the default accepts all.
@@ -169,11 +176,26 @@ impl<N: Node> Ctx<'_, N> {
     /// Errors only for a node id that does not exist or for sending to itself.
     #[inline]
     pub fn send(&mut self, to: NodeId, msg: N::Msg) -> Result<(), SimError> {
-        self.core.send(self.node, to, msg, true)
+        let sizes = msg.sizes();
+        self.core.send(self.node, to, msg, true, sizes)
+    }
+    /// [`Ctx::send`] for a sender that already knows `msg.sizes()` (category, wire and
+    /// framing bytes) and passes them, sparing their recomputation. They must be exactly
+    /// `msg.sizes()` (checked in debug builds).
+    #[inline]
+    pub fn send_sized(
+        &mut self,
+        to: NodeId,
+        msg: N::Msg,
+        sizes: (Category, u32, u32),
+    ) -> Result<(), SimError> {
+        debug_assert_eq!(sizes, msg.sizes(), "send_sized with wrong sizes");
+        self.core.send(self.node, to, msg, true, sizes)
     }
     /// Sends `msg` to `to` as a datagram: no connection needed, may be lost, not ordered.
     pub fn send_datagram(&mut self, to: NodeId, msg: N::Msg) -> Result<(), SimError> {
-        self.core.send(self.node, to, msg, false)
+        let sizes = msg.sizes();
+        self.core.send(self.node, to, msg, false, sizes)
     }
     /// Delivers `msg` to `to` after `delay`, outside the network model: no bandwidth, no
     /// accounting, no loss. For harnesses and benchmarks, never for protocol traffic.

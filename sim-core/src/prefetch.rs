@@ -20,11 +20,13 @@ pub fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
-/// Prefetches every cache line of `*r` (at most the first 8).
+/// Prefetches every cache line of `*r` (at most the first 16).
 #[inline(always)]
 pub fn prefetch_all<T>(r: &T) {
     let p = r as *const T as *const u8;
-    let lines = std::mem::size_of::<T>().div_ceil(64).min(8);
+    let start = p as usize % 64;
+    let lines = (start + std::mem::size_of::<T>()).div_ceil(64).min(16);
+    let p = p.wrapping_sub(start);
     for i in 0..lines {
         prefetch(p.wrapping_add(i * 64));
     }

@@ -107,7 +107,7 @@ struct RadixHeap<E> {
 
 /// A pop tops the run up from the buckets when fewer than this many items remain (the
 /// engine looks this far ahead).
-const TOP_UP: usize = 8;
+const TOP_UP: usize = 10;
 /// A refill stops adding buckets to the run once it has this many items.
 const RUN_MIN: usize = 16;
 /// A bucket larger than this is split before it joins the run; the run does not grow past it
@@ -254,6 +254,7 @@ impl<E: Copy> RadixHeap<E> {
             .expect("bucket is non-empty");
         self.last = min;
         let mut zero = std::mem::take(&mut self.scratch);
+        let mut nonempty = self.nonempty;
         for e in &items {
             let nb = bucket_of(min, e.time);
             debug_assert!(nb < b);
@@ -261,9 +262,10 @@ impl<E: Copy> RadixHeap<E> {
                 zero.push(*e);
             } else {
                 self.buckets[nb].push(*e);
-                self.nonempty |= 1 << (nb - 1);
+                nonempty |= 1 << (nb - 1);
             }
         }
+        self.nonempty = nonempty;
         zero.sort_unstable_by_key(|e| e.seq);
         self.run.extend(zero.drain(..));
         self.scratch = zero;
@@ -395,7 +397,69 @@ mod tests {
         }
     }
 
+    /// Drives both queues through bursts far larger than the radix heap's run bounds (splits,
+    /// top-ups, pushes landing inside the run, long equal-time stretches) and checks each pop
+    /// and the look-ahead against a sorted reference: `peek_nth(k)` must be the k-th next event
+    /// whenever the queue reports one.
+    fn bursts_match_reference(ops: &[(u8, u32, u16)]) -> Result<(), TestCaseError> {
+        let mut q: EventQueue<u64> = EventQueue::new(QueueKind::Radix);
+        let mut reference = std::collections::BTreeSet::new();
+        let (mut now, mut seq) = (0u64, 0u64);
+        for &(kind, delta, count) in ops {
+            match kind % 4 {
+                // A burst of pushes at spread-out times (splits, many buckets).
+                0 | 1 => {
+                    for i in 0..(count % 300) as u64 {
+                        let t = now + (delta as u64 * (i + 1)) % 5_000_000;
+                        q.push(SimTime::from_nanos(t), seq, seq);
+                        reference.insert((t, seq));
+                        seq += 1;
+                    }
+                }
+                // Pushes at a few close times (inside the run, equal times).
+                2 => {
+                    for i in 0..(count % 40) as u64 {
+                        let t = now + (delta as u64 % 7) * (i % 3);
+                        q.push(SimTime::from_nanos(t), seq, seq);
+                        reference.insert((t, seq));
+                        seq += 1;
+                    }
+                }
+                // Pops, checking the look-ahead first.
+                _ => {
+                    for _ in 0..(count % 200) {
+                        let ahead: Vec<(u64, u64)> = reference.iter().take(12).copied().collect();
+                        for (k, want) in ahead.iter().enumerate() {
+                            if let Some(ev) = q.peek_nth(k) {
+                                prop_assert_eq!(ev, want.1, "peek_nth({})", k);
+                            }
+                        }
+                        let Some(want) = reference.pop_first() else {
+                            break;
+                        };
+                        let (t, s, ev) = q.pop().expect("reference has items");
+                        prop_assert_eq!((t.as_nanos(), s, ev), (want.0, want.1, want.1));
+                        now = t.as_nanos();
+                    }
+                }
+            }
+        }
+        while let Some(want) = reference.pop_first() {
+            let (t, s, _) = q.pop().expect("reference has items");
+            prop_assert_eq!((t.as_nanos(), s), want);
+        }
+        prop_assert!(q.pop().is_none());
+        Ok(())
+    }
+
     proptest! {
+        #[test]
+        fn radix_bursts_and_lookahead_match_a_sorted_reference(
+            ops in prop::collection::vec((any::<u8>(), 1u32..2_000_000, any::<u16>()), 1..60)
+        ) {
+            bursts_match_reference(&ops)?;
+        }
+
         /// Interleaved pushes (never before the last popped time, as the engine guarantees) and
         /// pops give exactly the order of a sorted reference, for both kinds.
         #[test]
