@@ -97,10 +97,12 @@ struct RadixHeap<E> {
     len: usize,
     /// The smallest items, sorted by (time, seq).
     run: VecDeque<Entry<E>>,
-    /// `buckets[b]` for b in 1..=64 holds items whose time differs from `last` first in bit b-1.
+    /// `buckets[level * DIGITS + d]` holds items whose time differs from `last` first in
+    /// base-16 digit `level` (bits 4 level .. 4 level + 3), that digit being `d`. In index
+    /// order the buckets hold ever later items.
     buckets: Vec<Vec<Entry<E>>>,
-    /// Bit b-1 set when `buckets[b]` is not empty.
-    nonempty: u64,
+    /// Bit b set (word b / 64) when `buckets[b]` is not empty.
+    nonempty: [u64; NONEMPTY_WORDS],
     /// Scratch for splitting a bucket.
     scratch: Vec<Entry<E>>,
 }
@@ -114,14 +116,24 @@ const RUN_MIN: usize = 16;
 /// by refills.
 const RUN_MAX: usize = 64;
 
+/// Bits per radix digit: each split resolves one digit, so an item moves at most 16 times
+/// and, for events a few hundred ms ahead among events microseconds apart, about 4 (base 2
+/// moved them about 16 times).
+const DIGIT_BITS: u32 = 4;
+const DIGITS: usize = 1 << DIGIT_BITS;
+const BUCKETS: usize = 64 / DIGIT_BITS as usize * DIGITS;
+const NONEMPTY_WORDS: usize = BUCKETS / 64;
+
+/// The bucket of `time` relative to `last` (`time >= last`); `None` when they are equal.
 #[inline]
-fn bucket_of(last: u64, time: u64) -> usize {
+fn bucket_of(last: u64, time: u64) -> Option<usize> {
     let x = last ^ time;
     if x == 0 {
-        0
-    } else {
-        64 - x.leading_zeros() as usize
+        return None;
     }
+    let level = (63 - x.leading_zeros()) / DIGIT_BITS;
+    let digit = (time >> (level * DIGIT_BITS)) as usize & (DIGITS - 1);
+    Some(level as usize * DIGITS + digit)
 }
 
 impl<E: Copy> RadixHeap<E> {
@@ -130,8 +142,8 @@ impl<E: Copy> RadixHeap<E> {
             last: 0,
             len: 0,
             run: VecDeque::new(),
-            buckets: (0..65).map(|_| Vec::new()).collect(),
-            nonempty: 0,
+            buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            nonempty: [0; NONEMPTY_WORDS],
             scratch: Vec::new(),
         }
     }
@@ -169,10 +181,23 @@ impl<E: Copy> RadixHeap<E> {
 
     #[inline]
     fn bucket_push(&mut self, e: Entry<E>) {
-        let b = bucket_of(self.last, e.time);
-        debug_assert!(b > 0);
+        let b = bucket_of(self.last, e.time).expect("later than the run");
         self.buckets[b].push(e);
-        self.nonempty |= 1 << (b - 1);
+        self.nonempty[b / 64] |= 1 << (b % 64);
+    }
+
+    /// The lowest non-empty bucket.
+    #[inline]
+    fn lowest(&self) -> Option<usize> {
+        self.nonempty
+            .iter()
+            .position(|&w| w != 0)
+            .map(|i| i * 64 + self.nonempty[i].trailing_zeros() as usize)
+    }
+
+    #[inline]
+    fn mark_empty(&mut self, b: usize) {
+        self.nonempty[b / 64] &= !(1 << (b % 64));
     }
 
     #[inline]
@@ -185,7 +210,7 @@ impl<E: Copy> RadixHeap<E> {
         }
         self.len -= 1;
         let e = self.run.pop_front();
-        if self.run.len() < TOP_UP && self.nonempty != 0 {
+        if self.run.len() < TOP_UP {
             self.top_up();
         }
         e
@@ -196,8 +221,9 @@ impl<E: Copy> RadixHeap<E> {
     /// and earlier than every other bucket, so `last` stays as it is.
     #[cold]
     fn top_up(&mut self) {
-        while self.nonempty != 0 && self.run.len() < RUN_MIN {
-            let b = self.nonempty.trailing_zeros() as usize + 1;
+        while self.run.len() < RUN_MIN
+            && let Some(b) = self.lowest()
+        {
             if self.run.len() + self.buckets[b].len() > RUN_MAX {
                 return;
             }
@@ -208,7 +234,7 @@ impl<E: Copy> RadixHeap<E> {
     /// Moves bucket `b` (the lowest non-empty one) to the back of the run, sorted.
     fn take_bucket(&mut self, b: usize) {
         let mut items = std::mem::take(&mut self.buckets[b]);
-        self.nonempty &= !(1 << (b - 1));
+        self.mark_empty(b);
         items.sort_unstable_by_key(|e| (e.time, e.seq));
         if self.run.is_empty() {
             self.last = items[0].time;
@@ -221,8 +247,7 @@ impl<E: Copy> RadixHeap<E> {
     #[cold]
     fn refill(&mut self) {
         debug_assert!(self.run.is_empty());
-        while self.nonempty != 0 {
-            let b = self.nonempty.trailing_zeros() as usize + 1;
+        while let Some(b) = self.lowest() {
             let n = self.buckets[b].len();
             if self.run.is_empty() && n > RUN_MAX {
                 self.split(b);
@@ -233,7 +258,7 @@ impl<E: Copy> RadixHeap<E> {
             }
             // The lowest bucket holds the smallest items: sorted, they extend the run. The
             // buckets above stay valid relative to its minimum (they differ from it in the
-            // same highest bit as from `last`).
+            // same highest digit, with the same value, as from `last`).
             self.take_bucket(b);
             if self.run.len() >= RUN_MIN {
                 break;
@@ -246,7 +271,7 @@ impl<E: Copy> RadixHeap<E> {
     /// run (by seq), the rest go to lower buckets.
     fn split(&mut self, b: usize) {
         let items = std::mem::take(&mut self.buckets[b]);
-        self.nonempty &= !(1 << (b - 1));
+        self.mark_empty(b);
         let min = items
             .iter()
             .map(|e| e.time)
@@ -256,13 +281,15 @@ impl<E: Copy> RadixHeap<E> {
         let mut zero = std::mem::take(&mut self.scratch);
         let mut nonempty = self.nonempty;
         for e in &items {
-            let nb = bucket_of(min, e.time);
-            debug_assert!(nb < b);
-            if nb == 0 {
-                zero.push(*e);
-            } else {
-                self.buckets[nb].push(*e);
-                nonempty |= 1 << (nb - 1);
+            // Items of one bucket share every digit from its level up: relative to their
+            // minimum they differ in a lower digit, so they land in lower buckets.
+            match bucket_of(min, e.time) {
+                None => zero.push(*e),
+                Some(nb) => {
+                    debug_assert!(nb < b);
+                    self.buckets[nb].push(*e);
+                    nonempty[nb / 64] |= 1 << (nb % 64);
+                }
             }
         }
         self.nonempty = nonempty;
