@@ -280,8 +280,10 @@ impl TopicState {
 }
 
 /// One connected peer (its id is in `Relay::peer_ids` at the same position). Kept to one
-/// cache line: what every message touches is here, the scoring counters are boxed.
+/// cache line, and aligned to one: what every message touches is here, the scoring counters
+/// are boxed.
 #[derive(Clone, Debug)]
+#[repr(align(64))]
 struct Peer {
     id: NodeId,
     outbound: bool,

@@ -228,7 +228,7 @@ impl Accounting {
     #[inline]
     pub fn prefetch(&self, node: NodeId, cat: Category) {
         let i = node.index() * self.cats + cat.0 as usize;
-        crate::prefetch::prefetch(self.per_node.as_ptr().wrapping_add(i));
+        crate::prefetch::prefetch_obj(self.per_node.as_ptr().wrapping_add(i));
     }
 
     /// Counts `bytes` sent by `node` under `cat` at `now`.

@@ -181,9 +181,9 @@ pub(crate) struct NodeNet {
     loss: f64,
     degraded: bool,
     pub(crate) conns: Vec<Conn>,
-    /// The peers of `conns`, in the same (ascending) order: the search key packed into a
-    /// line or two, so that finding a connection touches little memory.
-    conn_peers: Vec<NodeId>,
+    /// `peer << 32 | connection id` of each of `conns`, in the same (ascending) order: a
+    /// send finds its connection and id in these two or three lines without reading `conns`.
+    conn_keys: Vec<u64>,
 }
 
 struct InFlight<M> {
@@ -286,6 +286,14 @@ pub(crate) struct Core<M, T> {
     conn_alive: Vec<bool>,
     /// Nodes currently degraded; when none, sends skip the receiver's record.
     degraded_nodes: usize,
+    /// Whether a later message on a connection can get an earlier arrival than an earlier one:
+    /// only with jitter, or once a degradation (extra latency, loss and its retransmissions)
+    /// has been applied. Until then a connection's arrivals are monotone by construction (its
+    /// sender's upload FIFO is, and the base latency of a pair is fixed), so sends skip the
+    /// per-connection clamp and its record. Once set it stays set: arrivals computed after
+    /// are never earlier than those before (extra delays are non-negative), so the records
+    /// skipped until then never matter.
+    may_reorder: bool,
     accounting: Accounting,
     framing_category: Option<Category>,
     hash: u64,
@@ -335,8 +343,8 @@ impl<M: Payload, T> Core<M, T> {
 
     pub(crate) fn conn_index(&self, node: NodeId, peer: NodeId) -> Option<usize> {
         self.nodes[node.index()]
-            .conn_peers
-            .binary_search(&peer)
+            .conn_keys
+            .binary_search_by_key(&peer.0, |k| (k >> 32) as u32)
             .ok()
     }
 
@@ -456,12 +464,15 @@ impl<M: Payload, T> Core<M, T> {
         let mut last = u1 + lat;
         let mut conn_id = 0;
         if let Some(i) = conn_idx {
-            let c = &mut self.nodes[from.index()].conns[i];
-            first = first.max(c.last_first);
-            last = last.max(c.last_last);
-            c.last_first = first;
-            c.last_last = last;
-            conn_id = c.id;
+            let n = &mut self.nodes[from.index()];
+            conn_id = n.conn_keys[i] as u32 as u64;
+            if self.may_reorder {
+                let c = &mut n.conns[i];
+                first = first.max(c.last_first);
+                last = last.max(c.last_last);
+                c.last_first = first;
+                c.last_last = last;
+            }
         }
         let idx = self.msgs.insert(InFlight {
             from,
@@ -609,17 +620,19 @@ impl<M: Payload, T> Core<M, T> {
     fn insert_conn(&mut self, node: NodeId, conn: Conn) {
         let n = &mut self.nodes[node.index()];
         let pos = n
-            .conn_peers
-            .binary_search(&conn.peer)
+            .conn_keys
+            .binary_search_by_key(&conn.peer.0, |k| (k >> 32) as u32)
             .expect_err("no duplicate connection to one peer");
-        n.conn_peers.insert(pos, conn.peer);
+        let id = u32::try_from(conn.id).expect("fewer than 2^32 connections in a run");
+        n.conn_keys
+            .insert(pos, (conn.peer.0 as u64) << 32 | id as u64);
         n.conns.insert(pos, conn);
     }
 
     fn remove_conn(&mut self, node: NodeId, peer: NodeId) -> Option<Conn> {
         let i = self.conn_index(node, peer)?;
         let n = &mut self.nodes[node.index()];
-        n.conn_peers.remove(i);
+        n.conn_keys.remove(i);
         let c = n.conns.remove(i);
         self.conn_alive[c.id as usize] = false;
         Some(c)
@@ -754,6 +767,7 @@ impl<N: Node> Engine<N> {
             });
         }
         check_probability("network.datagram_loss", config.network.datagram_loss)?;
+        let may_reorder = !matches!(config.network.jitter, Jitter::None);
         let jitter_exp = match config.network.jitter {
             Jitter::None => None,
             Jitter::Uniform { max_ms } => {
@@ -791,7 +805,7 @@ impl<N: Node> Engine<N> {
                 loss: 0.0,
                 degraded: false,
                 conns: Vec::new(),
-                conn_peers: Vec::new(),
+                conn_keys: Vec::new(),
             })
             .collect();
         let mut core = Core {
@@ -816,6 +830,7 @@ impl<N: Node> Engine<N> {
             next_conn: 1,
             conn_alive: vec![false],
             degraded_nodes: 0,
+            may_reorder,
             accounting: Accounting::new(n, config.categories, config.series_interval),
             framing_category: config.framing_category,
             hash: 0xCBF2_9CE4_8422_2325,
@@ -1160,15 +1175,15 @@ impl<N: Node> Engine<N> {
     /// the same without them.
     #[inline]
     fn prefetch_ahead(&self) {
-        use crate::prefetch::{prefetch, prefetch_all};
+        use crate::prefetch::{prefetch, prefetch_all, prefetch_obj};
         let core = &self.core;
         if let Some(ev) = core.queue.peek_nth(PREFETCH[0]) {
             match ev.unpack() {
                 Ev::Arrive { msg } | Ev::Deliver { msg } | Ev::Post { msg } => {
-                    prefetch(core.msgs.items.as_ptr().wrapping_add(msg as usize));
+                    prefetch_obj(core.msgs.items.as_ptr().wrapping_add(msg as usize));
                 }
                 Ev::Timer { slot, .. } => {
-                    prefetch(core.timers.as_ptr().wrapping_add(slot as usize));
+                    prefetch_obj(core.timers.as_ptr().wrapping_add(slot as usize));
                 }
                 _ => {}
             }
@@ -1176,7 +1191,7 @@ impl<N: Node> Engine<N> {
         if let Some(ev) = core.queue.peek_nth(PREFETCH[1]) {
             if let Some((to, _, cat, conn)) = self.ahead(ev) {
                 if let Some(nn) = core.nodes.get(to.index()) {
-                    prefetch(nn as *const NodeNet);
+                    prefetch_obj(nn as *const NodeNet);
                 }
                 if let Some(n) = self.nodes.get(to.index()) {
                     prefetch_all(n);
@@ -1197,8 +1212,9 @@ impl<N: Node> Engine<N> {
             && let Some(nn) = core.nodes.get(to.index())
         {
             // The node will send: its connection index.
-            prefetch(nn.conn_peers.as_ptr());
-            prefetch(nn.conn_peers.as_ptr().wrapping_add(16));
+            for i in (0..nn.conn_keys.len().min(24)).step_by(8) {
+                prefetch(nn.conn_keys.as_ptr().wrapping_add(i));
+            }
         }
         for (stage, &d) in PREFETCH[2..].iter().enumerate() {
             if let Some(ev) = core.queue.peek_nth(d) {
@@ -1411,6 +1427,7 @@ impl<N: Node> Engine<N> {
             }
             Fault::PartitionEnd { id } => self.core.partitions.retain(|(pid, _)| *pid != id),
             Fault::DegradeNode(n, d) => {
+                self.core.may_reorder = true;
                 let node = &mut self.core.nodes[n.index()];
                 if !node.degraded {
                     node.degraded = true;
@@ -1435,6 +1452,7 @@ impl<N: Node> Engine<N> {
                 node.cap = node.base_cap;
             }
             Fault::DegradeLink(a, b, d) => {
+                self.core.may_reorder = true;
                 let key = (a.min(b), a.max(b));
                 self.core.link_degradations.retain(|(k, _)| *k != key);
                 self.core.link_degradations.push((key, d));

@@ -20,6 +20,19 @@ pub fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
+/// Prefetches the object at `p`: the line of its first byte and, when it straddles a line
+/// boundary (an object of up to 64 bytes at an address not aligned to its size), the line of
+/// its last byte.
+#[inline(always)]
+pub fn prefetch_obj<T>(p: *const T) {
+    let first = p as *const u8;
+    let last = first.wrapping_add(std::mem::size_of::<T>().max(1) - 1);
+    prefetch(first);
+    if (first as usize ^ last as usize) >= 64 {
+        prefetch(last);
+    }
+}
+
 /// Prefetches every cache line of `*r` (at most the first 16).
 #[inline(always)]
 pub fn prefetch_all<T>(r: &T) {

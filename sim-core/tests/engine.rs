@@ -629,6 +629,48 @@ fn degraded_node_halves_bandwidth_then_recovers() {
     assert_eq!(msgs_at(&e, 1), vec![(ms(2101), 1), (ms(6000), 2)]);
 }
 
+#[test]
+fn stream_order_holds_when_a_link_degradation_ends() {
+    // No jitter: until the degradation the engine skips the per-connection clamp. 100 ms
+    // base latency, 1 Gbit/s (100 bytes take 0.8 us). The link gets 500 ms extra at 0 ms
+    // and is restored at 20 ms. Message 1, sent at 10 ms, arrives at 10 + 100 + 500 = 610 ms
+    // (+0.8 us). Message 2, sent at 30 ms, would arrive at 130 ms on its own; the connection
+    // keeps send order, so it is clamped to message 1's last-bit arrival and delivered right
+    // after it. Message 0, sent at 5 ms before anything else, is not delayed by either.
+    let mut e = engine(
+        2,
+        LinkCapacity::symmetric_mbps(1000),
+        100,
+        EngineConfig::default(),
+    );
+    e.connect_now(NodeId(0), NodeId(1)).unwrap();
+    e.set_timer(NodeId(0), ms(5), Act::Send(1, 100, 0)).unwrap();
+    let deg = Degradation {
+        extra_latency: SimDuration::from_millis(500),
+        bandwidth_factor: 1.0,
+        loss: 0.0,
+    };
+    e.schedule_fault(ms(8), Fault::DegradeLink(NodeId(0), NodeId(1), deg))
+        .unwrap();
+    e.set_timer(NodeId(0), ms(10), Act::Send(1, 100, 1))
+        .unwrap();
+    e.schedule_fault(ms(20), Fault::RestoreLink(NodeId(0), NodeId(1)))
+        .unwrap();
+    e.set_timer(NodeId(0), ms(30), Act::Send(1, 100, 2))
+        .unwrap();
+    e.run_to_empty();
+    let got = msgs_at(&e, 1);
+    let order: Vec<u32> = got.iter().map(|m| m.1).collect();
+    assert_eq!(order, vec![0, 1, 2], "send order kept: {got:?}");
+    let ns = |m: usize| got[m].0.as_nanos();
+    assert_eq!(ns(0), 105_000_800, "5 ms + 100 ms + 800 ns serialisation");
+    assert_eq!(ns(1), 610_000_800, "10 ms + 600 ms + 800 ns");
+    assert!(
+        ns(2) >= ns(1) && ns(2) < 611_000_000,
+        "clamped behind message 1: {got:?}"
+    );
+}
+
 /// A small random workload: every node forwards each message to a random connected peer a
 /// few times, so the run consumes node and network randomness.
 fn random_workload(seed: u64) -> (u64, Vec<Counters>, u64) {
