@@ -312,36 +312,42 @@ impl Peer {
 }
 
 /// The gossipsub state of one node.
+///
+/// `repr(C)` with what every RPC touches first (up to `mcache`, [`Relay::HOT_BYTES`]): the
+/// engine prefetches that part of the record a few events before an input reaches the node.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Relay {
     sh: Rc<RelayShared>,
-    me: NodeId,
-    topics: Vec<TopicState>,
-    /// Topics with scoring parameters (every topic ever subscribed, as nwaku never removes
-    /// them).
-    scored: Vec<TopicIdx>,
     /// Connected peers' ids, ascending (a compact index for lookups).
     peer_ids: Vec<NodeId>,
     /// Connected peers, in the order of `peer_ids`.
     peers: Vec<Peer>,
-    /// Peers we dialled, ascending (D_out accounting without touching `peers`).
-    outbound_ids: Vec<NodeId>,
+    topics: Vec<TopicState>,
     /// Peers whose last computed score is negative, ascending: while it is empty every
     /// threshold check (all thresholds are <= 0) passes without reading a score.
     negative: Vec<NodeId>,
     /// IDONTWANTs received (nim-libp2p keeps them per peer; one list per node is the same
     /// information in fewer cache lines): (id, peer, heartbeat number), in arrival order.
     idontwants: VecDeque<(MsgId, NodeId, u32)>,
+    hb: u32,
+    me: NodeId,
+    seen: SeenCache,
+    // ----- touched by first copies and heartbeats
+    mcache: MessageCache,
+    validating: Vec<(MsgId, Vec<NodeId>)>,
+    scratch: Vec<NodeId>,
+    // ----- rarely touched
+    /// Topics with scoring parameters (every topic ever subscribed, as nwaku never removes
+    /// them).
+    scored: Vec<TopicIdx>,
+    /// Peers we dialled, ascending (D_out accounting without touching `peers`).
+    outbound_ids: Vec<NodeId>,
     /// Ids advertised in IHAVE (nim-libp2p `sentIHaves`, per peer there): (id, peer,
     /// heartbeat number), in heartbeat order.
     sent_ihaves: VecDeque<(MsgId, NodeId, u32)>,
-    seen: SeenCache,
-    mcache: MessageCache,
     retained: BTreeMap<NodeId, PeerScore>,
-    validating: Vec<(MsgId, Vec<NodeId>)>,
     subs_rpc: Option<Rc<Subscriptions>>,
-    hb: u32,
-    scratch: Vec<NodeId>,
 }
 
 fn remove_id(v: &mut Vec<NodeId>, x: NodeId) -> bool {
@@ -501,17 +507,24 @@ impl Relay {
 
     // ----- lookups ----------------------------------------------------------------------
 
-    /// Prefetch hints for an input a few events ahead ([`sim_core::Node::prefetch`]), `msg`
-    /// being the sender and RPC (`None`: a timer). Stage 0: the peer index, the topics, the
-    /// IDONTWANT tail, the seen-cache line of a message (for a timer: the peer records and
-    /// the per-heartbeat lists). Stage 1, reading the index: the sender's record, the mesh and
-    /// where the message cache writes. Stage 2, for a message not yet seen: the records of the
-    /// mesh peers it goes to and the sender's score counters. Hints only: no state changes.
+    /// Bytes at the start of the record that every RPC reads (see the type's docs).
+    pub const HOT_BYTES: usize = std::mem::offset_of!(Relay, mcache);
+    /// Bytes at the start of the record that a first copy or a heartbeat reads.
+    pub const WARM_BYTES: usize = std::mem::offset_of!(Relay, scored);
+
+    /// Prefetch hints for an input a few events ahead ([`sim_core::Node::prefetch`] stages
+    /// 1 to 3, the node prefetching the record itself at stage 0), `msg` being the sender and
+    /// RPC (`None`: a timer). Stage 1: the peer index, the topics, the IDONTWANT tail, the
+    /// seen-cache line of a message, the rest of the record for a first copy (for a timer: the
+    /// peer records, the per-heartbeat lists and the rest of the record). Stage 2, reading the
+    /// index: the sender's record, the mesh and where the message cache writes. Stage 3, for a
+    /// first copy: the records of the mesh peers it goes to and the sender's score counters.
+    /// Hints only: no state changes.
     pub fn prefetch(&self, stage: u8, msg: Option<(NodeId, &Rpc)>) {
-        use sim_core::prefetch::prefetch;
+        use sim_core::prefetch::{prefetch, prefetch_range};
         let first_copy = |m: &WireMsg| !self.seen.recently_seen(m.id);
         match (stage, msg) {
-            (0, Some((_, rpc))) => {
+            (1, Some((_, rpc))) => {
                 prefetch(self.peer_ids.as_ptr());
                 prefetch(self.peer_ids.as_ptr().wrapping_add(16));
                 prefetch(self.topics.as_ptr());
@@ -521,23 +534,26 @@ impl Relay {
                         let tail = if b.is_empty() { a } else { b };
                         prefetch(tail.as_ptr().wrapping_add(tail.len()));
                     }
-                    Rpc::Forward(m) | Rpc::Publish(m) => self.seen.prefetch(m.id),
+                    Rpc::Forward(m) | Rpc::Publish(m) => {
+                        self.seen.prefetch(m.id);
+                        if first_copy(m) {
+                            prefetch_range(self, Self::HOT_BYTES, Self::WARM_BYTES);
+                        }
+                    }
                     _ => {}
                 }
             }
-            (0, None) => {
+            (1, None) => {
+                prefetch_range(self, Self::HOT_BYTES, std::mem::size_of::<Self>());
                 for i in 0..self.peers.len() {
                     prefetch(self.peers.as_ptr().wrapping_add(i));
                 }
                 prefetch(self.topics.as_ptr());
-                if let Some(e) = self.sent_ihaves.front() {
-                    prefetch(e as *const _);
-                }
                 if let Some(e) = self.idontwants.front() {
                     prefetch(e as *const _);
                 }
             }
-            (1, Some((from, rpc))) => {
+            (2, Some((from, rpc))) => {
                 if let Some(i) = self.peer_pos(from) {
                     prefetch(self.peers.as_ptr().wrapping_add(i));
                 }
@@ -550,7 +566,12 @@ impl Relay {
                     self.mcache.prefetch_put();
                 }
             }
-            (2, Some((from, Rpc::Forward(m) | Rpc::Publish(m)))) if first_copy(m) => {
+            (2, None) => {
+                if let Some(e) = self.sent_ihaves.front() {
+                    prefetch(e as *const _);
+                }
+            }
+            (3, Some((from, Rpc::Forward(m) | Rpc::Publish(m)))) if first_copy(m) => {
                 if let Some(k) = self.topic_pos(m.topic) {
                     for &p in &self.topics[k].mesh {
                         if let Some(i) = self.peer_pos(p) {

@@ -18,7 +18,7 @@
 use std::rc::Rc;
 
 use sim_core::rng::{self, SimRng};
-use sim_core::{Category, Ctx, Input, Node, NodeId, Payload, SimDuration, SimTime};
+use sim_core::{Category, Ctx, Input, Node, NodeId, Payload, Rate, SimDuration, SimTime};
 
 use crate::behaviour::{PublishOutcome, Relay, RelayCtx, RelayEvent, RelayShared, RelayTimer};
 use crate::message::{TopicIdx, WakuMessageShape, WireMsg, derive_msg_id};
@@ -133,21 +133,31 @@ pub struct NodeShared {
 #[derive(Clone, Copy, Debug)]
 pub struct Uplink {
     free_at: SimTime,
-    bps: u64,
+    rate: Rate,
     max_backlog: SimDuration,
     buffer: u32,
+    /// The time the socket buffer takes to drain at `rate`.
+    buffered: SimDuration,
 }
 
 impl Uplink {
     /// A link of `bps` bits per second with the engine's backlog bound and a socket send
     /// buffer of `buffer` bytes.
     pub fn new(bps: u64, max_backlog: SimDuration, buffer: u32) -> Self {
+        let rate = Rate::new(bps);
         Uplink {
             free_at: SimTime::ZERO,
-            bps,
+            rate,
             max_backlog,
             buffer,
+            buffered: rate.transmit(buffer as u64),
         }
+    }
+
+    /// The link's capacity changed (a degradation fault) to `bps` bits per second.
+    pub fn set_bps(&mut self, bps: u64) {
+        self.rate = Rate::new(bps.max(1));
+        self.buffered = self.rate.transmit(self.buffer as u64);
     }
 
     /// Reserves `bytes` at `now`; returns when the write counts as finished (its bytes left
@@ -158,9 +168,12 @@ impl Uplink {
         if u0.saturating_since(now) > self.max_backlog {
             return None;
         }
-        self.free_at = u0 + SimDuration::transmit(bytes, self.bps);
-        let buffered = SimDuration::transmit(self.buffer as u64, self.bps);
-        let done = SimTime::from_nanos(self.free_at.as_nanos().saturating_sub(buffered.as_nanos()));
+        self.free_at = u0 + self.rate.transmit(bytes);
+        let done = SimTime::from_nanos(
+            self.free_at
+                .as_nanos()
+                .saturating_sub(self.buffered.as_nanos()),
+        );
         Some(done.max(now))
     }
 
@@ -171,14 +184,18 @@ impl Uplink {
 }
 
 /// A simulated Waku node.
+///
+/// `repr(C)`: the uplink mirror (every send) and the relay record's hot part come first, so
+/// that prefetching a few lines covers what an input touches ([`Node::prefetch`]).
 #[derive(Debug)]
+#[repr(C)]
 pub struct WakuNode {
+    uplink: Uplink,
     id: NodeId,
-    sh: Rc<NodeShared>,
     relay: Relay,
+    sh: Rc<NodeShared>,
     rng: Box<SimRng>,
     workload_rng: Option<Box<SimRng>>,
-    uplink: Uplink,
     base_upload_bps: u64,
     topics: Vec<TopicIdx>,
     published: u64,
@@ -584,6 +601,12 @@ impl Node for WakuNode {
 
     #[inline]
     fn prefetch(&self, stage: u8, msg: Option<(NodeId, &WakuMsg)>) {
+        if stage == 0 {
+            // This record up to the end of the relay's hot part.
+            let hot = std::mem::offset_of!(WakuNode, relay) + Relay::HOT_BYTES;
+            sim_core::prefetch::prefetch_range(self, 0, hot);
+            return;
+        }
         match msg {
             Some((from, WakuMsg::Relay(rpc))) => self.relay.prefetch(stage, Some((from, rpc))),
             Some(_) => {}
@@ -607,7 +630,7 @@ impl Node for WakuNode {
             }
             Input::Timer(WakuTimer::Publish(s)) => self.publish_stream(s, ctx),
             Input::Timer(WakuTimer::Command(c)) => self.command(c, ctx),
-            Input::Timer(WakuTimer::SetUplink(bps)) => self.uplink.bps = bps.max(1),
+            Input::Timer(WakuTimer::SetUplink(bps)) => self.uplink.set_bps(bps),
             Input::Timer(WakuTimer::Pm(t)) => {
                 let mesh = if t == PmTimer::Keepalive {
                     self.mesh_peers()

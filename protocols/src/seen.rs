@@ -56,13 +56,16 @@ struct Recent {
 /// messages it just received, IHAVE of the last heartbeats) are nearly always recent, and the
 /// table's line for an id is otherwise a cache miss per lookup. A ring entry's duplicate
 /// count is added to its slot when the entry leaves the ring.
+///
+/// `repr(C)`, the fields every receipt reads first (expiry check, ring).
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct SeenCache {
-    recent: [Recent; RECENT],
-    recent_pos: usize,
     /// Expiry of the oldest entry (`SimTime::MAX` when empty): most calls to `expire` stop
     /// here without touching the FIFO.
     next: SimTime,
+    recent_pos: usize,
+    recent: [Recent; RECENT],
     ttl: SimDuration,
     slots: Vec<Slot>,
     len: usize,

@@ -10,7 +10,7 @@ use crate::network::{Degradation, Fault, Jitter, LatencyModel, LinkCapacity, Net
 use crate::node::{CloseReason, Ctx, DialError, Input, Node, Payload, TimerId};
 use crate::queue::{EventQueue, QueueKind};
 use crate::rng::{self, SimRng};
-use crate::time::{SimDuration, SimTime};
+use crate::time::{Rate, SimDuration, SimTime};
 
 /// Run-wide engine settings.
 #[derive(Clone, Debug)]
@@ -89,9 +89,10 @@ pub(crate) enum Ev {
 }
 
 /// How many events ahead the engine prefetches, by stage: in-flight records and timer slots;
-/// the receiver's engine state, node record and counters; then its connection index and the
-/// node's own hints ([`Node::prefetch`], stages 0, 1, 2). Each stage reads only what an
-/// earlier one fetched, two events (a microsecond or so, several memory latencies) before.
+/// the receiver's link record, counters and node record ([`Node::prefetch`] stage 0); its
+/// connection index and the node's hint stage 1; hint stages 2 and 3. Each stage reads only
+/// what an earlier one fetched, two events (a microsecond or so, several memory latencies)
+/// before.
 /// The queue keeps at least this many events visible when it can (`queue::TOP_UP`).
 const PREFETCH: [usize; 5] = [9, 7, 5, 3, 1];
 
@@ -171,6 +172,9 @@ pub(crate) struct Conn {
 pub(crate) struct NodeNet {
     base_cap: LinkCapacity,
     cap: LinkCapacity,
+    /// `cap` as rates (serialisation times without a division for the usual capacities).
+    up_rate: Rate,
+    down_rate: Rate,
     up_free: SimTime,
     down_free: SimTime,
     cpu_free: SimTime,
@@ -184,6 +188,14 @@ pub(crate) struct NodeNet {
     /// `peer << 32 | connection id` of each of `conns`, in the same (ascending) order: a
     /// send finds its connection and id in these two or three lines without reading `conns`.
     conn_keys: Vec<u64>,
+}
+
+impl NodeNet {
+    fn set_cap(&mut self, cap: LinkCapacity) {
+        self.cap = cap;
+        self.up_rate = Rate::new(cap.upload_bps);
+        self.down_rate = Rate::new(cap.download_bps);
+    }
 }
 
 struct InFlight<M> {
@@ -424,7 +436,7 @@ impl<M: Payload, T> Core<M, T> {
             self.accounting.count_drop(to, DropReason::UploadQueueFull);
             return Ok(());
         }
-        let u1 = u0 + SimDuration::transmit(size, sender.cap.upload_bps);
+        let u1 = u0 + sender.up_rate.transmit(size);
         sender.up_free = u1;
         let from_extra = sender.extra_latency;
         let from_loss = sender.loss;
@@ -795,6 +807,8 @@ impl<N: Node> Engine<N> {
             .map(|cap| NodeNet {
                 base_cap: cap,
                 cap,
+                up_rate: Rate::new(cap.upload_bps),
+                down_rate: Rate::new(cap.download_bps),
                 up_free: SimTime::ZERO,
                 down_free: SimTime::ZERO,
                 cpu_free: SimTime::ZERO,
@@ -1169,13 +1183,15 @@ impl<N: Node> Engine<N> {
         }
     }
 
-    /// Prefetches what the events a few places ahead will touch, in stages: the in-flight
-    /// record or timer slot first, then (reading it) the receiver's engine state, node record
-    /// and counters, then the node's own hints ([`Node::prefetch`]). Only hints: results are
-    /// the same without them.
+    /// Prefetches what the events a few places ahead will touch, in stages (`PREFETCH`): the
+    /// in-flight record or timer slot; then, reading it, the receiver's link record and, for
+    /// an event that reaches the node (a delivery, a post or a timer, not an arrival at the
+    /// downlink), its counters and the node's own hints ([`Node::prefetch`] stage 0, which by
+    /// default prefetches the node record); its connection index and hint stage 1; hint
+    /// stages 2 and 3. Only hints: results are the same without them.
     #[inline]
     fn prefetch_ahead(&self) {
-        use crate::prefetch::{prefetch, prefetch_all, prefetch_obj};
+        use crate::prefetch::{prefetch, prefetch_obj};
         let core = &self.core;
         if let Some(ev) = core.queue.peek_nth(PREFETCH[0]) {
             match ev.unpack() {
@@ -1188,74 +1204,58 @@ impl<N: Node> Engine<N> {
                 _ => {}
             }
         }
-        if let Some(ev) = core.queue.peek_nth(PREFETCH[1]) {
-            if let Some((to, _, cat, conn)) = self.ahead(ev) {
-                if let Some(nn) = core.nodes.get(to.index()) {
-                    prefetch_obj(nn as *const NodeNet);
-                }
-                if let Some(n) = self.nodes.get(to.index()) {
-                    prefetch_all(n);
-                }
-                if let Some(cat) = cat {
-                    core.accounting.prefetch(to, cat);
-                    if let Some(fc) = core.framing_category {
-                        core.accounting.prefetch(to, fc);
-                    }
-                }
-                if conn != 0 {
-                    prefetch(core.conn_alive.as_ptr().wrapping_add(conn as usize));
-                }
-            }
-        }
-        if let Some(ev) = core.queue.peek_nth(PREFETCH[2])
-            && let Some((to, ..)) = self.ahead(ev)
-            && let Some(nn) = core.nodes.get(to.index())
-        {
-            // The node will send: its connection index.
-            for i in (0..nn.conn_keys.len().min(24)).step_by(8) {
-                prefetch(nn.conn_keys.as_ptr().wrapping_add(i));
-            }
-        }
-        for (stage, &d) in PREFETCH[2..].iter().enumerate() {
-            if let Some(ev) = core.queue.peek_nth(d) {
-                match ev.unpack() {
-                    Ev::Deliver { msg } | Ev::Post { msg } => {
-                        if let Some(Some(m)) = core.msgs.items.get(msg as usize)
-                            && let Some(n) = self.nodes.get(m.to.index())
-                        {
-                            n.prefetch(stage as u8, Some((m.from, &m.msg)));
-                        }
-                    }
-                    Ev::Timer { slot, .. } => {
-                        if let Some(ts) = core.timers.get(slot as usize)
-                            && let Some(n) = self.nodes.get(ts.node.index())
-                        {
-                            n.prefetch(stage as u8, None);
-                        }
-                    }
-                    _ => {}
+        for (k, &d) in PREFETCH[1..].iter().enumerate() {
+            let Some(ev) = core.queue.peek_nth(d) else {
+                continue;
+            };
+            let (arrive, msg, timer) = match ev.unpack() {
+                Ev::Arrive { msg } => (true, msg, None),
+                Ev::Deliver { msg } | Ev::Post { msg } => (false, msg, None),
+                Ev::Timer { slot, .. } => (false, 0, Some(slot)),
+                _ => continue,
+            };
+            let (to, m) = match timer {
+                Some(slot) => match core.timers.get(slot as usize) {
+                    Some(ts) => (ts.node, None),
+                    None => continue,
+                },
+                None => match core.msgs.items.get(msg as usize) {
+                    Some(Some(m)) => (m.to, Some(m)),
+                    _ => continue,
+                },
+            };
+            let Some(nn) = core.nodes.get(to.index()) else {
+                continue;
+            };
+            if k == 0 {
+                prefetch_obj(nn as *const NodeNet);
+                if let Some(m) = m
+                    && m.conn != 0
+                {
+                    prefetch(core.conn_alive.as_ptr().wrapping_add(m.conn as usize));
                 }
             }
-        }
-    }
-
-    /// For an event ahead: (receiver, sender, category, connection) of a message whose record
-    /// is present, or (node, None, None, 0) of a timer.
-    #[inline]
-    fn ahead(&self, ev: PackedEv) -> Option<(NodeId, Option<NodeId>, Option<Category>, u64)> {
-        match ev.unpack() {
-            Ev::Arrive { msg } | Ev::Deliver { msg } | Ev::Post { msg } => {
-                match self.core.msgs.items.get(msg as usize) {
-                    Some(Some(m)) => Some((m.to, Some(m.from), Some(m.cat), m.conn)),
-                    _ => None,
+            if arrive {
+                continue;
+            }
+            if k == 0
+                && let Some(m) = m
+                && m.bytes + m.framing > 0
+            {
+                core.accounting.prefetch(to, m.cat);
+                if let Some(fc) = core.framing_category {
+                    core.accounting.prefetch(to, fc);
                 }
             }
-            Ev::Timer { slot, .. } => self
-                .core
-                .timers
-                .get(slot as usize)
-                .map(|ts| (ts.node, None, None, 0)),
-            _ => None,
+            if k == 1 {
+                // The node may send: its connection index.
+                for i in (0..nn.conn_keys.len().min(24)).step_by(8) {
+                    prefetch(nn.conn_keys.as_ptr().wrapping_add(i));
+                }
+            }
+            if let Some(n) = self.nodes.get(to.index()) {
+                n.prefetch(k as u8, m.map(|m| (m.from, &m.msg)));
+            }
         }
     }
 
@@ -1283,7 +1283,7 @@ impl<N: Node> Engine<N> {
         let last = m.last_arrival;
         let r = &mut self.core.nodes[m.to.index()];
         let d0 = now.max(r.down_free);
-        let d1 = d0 + SimDuration::transmit(size, r.cap.download_bps);
+        let d1 = d0 + r.down_rate.transmit(size);
         r.down_free = d1;
         let at = d1.max(last);
         self.core.schedule(at, Ev::Deliver { msg: idx });
@@ -1436,10 +1436,10 @@ impl<N: Node> Engine<N> {
                 node.extra_latency = d.extra_latency;
                 node.loss = d.loss;
                 let scale = |bps: u64| ((bps as f64 * d.bandwidth_factor) as u64).max(1);
-                node.cap = LinkCapacity {
+                node.set_cap(LinkCapacity {
                     upload_bps: scale(node.base_cap.upload_bps),
                     download_bps: scale(node.base_cap.download_bps),
-                };
+                });
             }
             Fault::RestoreNode(n) => {
                 let node = &mut self.core.nodes[n.index()];
@@ -1449,7 +1449,7 @@ impl<N: Node> Engine<N> {
                 }
                 node.extra_latency = SimDuration::ZERO;
                 node.loss = 0.0;
-                node.cap = node.base_cap;
+                node.set_cap(node.base_cap);
             }
             Fault::DegradeLink(a, b, d) => {
                 self.core.may_reorder = true;

@@ -62,7 +62,7 @@ pub use network::{
 pub use node::{CloseReason, Ctx, DialError, Input, Node, Payload, TimerId};
 pub use queue::QueueKind;
 pub use rng::SimRng;
-pub use time::{SimDuration, SimTime};
+pub use time::{Rate, SimDuration, SimTime};
 
 /// A node's index in the run, from 0 to the number of nodes minus one.
 #[derive(

@@ -120,14 +120,19 @@ pub trait Node: Sized {
     /// Handles one input.
     fn handle(&mut self, input: Input<Self::Msg, Self::Timer>, ctx: &mut Ctx<'_, Self>);
 
-    /// A hint that an input for this node comes a few events from now: `stage` 0 is the
-    /// earlier call, 1 the later (one or two events before the input). A node may prefetch
-    /// ([`crate::prefetch`]) the memory that input will touch, reading only what an earlier
-    /// stage prefetched. `msg` is the sender and message for a message, `None` for a timer.
-    /// It must not change state or results; the default does nothing.
+    /// A hint that an input for this node comes a few events from now, in stages 0 to 3
+    /// (stage k two events after stage k - 1, the last one event before the input). A node
+    /// may prefetch ([`crate::prefetch`]) the memory the input will touch: stage 0 only its
+    /// own record (read nothing: it is not in cache yet), later stages reading only what an
+    /// earlier stage prefetched. `msg` is the sender and message of a message, `None` for a
+    /// timer. It must not change state or results. The default prefetches the node record
+    /// (its first 16 lines) at stage 0.
     #[inline]
     fn prefetch(&self, stage: u8, msg: Option<(NodeId, &Self::Msg)>) {
-        let _ = (stage, msg);
+        let _ = msg;
+        if stage == 0 {
+            crate::prefetch::prefetch_all(self);
+        }
     }
 
     /// Decides whether to accept a connection dialled by `peer`; the default accepts all.

@@ -33,6 +33,23 @@ pub fn prefetch_obj<T>(p: *const T) {
     }
 }
 
+/// Prefetches the lines holding bytes `from..to` of `*r` (at most 16 lines).
+#[inline(always)]
+pub fn prefetch_range<T>(r: &T, from: usize, to: usize) {
+    let base = r as *const T as *const u8;
+    let to = to.min(std::mem::size_of::<T>());
+    if from >= to {
+        return;
+    }
+    let first = (base as usize + from) & !63;
+    let last = (base as usize + to - 1) & !63;
+    let lines = ((last - first) / 64 + 1).min(16);
+    let p = base.wrapping_sub(base as usize - first);
+    for i in 0..lines {
+        prefetch(p.wrapping_add(i * 64));
+    }
+}
+
 /// Prefetches every cache line of `*r` (at most the first 16).
 #[inline(always)]
 pub fn prefetch_all<T>(r: &T) {

@@ -167,6 +167,47 @@ impl SimDuration {
     }
 }
 
+/// A link rate in bits per second, with its serialisation time per byte precomputed when that
+/// is a whole number of nanoseconds (8e9 divisible by the rate: 1, 8, 10, 25, 100 Mbit/s,
+/// 1 Gbit/s, ...). [`Rate::transmit`] is then a multiplication instead of a division, with
+/// exactly [`SimDuration::transmit`]'s result (`ceil(bytes x 8e9 / bps)` is `bytes x
+/// 8e9 / bps` when the rate divides 8e9). Sends and arrivals compute it on every message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    bps: u64,
+    /// 8e9 / bps when exact, else 0.
+    ns_per_byte: u64,
+}
+
+impl Rate {
+    /// A rate of `bits_per_sec` (positive: checked where capacities are configured).
+    pub const fn new(bits_per_sec: u64) -> Rate {
+        let ns_per_byte = if bits_per_sec > 0 && 8_000_000_000 % bits_per_sec == 0 {
+            8_000_000_000 / bits_per_sec
+        } else {
+            0
+        };
+        Rate {
+            bps: bits_per_sec,
+            ns_per_byte,
+        }
+    }
+    /// Bits per second.
+    pub const fn bps(&self) -> u64 {
+        self.bps
+    }
+    /// [`SimDuration::transmit`] of `bytes` at this rate.
+    #[inline]
+    pub const fn transmit(&self, bytes: u64) -> SimDuration {
+        // Below 2^30 bytes, bytes x 8e9 fits in u64 (see `SimDuration::transmit`).
+        if self.ns_per_byte != 0 && bytes < (1 << 30) {
+            SimDuration(bytes * self.ns_per_byte)
+        } else {
+            SimDuration::transmit(bytes, self.bps)
+        }
+    }
+}
+
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
     fn add(self, d: SimDuration) -> SimTime {
@@ -224,6 +265,22 @@ impl fmt::Display for SimDuration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The precomputed rate gives exactly the division's result, for rates that divide
+        /// 8e9 (the multiplication path) and rates that do not.
+        #[test]
+        fn rate_transmit_matches_the_division(
+            bytes in 0u64..(1 << 31),
+            bps in proptest::prop_oneof![
+                1u64..20_000_000_000,
+                proptest::sample::select(vec![1u64, 8, 1_000_000, 10_000_000, 25_000_000,
+                    100_000_000, 1_000_000_000, 8_000_000_000, 3, 7_000_000]),
+            ],
+        ) {
+            proptest::prop_assert_eq!(Rate::new(bps).transmit(bytes), SimDuration::transmit(bytes, bps));
+        }
+    }
 
     #[test]
     fn transmit_rounds_up() {
