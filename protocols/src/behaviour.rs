@@ -840,9 +840,9 @@ impl Relay {
 
     /// Handles an RPC from `from`.
     pub fn on_rpc(&mut self, from: NodeId, rpc: Rpc, ctx: &mut impl RelayCtx) {
-        if self.peer_pos(from).is_none() {
+        let Some(i) = self.peer_pos(from) else {
             return; // in flight when we dropped the peer
-        }
+        };
         match rpc {
             Rpc::Publish(msg) | Rpc::Forward(msg) => self.on_message(from, msg, ctx),
             Rpc::IwantReply(msgs) => {
@@ -850,9 +850,9 @@ impl Relay {
                     self.on_message(from, *m, ctx);
                 }
             }
-            Rpc::Ihave(ih) => self.handle_ihave(from, &ih, ctx),
+            Rpc::Ihave(ih) => self.handle_ihave(from, i, &ih, ctx),
             Rpc::Iwant(ids) => self.handle_iwant(from, &ids, ctx),
-            Rpc::Idontwant(id) => self.handle_idontwant(from, id),
+            Rpc::Idontwant(id) => self.handle_idontwant(from, i, id),
             Rpc::Graft { topic, .. } => self.handle_graft(from, topic, ctx),
             Rpc::Prune(p) => self.handle_prune(from, &p, ctx),
             Rpc::Subscribe(s) => self.handle_subscribe(from, &s, ctx),
@@ -957,8 +957,25 @@ impl Relay {
         );
         if !self.idontwants.is_empty() {
             let before = targets.len();
-            let dont = &self.idontwants;
-            targets.retain(|&p| !dont.iter().any(|e| e.0 == msg.id && e.1 == p));
+            // The peers that sent IDONTWANT for this id, in one pass over the list (a pass
+            // per target when more than fit here).
+            let mut senders = [NodeId(0); 16];
+            let mut n = 0;
+            let mut overflow = false;
+            for e in self.idontwants.iter().filter(|e| e.0 == msg.id) {
+                if n == senders.len() {
+                    overflow = true;
+                    break;
+                }
+                senders[n] = e.1;
+                n += 1;
+            }
+            if overflow {
+                let dont = &self.idontwants;
+                targets.retain(|&p| !dont.iter().any(|e| e.0 == msg.id && e.1 == p));
+            } else {
+                targets.retain(|p| !senders[..n].contains(p));
+            }
             for _ in targets.len()..before {
                 ctx.report(RelayEvent::Count(RelayCounter::IdontwantSavedSends));
             }
@@ -970,8 +987,8 @@ impl Relay {
         self.scratch = targets;
     }
 
-    fn handle_ihave(&mut self, from: NodeId, ih: &Ihave, ctx: &mut impl RelayCtx) {
-        let i = self.peer_pos(from).expect("checked by on_rpc");
+    /// An IHAVE from `from`, at `i` in the peer list.
+    fn handle_ihave(&mut self, from: NodeId, i: usize, ih: &Ihave, ctx: &mut impl RelayCtx) {
         let (hb, budget) = (self.hb, self.sh.cfg.max_iwant_ids_per_heartbeat);
         let p = &mut self.peers[i];
         p.counters(hb, budget);
@@ -1057,10 +1074,10 @@ impl Relay {
         self.send(from, Rpc::IwantReply(batch.into_boxed_slice()), false, ctx);
     }
 
-    fn handle_idontwant(&mut self, from: NodeId, id: MsgId) {
+    /// An IDONTWANT from `from`, at `i` in the peer list.
+    fn handle_idontwant(&mut self, from: NodeId, i: usize, id: MsgId) {
         let max = self.sh.cfg.max_idontwant_per_heartbeat;
         let hb = self.hb;
-        let i = self.peer_pos(from).expect("checked by on_rpc");
         let budget = self.sh.cfg.max_iwant_ids_per_heartbeat;
         let p = &mut self.peers[i];
         p.counters(hb, budget);
