@@ -30,13 +30,19 @@ pub struct Machine {
     /// Peak resident memory of the process in bytes when the run ended (`VmHWM`; 0 when
     /// unknown). Under `--jobs` above 1, the peak of all runs of the process so far.
     pub peak_rss_bytes: u64,
+    /// `peak_rss_bytes` divided by the run's node count (whole-process memory, so it
+    /// includes the fixed costs of the tool; 0 when unknown).
+    #[serde(default)]
+    pub peak_rss_bytes_per_node: f64,
     /// Worker threads of the process running runs concurrently (`--jobs`).
     pub jobs: usize,
 }
 
 impl Machine {
-    /// Figures for a run of `events` events over `sim_s` simulated seconds that took `wall_s`.
-    pub fn measure(wall_s: f64, events: u64, sim_s: f64, jobs: usize) -> Self {
+    /// Figures for a run of `events` events over `sim_s` simulated seconds and `nodes` nodes
+    /// that took `wall_s`.
+    pub fn measure(wall_s: f64, events: u64, sim_s: f64, nodes: u64, jobs: usize) -> Self {
+        let peak = peak_rss_bytes();
         Machine {
             wall_s,
             events_per_sec: if wall_s > 0.0 {
@@ -45,7 +51,12 @@ impl Machine {
                 0.0
             },
             wall_s_per_sim_s: if sim_s > 0.0 { wall_s / sim_s } else { 0.0 },
-            peak_rss_bytes: peak_rss_bytes(),
+            peak_rss_bytes: peak,
+            peak_rss_bytes_per_node: if nodes > 0 {
+                peak as f64 / nodes as f64
+            } else {
+                0.0
+            },
             jobs,
         }
     }

@@ -98,7 +98,7 @@ pub const BANDWIDTH_COLUMNS: [&str; 8] = [
 ];
 
 /// The columns of `timing.csv`.
-pub const TIMING_COLUMNS: [&str; 8] = [
+pub const TIMING_COLUMNS: [&str; 9] = [
     "run_id",
     "seed",
     "wall_s",
@@ -106,6 +106,7 @@ pub const TIMING_COLUMNS: [&str; 8] = [
     "events_per_sec",
     "wall_s_per_sim_s",
     "peak_rss_bytes",
+    "peak_rss_bytes_per_node",
     "jobs",
 ];
 
@@ -236,6 +237,7 @@ pub fn timing_row(run_id: &str, seed: u64, events: u64, m: &Machine) -> Vec<Stri
         fmt_f64(m.events_per_sec),
         fmt_f64(m.wall_s_per_sim_s),
         m.peak_rss_bytes.to_string(),
+        fmt_f64(m.peak_rss_bytes_per_node),
         m.jobs.to_string(),
     ]
 }

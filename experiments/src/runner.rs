@@ -147,7 +147,13 @@ pub fn execute<M: Model>(
         )
     })?;
     let sim_s = spec.scenario.common.run.duration_s;
-    let machine = Machine::measure(wall_s, result.engine.events, sim_s, spec.jobs);
+    let machine = Machine::measure(
+        wall_s,
+        result.engine.events,
+        sim_s,
+        result.summary.nodes,
+        spec.jobs,
+    );
 
     let files = write_results(
         dir,
