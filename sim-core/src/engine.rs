@@ -91,10 +91,10 @@ pub(crate) enum Ev {
 /// How many events ahead the engine prefetches, by stage: in-flight records and timer slots;
 /// the receiver's link record, counters and node record ([`Node::prefetch`] stage 0); its
 /// connection index and the node's hint stage 1; hint stages 2 and 3. Each stage reads only
-/// what an earlier one fetched, two events (a microsecond or so, several memory latencies)
+/// what an earlier one fetched, one or two events (half a microsecond or more, several memory latencies)
 /// before.
 /// The queue keeps at least this many events visible when it can (`queue::TOP_UP`).
-const PREFETCH: [usize; 5] = [9, 7, 5, 3, 1];
+const PREFETCH: [usize; 5] = [7, 5, 4, 2, 1];
 
 /// Timer generations are kept to 28 bits so a timer event packs into 64 bits.
 const GENERATION_MASK: u32 = (1 << 28) - 1;
@@ -1209,7 +1209,8 @@ impl<N: Node> Engine<N> {
                 continue;
             };
             let (arrive, msg, timer) = match ev.unpack() {
-                Ev::Arrive { msg } => (true, msg, None),
+                // An arrival at the downlink touches only the link record and connection.
+                Ev::Arrive { msg } if k == 0 => (true, msg, None),
                 Ev::Deliver { msg } | Ev::Post { msg } => (false, msg, None),
                 Ev::Timer { slot, .. } => (false, 0, Some(slot)),
                 _ => continue,

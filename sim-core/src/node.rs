@@ -121,7 +121,7 @@ pub trait Node: Sized {
     fn handle(&mut self, input: Input<Self::Msg, Self::Timer>, ctx: &mut Ctx<'_, Self>);
 
     /// A hint that an input for this node comes a few events from now, in stages 0 to 3
-    /// (stage k two events after stage k - 1, the last one event before the input). A node
+    /// (stage k one or two events after stage k - 1, the last one event before the input). A node
     /// may prefetch ([`crate::prefetch`]) the memory the input will touch: stage 0 only its
     /// own record (read nothing: it is not in cache yet), later stages reading only what an
     /// earlier stage prefetched. `msg` is the sender and message of a message, `None` for a

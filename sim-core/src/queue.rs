@@ -111,7 +111,7 @@ struct RadixHeap<E> {
 
 /// A pop tops the run up from the buckets when fewer than this many items remain (the
 /// engine looks this far ahead).
-const TOP_UP: usize = 10;
+const TOP_UP: usize = 8;
 /// A refill stops adding buckets to the run once it has this many items.
 const RUN_MIN: usize = 16;
 /// A bucket larger than this is split before it joins the run; the run does not grow past it
