@@ -91,8 +91,8 @@ pub(crate) enum Ev {
 /// How many events ahead the engine prefetches, by stage: in-flight records and timer slots;
 /// the receiver's link record, counters and node record ([`Node::prefetch`] stage 0); its
 /// connection index and the node's hint stage 1; hint stages 2 and 3. Each stage reads only
-/// what an earlier one fetched, one or two events (half a microsecond or more, several memory latencies)
-/// before.
+/// what an earlier one fetched, one or two events (half a microsecond or more, several memory
+/// latencies) before.
 /// The queue keeps at least this many events visible when it can (`queue::TOP_UP`).
 const PREFETCH: [usize; 5] = [7, 5, 4, 2, 1];
 
