@@ -99,6 +99,10 @@ pub struct SimInput {
     /// Interval between two overlay samples (mesh health per shard, connections per node).
     /// Default 10 s.
     pub overlay_sample_interval: SimDuration,
+    /// The engine's event queue; `None` (default): the binary heap below
+    /// [`RADIX_QUEUE_MIN_NODES`] nodes, the radix heap (with look-ahead and prefetching)
+    /// from there. All choices give identical runs.
+    pub queue: Option<QueueKind>,
 }
 
 impl SimInput {
@@ -134,6 +138,7 @@ impl SimInput {
             bootstrap: Vec::new(),
             relay_capable: Vec::new(),
             overlay_sample_interval: SimDuration::from_secs(10),
+            queue: None,
         }
     }
 }
@@ -638,10 +643,10 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         framing_category: Some(category::FRAMING),
         series_interval: input.series_interval,
         network: input.network.clone(),
-        queue: if n >= RADIX_QUEUE_MIN_NODES {
-            QueueKind::Radix
-        } else {
-            QueueKind::Auto
+        queue: match input.queue {
+            Some(q) => q,
+            None if n >= RADIX_QUEUE_MIN_NODES => QueueKind::Radix,
+            None => QueueKind::Auto,
         },
     };
     let caps = input.capacities.clone();

@@ -44,7 +44,8 @@ pub fn prefetch_range<T>(r: &T, from: usize, to: usize) {
     let first = (base as usize + from) & !63;
     let last = (base as usize + to - 1) & !63;
     let lines = ((last - first) / 64 + 1).min(16);
-    let p = base.wrapping_sub(base as usize - first);
+    // The line holding byte `from` (at or below it, possibly below `base`).
+    let p = base.wrapping_add(first.wrapping_sub(base as usize));
     for i in 0..lines {
         prefetch(p.wrapping_add(i * 64));
     }
@@ -53,11 +54,5 @@ pub fn prefetch_range<T>(r: &T, from: usize, to: usize) {
 /// Prefetches every cache line of `*r` (at most the first 16).
 #[inline(always)]
 pub fn prefetch_all<T>(r: &T) {
-    let p = r as *const T as *const u8;
-    let start = p as usize % 64;
-    let lines = (start + std::mem::size_of::<T>()).div_ceil(64).min(16);
-    let p = p.wrapping_sub(start);
-    for i in 0..lines {
-        prefetch(p.wrapping_add(i * 64));
-    }
+    prefetch_range(r, 0, std::mem::size_of::<T>());
 }

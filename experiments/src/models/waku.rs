@@ -524,6 +524,7 @@ impl Model for Waku {
                 "metrics.overlay_sample_interval_s",
                 p.metrics.overlay_sample_interval_s,
             )?,
+            queue: None,
         };
         let out = sim::run(input, &|sim_time_s| {
             progress(Progress {
