@@ -72,9 +72,14 @@ impl Payload for WakuMsg {
     }
     #[inline]
     fn sizes(&self) -> (Category, u32, u32) {
-        let wire = self.wire_bytes();
-        (self.category(), wire, framing_bytes(wire))
+        sizes(self.category(), self.wire_bytes())
     }
+}
+
+/// (category, wire, framing) bytes of a message of `wire` bytes ([`Payload::sizes`]).
+#[inline]
+fn sizes(cat: Category, wire: u32) -> (Category, u32, u32) {
+    (cat, wire, framing_bytes(wire))
 }
 
 /// A timer of a Waku node: one variant per protocol, plus the workload and scripted commands.
@@ -231,7 +236,7 @@ impl RelayCtx for RelayIo<'_, '_> {
     #[inline]
     fn send(&mut self, to: NodeId, rpc: Rpc, wire: u32) -> Option<SimTime> {
         debug_assert_eq!(wire, rpc.wire_bytes());
-        let sizes = (rpc.category(), wire, framing_bytes(wire));
+        let sizes = sizes(rpc.category(), wire);
         let total = wire as u64 + framing_bytes(wire) as u64;
         let now = self.ctx.now();
         let done = self.uplink.write(now, total);

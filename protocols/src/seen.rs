@@ -128,7 +128,7 @@ impl SeenCache {
     /// Whether `id` is remembered.
     #[inline]
     pub fn contains(&self, id: MsgId) -> bool {
-        self.recent.iter().any(|r| r.live && r.key == id) || self.find(id).is_some()
+        self.recently_seen(id) || self.find(id).is_some()
     }
 
     /// Removes `key` from the ring, returning the copies it counted there.

@@ -170,9 +170,10 @@ pub(crate) struct Conn {
 
 #[derive(Clone, Debug)]
 pub(crate) struct NodeNet {
+    /// The configured capacity (degradations scale it).
     base_cap: LinkCapacity,
-    cap: LinkCapacity,
-    /// `cap` as rates (serialisation times without a division for the usual capacities).
+    /// The current capacity as rates (serialisation times without a division for the usual
+    /// capacities).
     up_rate: Rate,
     down_rate: Rate,
     up_free: SimTime,
@@ -192,7 +193,6 @@ pub(crate) struct NodeNet {
 
 impl NodeNet {
     fn set_cap(&mut self, cap: LinkCapacity) {
-        self.cap = cap;
         self.up_rate = Rate::new(cap.upload_bps);
         self.down_rate = Rate::new(cap.download_bps);
     }
@@ -806,7 +806,6 @@ impl<N: Node> Engine<N> {
             .into_iter()
             .map(|cap| NodeNet {
                 base_cap: cap,
-                cap,
                 up_rate: Rate::new(cap.upload_bps),
                 down_rate: Rate::new(cap.download_bps),
                 up_free: SimTime::ZERO,

@@ -223,7 +223,8 @@ impl<E: Copy> RadixHeap<E> {
 
     /// Appends the lowest buckets to a short run while they are small, so that the next
     /// [`TOP_UP`] events stay visible. The lowest bucket's items are all later than the run
-    /// and earlier than every other bucket, so `last` stays as it is.
+    /// and earlier than every other bucket. `last` stays as it is unless the run was empty
+    /// (it then becomes the new run's first time, possibly after the last popped time).
     #[cold]
     fn top_up(&mut self) {
         while self.run.len() < RUN_MIN
@@ -252,24 +253,19 @@ impl<E: Copy> RadixHeap<E> {
     #[cold]
     fn refill(&mut self) {
         debug_assert!(self.run.is_empty());
-        while let Some(b) = self.lowest() {
-            let n = self.buckets[b].len();
-            if self.run.is_empty() && n > RUN_MAX {
+        // Split the lowest bucket until one is small enough to become the run whole: its
+        // items are the smallest, and the buckets above stay valid relative to its minimum
+        // (they differ from it in the same highest digit, with the same value, as from
+        // `last`). Then top the run up like a pop does.
+        while self.run.is_empty() {
+            let b = self.lowest().expect("radix heap length says items remain");
+            if self.buckets[b].len() > RUN_MAX {
                 self.split(b);
-                continue;
-            }
-            if !self.run.is_empty() && self.run.len() + n > RUN_MAX {
-                break;
-            }
-            // The lowest bucket holds the smallest items: sorted, they extend the run. The
-            // buckets above stay valid relative to its minimum (they differ from it in the
-            // same highest digit, with the same value, as from `last`).
-            self.take_bucket(b);
-            if self.run.len() >= RUN_MIN {
-                break;
+            } else {
+                self.take_bucket(b);
             }
         }
-        debug_assert!(!self.run.is_empty(), "radix heap length says items remain");
+        self.top_up();
     }
 
     /// Redistributes bucket `b` relative to its minimum: the items at the minimum become the
