@@ -518,9 +518,9 @@ impl Relay {
     /// seen-cache line of a message, the rest of the record for a first copy (for a timer: the
     /// peer records, the per-heartbeat lists and the rest of the record). Stage 2, reading the
     /// index: the sender's record, the mesh and where the message cache writes. Stage 3, for a
-    /// first copy: the records of the mesh peers it goes to and the sender's score counters.
-    /// Hints only: no state changes.
-    pub fn prefetch(&self, stage: u8, msg: Option<(NodeId, &Rpc)>) {
+    /// first copy: the records of the mesh peers it goes to (and their link records, which
+    /// the sends read) and the sender's score counters. Hints only: no state changes.
+    pub fn prefetch(&self, stage: u8, msg: Option<(NodeId, &Rpc)>, links: &sim_core::Links<'_>) {
         use sim_core::prefetch::{prefetch, prefetch_range};
         let first_copy = |m: &WireMsg| !self.seen.recently_seen(m.id);
         match (stage, msg) {
@@ -577,6 +577,7 @@ impl Relay {
                         if let Some(i) = self.peer_pos(p) {
                             prefetch(self.peers.as_ptr().wrapping_add(i));
                         }
+                        links.prefetch(p);
                     }
                 }
                 if let Some(i) = self.peer_pos(from) {

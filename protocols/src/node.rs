@@ -18,7 +18,7 @@
 use std::rc::Rc;
 
 use sim_core::rng::{self, SimRng};
-use sim_core::{Category, Ctx, Input, Node, NodeId, Payload, Rate, SimDuration, SimTime};
+use sim_core::{Category, Ctx, Input, Links, Node, NodeId, Payload, Rate, SimDuration, SimTime};
 
 use crate::behaviour::{PublishOutcome, Relay, RelayCtx, RelayEvent, RelayShared, RelayTimer};
 use crate::message::{TopicIdx, WakuMessageShape, WireMsg, derive_msg_id};
@@ -605,7 +605,7 @@ impl Node for WakuNode {
     type Observer = WakuObserver;
 
     #[inline]
-    fn prefetch(&self, stage: u8, msg: Option<(NodeId, &WakuMsg)>) {
+    fn prefetch(&self, stage: u8, msg: Option<(NodeId, &WakuMsg)>, links: &Links<'_>) {
         if stage == 0 {
             // This record up to the end of the relay's hot part.
             let hot = std::mem::offset_of!(WakuNode, relay) + Relay::HOT_BYTES;
@@ -613,9 +613,11 @@ impl Node for WakuNode {
             return;
         }
         match msg {
-            Some((from, WakuMsg::Relay(rpc))) => self.relay.prefetch(stage, Some((from, rpc))),
+            Some((from, WakuMsg::Relay(rpc))) => {
+                self.relay.prefetch(stage, Some((from, rpc)), links)
+            }
             Some(_) => {}
-            None => self.relay.prefetch(stage, None),
+            None => self.relay.prefetch(stage, None, links),
         }
     }
 

@@ -60,7 +60,7 @@ pub struct NetworkBenchReport {
     pub nodes: usize,
     /// Messages delivered.
     pub messages: u64,
-    /// Engine events processed (arrivals, deliveries, timers).
+    /// Engine events processed (deliveries, timers).
     pub events: u64,
     /// Delivered messages per wall second.
     pub messages_per_sec: f64,

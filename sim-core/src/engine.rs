@@ -64,9 +64,6 @@ pub(crate) enum Ev {
         slot: u32,
         generation: u32,
     },
-    Arrive {
-        msg: u32,
-    },
     Deliver {
         msg: u32,
     },
@@ -112,13 +109,12 @@ impl Ev {
                 1,
                 slot as u64 | ((generation & GENERATION_MASK) as u64) << 32,
             ),
-            Ev::Arrive { msg } => (2, msg as u64),
-            Ev::Deliver { msg } => (3, msg as u64),
-            Ev::Post { msg } => (4, msg as u64),
-            Ev::DialReach { dial } => (5, dial as u64),
-            Ev::DialDone { dial } => (6, dial as u64),
-            Ev::ConnDown { notice } => (7, notice as u64),
-            Ev::Fault { idx } => (8, idx as u64),
+            Ev::Deliver { msg } => (2, msg as u64),
+            Ev::Post { msg } => (3, msg as u64),
+            Ev::DialReach { dial } => (4, dial as u64),
+            Ev::DialDone { dial } => (5, dial as u64),
+            Ev::ConnDown { notice } => (6, notice as u64),
+            Ev::Fault { idx } => (7, idx as u64),
         };
         PackedEv(tag << 60 | payload)
     }
@@ -134,13 +130,12 @@ impl PackedEv {
                 slot: low,
                 generation: (self.0 >> 32) as u32 & GENERATION_MASK,
             },
-            2 => Ev::Arrive { msg: low },
-            3 => Ev::Deliver { msg: low },
-            4 => Ev::Post { msg: low },
-            5 => Ev::DialReach { dial: low },
-            6 => Ev::DialDone { dial: low },
-            7 => Ev::ConnDown { notice: low },
-            8 => Ev::Fault { idx: low },
+            2 => Ev::Deliver { msg: low },
+            3 => Ev::Post { msg: low },
+            4 => Ev::DialReach { dial: low },
+            5 => Ev::DialDone { dial: low },
+            6 => Ev::ConnDown { notice: low },
+            7 => Ev::Fault { idx: low },
             t => unreachable!("bad event tag {t}"),
         }
     }
@@ -168,27 +163,52 @@ pub(crate) struct Conn {
     last_last: SimTime,
 }
 
+/// A node's link and connections. Laid out by use, one cache line each: line 0 what a send
+/// reads of its receiver (the downlink) and of its sender (the uplink), line 1 the sender's
+/// connections, line 2 the rest.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub(crate) struct NodeNet {
-    /// The configured capacity (degradations scale it).
-    base_cap: LinkCapacity,
     /// The current capacity as rates (serialisation times without a division for the usual
     /// capacities).
-    up_rate: Rate,
     down_rate: Rate,
-    up_free: SimTime,
+    /// When the downlink finishes the last message of its schedule (`down_tail`).
     down_free: SimTime,
-    cpu_free: SimTime,
+    /// The first-bit arrival of `down_tail`.
+    down_tail_first: SimTime,
+    /// The in-flight message last in the downlink's schedule ([`NO_MSG`]: none since the
+    /// node last went offline). Messages are scheduled on the downlink when sent, in
+    /// first-bit arrival order; see the comment above [`Core::downlink_position`].
+    down_tail: u32,
     online: bool,
     started: bool,
-    incarnation: u32,
-    extra_latency: SimDuration,
-    loss: f64,
     degraded: bool,
-    pub(crate) conns: Vec<Conn>,
+    up_rate: Rate,
+    up_free: SimTime,
+    // Line 1.
     /// `peer << 32 | connection id` of each of `conns`, in the same (ascending) order: a
     /// send finds its connection and id in these two or three lines without reading `conns`.
     conn_keys: Vec<u64>,
+    pub(crate) conns: Vec<Conn>,
+    cpu_free: SimTime,
+    incarnation: u32,
+    // Line 2.
+    /// The configured capacity (degradations scale it).
+    base_cap: LinkCapacity,
+    extra_latency: SimDuration,
+    loss: f64,
+}
+
+/// Prefetch access to the nodes' link records, for [`Node::prefetch`]: a node that knows
+/// whom it will send to can have their records fetched before the sends read them.
+pub struct Links<'a>(&'a [NodeNet]);
+
+impl Links<'_> {
+    /// Prefetches the link record a send to `peer` reads. A hint only.
+    #[inline]
+    pub fn prefetch(&self, peer: NodeId) {
+        crate::prefetch::prefetch(self.0.as_ptr().wrapping_add(peer.index()));
+    }
 }
 
 impl NodeNet {
@@ -198,15 +218,29 @@ impl NodeNet {
     }
 }
 
+/// No in-flight message (the end of a downlink schedule).
+const NO_MSG: u32 = u32::MAX;
+
 struct InFlight<M> {
     from: NodeId,
     to: NodeId,
     /// Connection id for stream messages, 0 for datagrams and posts.
-    conn: u64,
+    conn: u32,
     bytes: u32,
     framing: u32,
+    /// The message before this one in the receiver's downlink schedule ([`NO_MSG`]: none),
+    /// with that message's first-bit arrival and the time the downlink finishes it, copied
+    /// here because the message itself may be delivered (and its slot reused) before this
+    /// one: a schedule is only ever walked back from its tail through messages whose first
+    /// bit has not arrived yet, which are all still in flight.
+    prev: u32,
     cat: Category,
+    prev_first: SimTime,
+    prev_end: SimTime,
     last_arrival: SimTime,
+    /// The sequence number of the send: deliveries due at the same instant are made in the
+    /// order their messages were sent, even if one of them was rescheduled.
+    seq: u64,
     msg: M,
 }
 
@@ -260,6 +294,19 @@ impl<T> Slab<T> {
         self.free.push(i);
         v
     }
+    /// Empties slot `i` without freeing it: the slot stays a tombstone until
+    /// [`Slab::take_or_free`] meets it (a delivery event that was rescheduled).
+    fn evict(&mut self, i: u32) -> T {
+        self.items[i as usize].take().expect("slab slot is live")
+    }
+    /// Takes the value of slot `i` and frees the slot; `None` for a tombstone left by
+    /// [`Slab::evict`] (which this frees).
+    #[inline]
+    fn take_or_free(&mut self, i: u32) -> Option<T> {
+        let v = self.items[i as usize].take();
+        self.free.push(i);
+        v
+    }
     #[inline]
     fn get(&self, i: u32) -> &T {
         self.items[i as usize].as_ref().expect("slab slot is live")
@@ -296,6 +343,8 @@ pub(crate) struct Core<M, T> {
     /// an in-flight message's connection is checked in O(1) instead of searching the
     /// receiver's connection list (both sides of a connection close at the same instant).
     conn_alive: Vec<bool>,
+    /// Scratch list for [`Core::downlink_position`]'s rare walk (kept to reuse its memory).
+    down_scratch: Vec<u32>,
     /// Nodes currently degraded; when none, sends skip the receiver's record.
     degraded_nodes: usize,
     /// Whether a later message on a connection can get an earlier arrival than an earlier one:
@@ -438,16 +487,14 @@ impl<M: Payload, T> Core<M, T> {
         }
         let u1 = u0 + sender.up_rate.transmit(size);
         sender.up_free = u1;
-        let from_extra = sender.extra_latency;
-        let from_loss = sender.loss;
         self.account_out(from, cat, wire, framing);
 
         let mut lat = self.latency.latency(from, to);
         let mut loss = 0.0;
         if self.degraded_nodes > 0 {
-            let receiver = &self.nodes[to.index()];
-            lat += from_extra + receiver.extra_latency;
-            loss = 1.0 - (1.0 - from_loss) * (1.0 - receiver.loss);
+            let (sender, receiver) = (&self.nodes[from.index()], &self.nodes[to.index()]);
+            lat += sender.extra_latency + receiver.extra_latency;
+            loss = 1.0 - (1.0 - sender.loss) * (1.0 - receiver.loss);
         }
         if let Some(d) = self.link_degradation(from, to) {
             lat += d.extra_latency;
@@ -477,7 +524,7 @@ impl<M: Payload, T> Core<M, T> {
         let mut conn_id = 0;
         if let Some(i) = conn_idx {
             let n = &mut self.nodes[from.index()];
-            conn_id = n.conn_keys[i] as u32 as u64;
+            conn_id = n.conn_keys[i] as u32;
             if self.may_reorder {
                 let c = &mut n.conns[i];
                 first = first.max(c.last_first);
@@ -486,18 +533,123 @@ impl<M: Payload, T> Core<M, T> {
                 c.last_last = last;
             }
         }
+        // The receiver's downlink schedule (see `downlink_position`).
+        self.seq += 1;
+        let seq = self.seq;
+        let r = &self.nodes[to.index()];
+        let ser = r.down_rate.transmit(size);
+        let in_order = first >= r.down_tail_first;
+        let (prev, prev_first, prev_end) = if in_order {
+            (r.down_tail, r.down_tail_first, r.down_free)
+        } else {
+            self.downlink_position(to, first)
+        };
+        let end = first.max(prev_end) + ser;
         let idx = self.msgs.insert(InFlight {
             from,
             to,
             conn: conn_id,
             bytes: wire,
             framing,
+            prev,
             cat,
+            prev_first,
+            prev_end,
             last_arrival: last,
+            seq,
             msg,
         });
-        self.schedule(first, Ev::Arrive { msg: idx });
+        self.queue
+            .push(end.max(last), seq, Ev::Deliver { msg: idx }.pack());
+        if in_order {
+            let r = &mut self.nodes[to.index()];
+            r.down_tail = idx;
+            r.down_tail_first = first;
+            r.down_free = end;
+        } else {
+            self.downlink_push_back(to, idx, first, end);
+        }
         Ok(())
+    }
+
+    // The receiver's downlink takes messages one at a time in order of first-bit arrival (ties
+    // in the order sent): a message starts when its first bit arrives or when the downlink
+    // finishes the one before, whichever is later, and is delivered when the downlink has
+    // taken all of it and its last bit has arrived. The engine schedules this when a message
+    // is sent, not when its first bit arrives, which costs one event per message instead of
+    // two. It is exact because a message sent now never arrives before now: it can only go
+    // before messages whose first bit has not arrived yet, and those (usually none: a later
+    // send usually arrives later) are rescheduled. The schedule is a list linked backwards
+    // through the in-flight records from the link record's `down_tail`, so the usual append
+    // reads only the receiver's link record.
+
+    /// Where a message whose first bit arrives at `first`, earlier than the tail's, goes in
+    /// `to`'s downlink schedule: the predecessor it gets (index, first-bit arrival, end). The
+    /// messages it goes before are left in `down_scratch`, from the tail back: their first
+    /// bits arrive after `first` (so after now), so none has been delivered yet.
+    #[cold]
+    fn downlink_position(&mut self, to: NodeId, first: SimTime) -> (u32, SimTime, SimTime) {
+        let mut after = std::mem::take(&mut self.down_scratch);
+        after.clear();
+        let mut cur = self.nodes[to.index()].down_tail;
+        let e = loop {
+            debug_assert_ne!(cur, NO_MSG, "a schedule with a later arrival has a tail");
+            after.push(cur);
+            let e = self.msgs.get(cur);
+            if e.prev == NO_MSG || e.prev_first <= first {
+                break e;
+            }
+            cur = e.prev;
+        };
+        let pos = (e.prev, e.prev_first, e.prev_end);
+        self.down_scratch = after;
+        pos
+    }
+
+    /// Links message `idx` (first bit at `first`, downlink done at `end`) before the messages
+    /// [`Core::downlink_position`] left in `down_scratch` and pushes those back, earliest
+    /// first. Each one's own first-bit arrival and end are what its successor (or the link
+    /// record, for the tail) holds as its `prev_*`, still unchanged when it is reached; its
+    /// transfer time is its end minus its start. One whose delivery time changes moves to a
+    /// new slot with a new event; its old event finds a tombstone ([`Slab::evict`]).
+    #[cold]
+    fn downlink_push_back(&mut self, to: NodeId, idx: u32, first: SimTime, end: SimTime) {
+        let after = std::mem::take(&mut self.down_scratch);
+        let (mut p_idx, mut p_first, mut p_end) = (idx, first, end);
+        for k in (0..after.len()).rev() {
+            let j = after[k];
+            let (own_first, old_end) = match k {
+                0 => {
+                    let r = &self.nodes[to.index()];
+                    (r.down_tail_first, r.down_free)
+                }
+                _ => {
+                    let s = self.msgs.get(after[k - 1]);
+                    (s.prev_first, s.prev_end)
+                }
+            };
+            let e = self.msgs.get_mut(j);
+            let xfer = old_end.saturating_since(own_first.max(e.prev_end));
+            let new_end = own_first.max(p_end) + xfer;
+            e.prev = p_idx;
+            e.prev_first = p_first;
+            e.prev_end = p_end;
+            let old_at = old_end.max(e.last_arrival);
+            let new_at = new_end.max(e.last_arrival);
+            let mut j_now = j;
+            if new_at != old_at {
+                let v = self.msgs.evict(j);
+                let seq = v.seq;
+                j_now = self.msgs.insert(v);
+                self.queue
+                    .push(new_at, seq, Ev::Deliver { msg: j_now }.pack());
+            }
+            (p_idx, p_first, p_end) = (j_now, own_first, new_end);
+        }
+        let r = &mut self.nodes[to.index()];
+        r.down_tail = p_idx;
+        r.down_free = p_end;
+        self.down_scratch = after;
     }
 
     #[inline]
@@ -542,8 +694,12 @@ impl<M: Payload, T> Core<M, T> {
             conn: 0,
             bytes: 0,
             framing: 0,
+            prev: NO_MSG,
             cat: Category(0),
+            prev_first: SimTime::ZERO,
+            prev_end: SimTime::ZERO,
             last_arrival: at,
+            seq: 0,
             msg,
         });
         self.schedule(at, Ev::Post { msg: idx });
@@ -707,7 +863,11 @@ impl<M: Payload, T> Core<M, T> {
         }
         let n = &mut self.nodes[node.index()];
         n.up_free = self.now;
+        // Messages still in its downlink schedule are dropped when they are due (their
+        // connections are closed); whatever comes after starts a new schedule.
         n.down_free = self.now;
+        n.down_tail = NO_MSG;
+        n.down_tail_first = SimTime::ZERO;
         n.cpu_free = self.now;
     }
 }
@@ -810,6 +970,8 @@ impl<N: Node> Engine<N> {
                 down_rate: Rate::new(cap.download_bps),
                 up_free: SimTime::ZERO,
                 down_free: SimTime::ZERO,
+                down_tail: NO_MSG,
+                down_tail_first: SimTime::ZERO,
                 cpu_free: SimTime::ZERO,
                 online: true,
                 started: false,
@@ -842,6 +1004,7 @@ impl<N: Node> Engine<N> {
             link_degradations: Vec::new(),
             next_conn: 1,
             conn_alive: vec![false],
+            down_scratch: Vec::new(),
             degraded_nodes: 0,
             may_reorder,
             accounting: Accounting::new(n, config.categories, config.series_interval),
@@ -1115,9 +1278,10 @@ impl<N: Node> Engine<N> {
                     self.call(node, 2, Input::Timer(value));
                 }
             }
-            Ev::Arrive { msg } => self.arrive(msg),
             Ev::Deliver { msg } => {
-                let m = self.core.msgs.take(msg);
+                let Some(m) = self.core.msgs.take_or_free(msg) else {
+                    return; // rescheduled (see `Core::downlink_push_back`)
+                };
                 if let Some(reason) = self.undeliverable(&m) {
                     self.core.accounting.count_drop(m.to, reason);
                     return;
@@ -1183,18 +1347,17 @@ impl<N: Node> Engine<N> {
     }
 
     /// Prefetches what the events a few places ahead will touch, in stages (`PREFETCH`): the
-    /// in-flight record or timer slot; then, reading it, the receiver's link record and, for
-    /// an event that reaches the node (a delivery, a post or a timer, not an arrival at the
-    /// downlink), its counters and the node's own hints ([`Node::prefetch`] stage 0, which by
-    /// default prefetches the node record); its connection index and hint stage 1; hint
-    /// stages 2 and 3. Only hints: results are the same without them.
+    /// in-flight record or timer slot; then, reading it, the receiver's link record, its
+    /// counters and the node's own hints ([`Node::prefetch`] stage 0, which by default
+    /// prefetches the node record); its connection index and hint stage 1; hint stages 2 and
+    /// 3. Only hints: results are the same without them.
     #[inline]
     fn prefetch_ahead(&self) {
-        use crate::prefetch::{prefetch, prefetch_obj};
+        use crate::prefetch::{prefetch, prefetch_obj, prefetch_range};
         let core = &self.core;
         if let Some(ev) = core.queue.peek_nth(PREFETCH[0]) {
             match ev.unpack() {
-                Ev::Arrive { msg } | Ev::Deliver { msg } | Ev::Post { msg } => {
+                Ev::Deliver { msg } | Ev::Post { msg } => {
                     prefetch_obj(core.msgs.items.as_ptr().wrapping_add(msg as usize));
                 }
                 Ev::Timer { slot, .. } => {
@@ -1207,11 +1370,9 @@ impl<N: Node> Engine<N> {
             let Some(ev) = core.queue.peek_nth(d) else {
                 continue;
             };
-            let (arrive, msg, timer) = match ev.unpack() {
-                // An arrival at the downlink touches only the link record and connection.
-                Ev::Arrive { msg } if k == 0 => (true, msg, None),
-                Ev::Deliver { msg } | Ev::Post { msg } => (false, msg, None),
-                Ev::Timer { slot, .. } => (false, 0, Some(slot)),
+            let (msg, timer) = match ev.unpack() {
+                Ev::Deliver { msg } | Ev::Post { msg } => (msg, None),
+                Ev::Timer { slot, .. } => (0, Some(slot)),
                 _ => continue,
             };
             let (to, m) = match timer {
@@ -1228,15 +1389,13 @@ impl<N: Node> Engine<N> {
                 continue;
             };
             if k == 0 {
-                prefetch_obj(nn as *const NodeNet);
+                // Lines 0 and 1: the link and the connection index's header.
+                prefetch_range(nn, 0, 128);
                 if let Some(m) = m
                     && m.conn != 0
                 {
                     prefetch(core.conn_alive.as_ptr().wrapping_add(m.conn as usize));
                 }
-            }
-            if arrive {
-                continue;
             }
             if k == 0
                 && let Some(m) = m
@@ -1254,7 +1413,7 @@ impl<N: Node> Engine<N> {
                 }
             }
             if let Some(n) = self.nodes.get(to.index()) {
-                n.prefetch(k as u8, m.map(|m| (m.from, &m.msg)));
+                n.prefetch(k as u8, m.map(|m| (m.from, &m.msg)), &Links(&core.nodes));
             }
         }
     }
@@ -1268,25 +1427,6 @@ impl<N: Node> Engine<N> {
             return Some(DropReason::ReceiverOffline);
         }
         None
-    }
-
-    fn arrive(&mut self, idx: u32) {
-        let m = self.core.msgs.get(idx);
-        if let Some(reason) = self.undeliverable(m) {
-            let to = m.to;
-            self.core.msgs.take(idx);
-            self.core.accounting.count_drop(to, reason);
-            return;
-        }
-        let now = self.core.now;
-        let size = m.bytes as u64 + m.framing as u64;
-        let last = m.last_arrival;
-        let r = &mut self.core.nodes[m.to.index()];
-        let d0 = now.max(r.down_free);
-        let d1 = d0 + r.down_rate.transmit(size);
-        r.down_free = d1;
-        let at = d1.max(last);
-        self.core.schedule(at, Ev::Deliver { msg: idx });
     }
 
     fn dial_reach(&mut self, idx: u32) {

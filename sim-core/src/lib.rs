@@ -53,7 +53,7 @@ pub mod rng;
 pub mod time;
 
 pub use accounting::{Accounting, Category, CategoryTable, Counters, Direction, DropReason};
-pub use engine::{Engine, EngineConfig, RunOutcome};
+pub use engine::{Engine, EngineConfig, Links, RunOutcome};
 pub use error::SimError;
 pub use network::{
     ConstantLatency, Degradation, Fault, FnLatency, Jitter, LatencyModel, LinkCapacity,

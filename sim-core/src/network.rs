@@ -20,6 +20,10 @@
 //! connection are delivered in the order they were sent (arrivals are clamped to be monotone per
 //! connection); datagrams are not ordered.
 //!
+//! The engine computes step 3 when the message is sent (one event per message, its delivery),
+//! moving the delivery of messages that a later send overtakes on B's downlink; the times are
+//! exactly those of the FIFO above. Deliveries due at the same instant are made in send order.
+//!
 //! Every queue is bounded: a send that would wait more than [`NetworkConfig::max_upload_backlog`]
 //! in the upload queue is dropped and counted as [`crate::DropReason::UploadQueueFull`].
 

@@ -3,7 +3,7 @@
 
 use crate::NodeId;
 use crate::accounting::Category;
-use crate::engine::Core;
+use crate::engine::{Core, Links};
 use crate::error::SimError;
 use crate::rng::SimRng;
 use crate::time::{SimDuration, SimTime};
@@ -125,11 +125,12 @@ pub trait Node: Sized {
     /// may prefetch ([`crate::prefetch`]) the memory the input will touch: stage 0 only its
     /// own record (read nothing: it is not in cache yet), later stages reading only what an
     /// earlier stage prefetched. `msg` is the sender and message of a message, `None` for a
-    /// timer. It must not change state or results. The default prefetches the node record
-    /// (its first 16 lines) at stage 0.
+    /// timer. `links` prefetches the link records of nodes it will send to. It must not
+    /// change state or results. The default prefetches the node record (its first 16 lines)
+    /// at stage 0.
     #[inline]
-    fn prefetch(&self, stage: u8, msg: Option<(NodeId, &Self::Msg)>) {
-        let _ = msg;
+    fn prefetch(&self, stage: u8, msg: Option<(NodeId, &Self::Msg)>, links: &Links<'_>) {
+        let _ = (msg, links);
         if stage == 0 {
             crate::prefetch::prefetch_all(self);
         }

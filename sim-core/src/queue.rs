@@ -161,9 +161,9 @@ impl<E: Copy> RadixHeap<E> {
         );
         self.len += 1;
         match self.run.back() {
-            // Every seq pushed now is larger than any already queued: an item goes after all
-            // run items of its time.
-            Some(b) if e.time >= b.time => {
+            // Usually the seq is larger than any queued (a fresh one): an item goes after all
+            // run items of its time. A delivery the engine reschedules keeps its seq.
+            Some(b) if e.time > b.time || (e.time == b.time && e.seq > b.seq) => {
                 if e.time == b.time {
                     self.run.push_back(e);
                 } else {
@@ -171,7 +171,9 @@ impl<E: Copy> RadixHeap<E> {
                 }
             }
             Some(_) => {
-                let pos = self.run.partition_point(|x| x.time <= e.time);
+                let pos = self
+                    .run
+                    .partition_point(|x| (x.time, x.seq) < (e.time, e.seq));
                 self.run.insert(pos, e);
             }
             None => {
@@ -444,13 +446,22 @@ mod tests {
                         seq += 1;
                     }
                 }
-                // Pushes at a few close times (inside the run, equal times).
+                // Pushes at a few close times (inside the run, equal times); every other
+                // burst reuses earlier sequence numbers, as the engine does when it moves a
+                // delivery (such an item must still pop in (time, seq) order).
                 2 => {
+                    let reuse = kind / 4 % 2 == 1;
                     for i in 0..(count % 40) as u64 {
                         let t = now + (delta as u64 % 7) * (i % 3);
-                        q.push(SimTime::from_nanos(t), seq, seq);
-                        reference.insert((t, seq));
-                        seq += 1;
+                        let s = if reuse {
+                            seq.saturating_sub(1 + (delta as u64 + i) % 50)
+                        } else {
+                            seq += 1;
+                            seq - 1
+                        };
+                        if reference.insert((t, s)) {
+                            q.push(SimTime::from_nanos(t), s, s);
+                        }
                     }
                 }
                 // Pops, checking the look-ahead first.
