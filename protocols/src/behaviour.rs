@@ -348,6 +348,19 @@ pub struct Relay {
     sent_ihaves: VecDeque<(MsgId, NodeId, u32)>,
     retained: BTreeMap<NodeId, PeerScore>,
     subs_rpc: Option<Rc<Subscriptions>>,
+    /// Buffers of the gossip emission, kept between heartbeats for their memory.
+    gossip: GossipScratch,
+}
+
+/// Per-heartbeat buffers of [`Relay::emit_gossip`].
+#[derive(Clone, Debug, Default)]
+struct GossipScratch {
+    /// IHAVE entry bits per peer (by peer index).
+    masks: Vec<u32>,
+    /// The batch's entries: topic, name length, and their ids as a range of `ids`.
+    entries: Vec<(TopicIdx, u8, usize, usize)>,
+    ids: Vec<MsgId>,
+    chosen: Vec<NodeId>,
 }
 
 fn remove_id(v: &mut Vec<NodeId>, x: NodeId) -> bool {
@@ -382,6 +395,7 @@ impl Relay {
             subs_rpc: None,
             hb: 0,
             scratch: Vec::new(),
+            gossip: GossipScratch::default(),
         };
         for &t in topics {
             let k = r.topic_entry(t);
@@ -1479,65 +1493,78 @@ impl Relay {
         let sh = self.sh.clone();
         let cfg = &sh.cfg;
         let hb = self.hb;
-        let mut masks: Vec<u32> = vec![0; self.peers.len()];
-        let mut batch: Vec<(TopicIdx, u8, Vec<MsgId>)> = Vec::new();
-        let mut chosen: Vec<NodeId> = Vec::new();
+        let mut g = std::mem::take(&mut self.gossip);
+        g.masks.clear();
+        g.masks.resize(self.peers.len(), 0);
+        g.entries.clear();
+        g.ids.clear();
         for k in 0..self.topics.len() {
             let t = &self.topics[k];
             if !(t.subscribed || t.fanout_until.is_some()) || t.peers.is_empty() {
                 continue;
             }
-            let mut ids = Vec::new();
-            self.mcache.window(t.topic, &mut ids);
-            if ids.is_empty() {
+            let mut start = g.ids.len();
+            self.mcache.window(t.topic, &mut g.ids);
+            if g.ids.len() == start {
                 continue;
             }
-            if ids.len() > cfg.max_ihave_ids as usize {
-                ids.shuffle(ctx.rng());
-                ids.truncate(cfg.max_ihave_ids as usize);
+            let max = cfg.max_ihave_ids as usize;
+            if g.ids.len() - start > max {
+                g.ids[start..].shuffle(ctx.rng());
+                g.ids.truncate(start + max);
             }
-            chosen.clear();
-            chosen.extend(t.peers.iter().copied().filter(|p| {
+            g.chosen.clear();
+            g.chosen.extend(t.peers.iter().copied().filter(|p| {
                 !t.mesh.contains(p)
                     && !t.fanout.contains(p)
                     && self.score_at_least(*p, cfg.scoring.gossip_threshold)
             }));
-            let factor = (cfg.gossip_factor * chosen.len() as f64) as usize;
+            let factor = (cfg.gossip_factor * g.chosen.len() as f64) as usize;
             let target = (cfg.d_lazy as usize).max(factor);
-            if target < chosen.len() {
-                chosen.shuffle(ctx.rng());
-                chosen.truncate(target);
+            if target < g.chosen.len() {
+                g.chosen.shuffle(ctx.rng());
+                g.chosen.truncate(target);
             }
-            if chosen.is_empty() {
+            if g.chosen.is_empty() {
+                g.ids.truncate(start);
                 continue;
             }
-            if batch.len() == IhaveBatch::MAX_ENTRIES {
-                self.send_ihaves(std::mem::take(&mut batch), &mut masks, ctx);
+            if g.entries.len() == IhaveBatch::MAX_ENTRIES {
+                self.send_ihaves(&g.entries, &g.ids, &mut g.masks, ctx);
+                g.entries.clear();
+                g.ids.drain(..start);
+                start = 0;
             }
-            let e = batch.len();
-            for &p in &chosen {
+            let e = g.entries.len();
+            for &p in &g.chosen {
                 let i = self.peer_pos(p).expect("topic peers are connected");
-                masks[i] |= 1u32 << e;
-                self.sent_ihaves.extend(ids.iter().map(|&id| (id, p, hb)));
+                g.masks[i] |= 1u32 << e;
+                self.sent_ihaves
+                    .extend(g.ids[start..].iter().map(|&id| (id, p, hb)));
             }
             let topic = self.topics[k].topic;
-            batch.push((topic, self.topic_len(topic), ids));
+            g.entries
+                .push((topic, self.topic_len(topic), start, g.ids.len()));
         }
-        if !batch.is_empty() {
-            self.send_ihaves(batch, &mut masks, ctx);
+        if !g.entries.is_empty() {
+            self.send_ihaves(&g.entries, &g.ids, &mut g.masks, ctx);
         }
+        self.gossip = g;
     }
 
+    /// Sends one IHAVE RPC to every peer with a bit in `masks` (clearing them): the entries
+    /// (topic, name length, range of `ids`) whose bits it has.
     fn send_ihaves(
         &mut self,
-        entries: Vec<(TopicIdx, u8, Vec<MsgId>)>,
+        entries: &[(TopicIdx, u8, usize, usize)],
+        ids: &[MsgId],
         masks: &mut [u32],
         ctx: &mut impl RelayCtx,
     ) {
-        let batch = IhaveBatch::new(entries.iter().map(|(t, tl, ids)| IhaveEntry {
-            topic: *t,
-            topic_len: *tl,
-            ids,
+        let batch = IhaveBatch::new(entries.iter().map(|&(topic, topic_len, a, b)| IhaveEntry {
+            topic,
+            topic_len,
+            ids: &ids[a..b],
         }));
         for (i, m) in masks.iter_mut().enumerate() {
             let mask = std::mem::take(m);
@@ -1549,7 +1576,7 @@ impl Relay {
                     .iter()
                     .enumerate()
                     .filter(|(e, _)| mask & (1u32 << e) != 0)
-                    .map(|(_, en)| (en.1, en.2.len() as u32)),
+                    .map(|(_, en)| (en.1, (en.3 - en.2) as u32)),
             );
             let to = self.peers[i].id;
             let rpc = Rpc::Ihave(Ihave {

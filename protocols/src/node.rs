@@ -237,7 +237,7 @@ impl RelayCtx for RelayIo<'_, '_> {
     fn send(&mut self, to: NodeId, rpc: Rpc, wire: u32) -> Option<SimTime> {
         debug_assert_eq!(wire, rpc.wire_bytes());
         let sizes = sizes(rpc.category(), wire);
-        let total = wire as u64 + framing_bytes(wire) as u64;
+        let total = wire as u64 + sizes.2 as u64;
         let now = self.ctx.now();
         let done = self.uplink.write(now, total);
         let obs = self.ctx.observer();

@@ -356,6 +356,10 @@ pub const NOISE_OVERHEAD: u32 = 18;
 /// written to noise as one write split into chunks of at most 65,487 bytes.
 #[inline]
 pub const fn framing_bytes(rpc_bytes: u32) -> u32 {
+    // The usual case, one frame in one noise chunk (the same value as below).
+    if rpc_bytes <= NOISE_MAX_PLAINTEXT - YAMUX_HEADER {
+        return YAMUX_HEADER + NOISE_OVERHEAD;
+    }
     let full = rpc_bytes / YAMUX_MAX_FRAME;
     let rest = rpc_bytes % YAMUX_MAX_FRAME;
     let per_full = YAMUX_HEADER
@@ -416,6 +420,10 @@ mod tests {
         // of 44,000 (+12 = 1 chunk: 30) -> 114.
         assert_eq!(framing_bytes(300_000), 114);
         assert_eq!(framing_bytes(0), 30);
+        // Either side of the one-chunk fast path: 65,475 + 12 = 65,487 fits one noise chunk
+        // (30); one byte more needs two (12 + 36 = 48).
+        assert_eq!(framing_bytes(65_475), 30);
+        assert_eq!(framing_bytes(65_476), 48);
     }
 
     #[test]
