@@ -526,19 +526,18 @@ impl Relay {
     /// Bytes at the start of the record that a first copy or a heartbeat reads.
     pub const WARM_BYTES: usize = std::mem::offset_of!(Relay, scored);
 
-    /// Prefetch hints for an input a few events ahead ([`sim_core::Node::prefetch`] stages
-    /// 1 to 3, the node prefetching the record itself at stage 0), `msg` being the sender and
-    /// RPC (`None`: a timer). Stage 1: the peer index, the topics, the IDONTWANT tail, the
-    /// seen-cache line of a message, the rest of the record for a first copy (for a timer: the
-    /// peer records, the per-heartbeat lists and the rest of the record). Stage 2, reading the
-    /// index: the sender's record, the mesh and where the message cache writes. Stage 3, for a
-    /// first copy: the records of the mesh peers it goes to (and their link records, which
-    /// the sends read) and the sender's score counters. Hints only: no state changes.
-    pub fn prefetch(&self, stage: u8, msg: Option<(NodeId, &Rpc)>, links: &sim_core::Links<'_>) {
+    /// Prefetch hints for an RPC from `from` a few events ahead ([`sim_core::Node::prefetch`]
+    /// stages 1 to 3, the node prefetching the record itself at stage 0). Stage 1: the peer
+    /// index, the topics, the IDONTWANT tail, the seen-cache line of a message, the rest of
+    /// the record for a first copy. Stage 2, reading the index: the sender's record and, for a
+    /// message, the mesh and where the message cache writes. Stage 3, for a first copy: the
+    /// records of the mesh peers it goes to (and their link records, which the sends read) and
+    /// the sender's score counters. Hints only: no state changes.
+    pub fn prefetch(&self, stage: u8, from: NodeId, rpc: &Rpc, links: &sim_core::Links<'_>) {
         use sim_core::prefetch::{prefetch, prefetch_range};
         let first_copy = |m: &WireMsg| !self.seen.recently_seen(m.id);
-        match (stage, msg) {
-            (1, Some((_, rpc))) => {
+        match stage {
+            1 => {
                 prefetch(self.peer_ids.as_ptr());
                 prefetch(self.peer_ids.as_ptr().wrapping_add(16));
                 prefetch(self.topics.as_ptr());
@@ -557,17 +556,8 @@ impl Relay {
                     _ => {}
                 }
             }
-            (1, None) => {
-                prefetch_range(self, Self::HOT_BYTES, std::mem::size_of::<Self>());
-                for i in 0..self.peers.len() {
-                    prefetch(self.peers.as_ptr().wrapping_add(i));
-                }
-                prefetch(self.topics.as_ptr());
-                if let Some(e) = self.idontwants.front() {
-                    prefetch(e as *const _);
-                }
-            }
-            (2, Some((from, rpc))) => {
+
+            2 => {
                 if let Some(i) = self.peer_pos(from) {
                     prefetch(self.peers.as_ptr().wrapping_add(i));
                 }
@@ -580,12 +570,13 @@ impl Relay {
                     self.mcache.prefetch_put();
                 }
             }
-            (2, None) => {
-                if let Some(e) = self.sent_ihaves.front() {
-                    prefetch(e as *const _);
+            3 => {
+                let (Rpc::Forward(m) | Rpc::Publish(m)) = rpc else {
+                    return;
+                };
+                if !first_copy(m) {
+                    return;
                 }
-            }
-            (3, Some((from, Rpc::Forward(m) | Rpc::Publish(m)))) if first_copy(m) => {
                 if let Some(k) = self.topic_pos(m.topic) {
                     for &p in &self.topics[k].mesh {
                         if let Some(i) = self.peer_pos(p) {
@@ -596,6 +587,42 @@ impl Relay {
                 }
                 if let Some(i) = self.peer_pos(from) {
                     prefetch(&*self.peers[i].stats as *const PeerScore);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Prefetch hints for a timer a few events ahead (see [`Relay::prefetch`]). A heartbeat:
+    /// at stage 1 the rest of the record, the peer records, the topics and the IDONTWANT
+    /// list's head; at stage 2 the sent-IHAVE list's head. A score update: the peer records,
+    /// then every peer's score counters. Hints only.
+    pub fn prefetch_timer(&self, stage: u8, timer: &RelayTimer) {
+        use sim_core::prefetch::{prefetch, prefetch_range};
+        match (stage, timer) {
+            (1, RelayTimer::Heartbeat) => {
+                prefetch_range(self, Self::HOT_BYTES, std::mem::size_of::<Self>());
+                for i in 0..self.peers.len() {
+                    prefetch(self.peers.as_ptr().wrapping_add(i));
+                }
+                prefetch(self.topics.as_ptr());
+                if let Some(e) = self.idontwants.front() {
+                    prefetch(e as *const _);
+                }
+            }
+            (2, RelayTimer::Heartbeat) => {
+                if let Some(e) = self.sent_ihaves.front() {
+                    prefetch(e as *const _);
+                }
+            }
+            (1, RelayTimer::ScoreTick) => {
+                for i in 0..self.peers.len() {
+                    prefetch(self.peers.as_ptr().wrapping_add(i));
+                }
+            }
+            (2, RelayTimer::ScoreTick) => {
+                for p in &self.peers {
+                    sim_core::prefetch::prefetch_obj(&*p.stats as *const PeerScore);
                 }
             }
             _ => {}

@@ -18,7 +18,9 @@
 use std::rc::Rc;
 
 use sim_core::rng::{self, SimRng};
-use sim_core::{Category, Ctx, Input, Links, Node, NodeId, Payload, Rate, SimDuration, SimTime};
+use sim_core::{
+    Category, Ctx, Hint, Input, Links, Node, NodeId, Payload, Rate, SimDuration, SimTime,
+};
 
 use crate::behaviour::{PublishOutcome, Relay, RelayCtx, RelayEvent, RelayShared, RelayTimer};
 use crate::message::{TopicIdx, WakuMessageShape, WireMsg, derive_msg_id};
@@ -605,19 +607,27 @@ impl Node for WakuNode {
     type Observer = WakuObserver;
 
     #[inline]
-    fn prefetch(&self, stage: u8, msg: Option<(NodeId, &WakuMsg)>, links: &Links<'_>) {
+    fn prefetch(&self, stage: u8, input: Hint<'_, WakuMsg, WakuTimer>, links: &Links<'_>) {
         if stage == 0 {
             // This record up to the end of the relay's hot part.
             let hot = std::mem::offset_of!(WakuNode, relay) + Relay::HOT_BYTES;
             sim_core::prefetch::prefetch_range(self, 0, hot);
             return;
         }
-        match msg {
-            Some((from, WakuMsg::Relay(rpc))) => {
-                self.relay.prefetch(stage, Some((from, rpc)), links)
+        match input {
+            Hint::Message {
+                from,
+                msg: WakuMsg::Relay(rpc),
+            } => self.relay.prefetch(stage, from, rpc, links),
+            Hint::Message { .. } => {}
+            Hint::Timer(WakuTimer::Relay(t)) => {
+                if stage == 1 && matches!(t, RelayTimer::Heartbeat) {
+                    // The heartbeat shuffles: the random stream's buffer and state.
+                    sim_core::prefetch::prefetch_all(&*self.rng);
+                }
+                self.relay.prefetch_timer(stage, t);
             }
-            Some(_) => {}
-            None => self.relay.prefetch(stage, None, links),
+            Hint::Timer(_) => {}
         }
     }
 

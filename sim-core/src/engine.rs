@@ -7,7 +7,7 @@ use crate::NodeId;
 use crate::accounting::{Accounting, Category, Direction, DropReason};
 use crate::error::SimError;
 use crate::network::{Degradation, Fault, Jitter, LatencyModel, LinkCapacity, NetworkConfig};
-use crate::node::{CloseReason, Ctx, DialError, Input, Node, Payload, TimerId};
+use crate::node::{CloseReason, Ctx, DialError, Hint, Input, Node, Payload, TimerId};
 use crate::queue::{EventQueue, QueueKind};
 use crate::rng::{self, SimRng};
 use crate::time::{Rate, SimDuration, SimTime};
@@ -1375,13 +1375,24 @@ impl<N: Node> Engine<N> {
                 Ev::Timer { slot, .. } => (0, Some(slot)),
                 _ => continue,
             };
-            let (to, m) = match timer {
+            let (to, m, hint) = match timer {
                 Some(slot) => match core.timers.get(slot as usize) {
-                    Some(ts) => (ts.node, None),
-                    None => continue,
+                    Some(TimerSlot {
+                        node,
+                        value: Some(v),
+                        ..
+                    }) => (*node, None, Hint::Timer(v)),
+                    _ => continue,
                 },
                 None => match core.msgs.items.get(msg as usize) {
-                    Some(Some(m)) => (m.to, Some(m)),
+                    Some(Some(m)) => (
+                        m.to,
+                        Some(m),
+                        Hint::Message {
+                            from: m.from,
+                            msg: &m.msg,
+                        },
+                    ),
                     _ => continue,
                 },
             };
@@ -1413,7 +1424,7 @@ impl<N: Node> Engine<N> {
                 }
             }
             if let Some(n) = self.nodes.get(to.index()) {
-                n.prefetch(k as u8, m.map(|m| (m.from, &m.msg)), &Links(&core.nodes));
+                n.prefetch(k as u8, hint, &Links(&core.nodes));
             }
         }
     }

@@ -59,7 +59,7 @@ pub use network::{
     ConstantLatency, Degradation, Fault, FnLatency, Jitter, LatencyModel, LinkCapacity,
     NetworkConfig,
 };
-pub use node::{CloseReason, Ctx, DialError, Input, Node, Payload, TimerId};
+pub use node::{CloseReason, Ctx, DialError, Hint, Input, Node, Payload, TimerId};
 pub use queue::QueueKind;
 pub use rng::SimRng;
 pub use time::{Rate, SimDuration, SimTime};

@@ -103,6 +103,20 @@ pub struct TimerId {
     pub(crate) generation: u32,
 }
 
+/// What an input to come is, for [`Node::prefetch`].
+#[derive(Debug)]
+pub enum Hint<'a, M, T> {
+    /// A message from `from`.
+    Message {
+        /// The sender.
+        from: NodeId,
+        /// The message.
+        msg: &'a M,
+    },
+    /// A timer with this value.
+    Timer(&'a T),
+}
+
 /// A simulated node: a sans-IO state machine driven by the engine.
 ///
 /// The engine calls [`Node::handle`] for every input and [`Node::accept_inbound`] when a peer
@@ -124,13 +138,13 @@ pub trait Node: Sized {
     /// (stage k one or two events after stage k - 1, the last one event before the input). A node
     /// may prefetch ([`crate::prefetch`]) the memory the input will touch: stage 0 only its
     /// own record (read nothing: it is not in cache yet), later stages reading only what an
-    /// earlier stage prefetched. `msg` is the sender and message of a message, `None` for a
-    /// timer. `links` prefetches the link records of nodes it will send to. It must not
-    /// change state or results. The default prefetches the node record (its first 16 lines)
-    /// at stage 0.
+    /// earlier stage prefetched. `input` is the message (and sender) or timer to come.
+    /// `links` prefetches the link records of nodes it will send to. It must not change
+    /// state or results. The default prefetches the node record (its first 16 lines) at
+    /// stage 0.
     #[inline]
-    fn prefetch(&self, stage: u8, msg: Option<(NodeId, &Self::Msg)>, links: &Links<'_>) {
-        let _ = (msg, links);
+    fn prefetch(&self, stage: u8, input: Hint<'_, Self::Msg, Self::Timer>, links: &Links<'_>) {
+        let _ = (input, links);
         if stage == 0 {
             crate::prefetch::prefetch_all(self);
         }
