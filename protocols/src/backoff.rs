@@ -10,6 +10,11 @@ pub struct Backoffs {
 }
 
 impl Backoffs {
+    /// Prefetches the entries (a hint only).
+    #[inline]
+    pub fn prefetch(&self) {
+        sim_core::prefetch::prefetch(self.entries.as_ptr());
+    }
     /// The backoff end for `peer`, if any (expired entries stay until [`Self::expire`]).
     #[inline]
     pub fn get(&self, peer: NodeId) -> Option<SimTime> {

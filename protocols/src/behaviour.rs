@@ -594,9 +594,10 @@ impl Relay {
     }
 
     /// Prefetch hints for a timer a few events ahead (see [`Relay::prefetch`]). A heartbeat:
-    /// at stage 1 the rest of the record, the peer records, the topics and the IDONTWANT
-    /// list's head; at stage 2 the sent-IHAVE list's head. A score update: the peer records,
-    /// then every peer's score counters. Hints only.
+    /// at stage 1 the rest of the record, the peer records and index, the topics, the
+    /// message cache's slot table and the IDONTWANT list's head; at stage 2 the sent-IHAVE
+    /// list's head, each topic's backoffs, mesh and peers, and the gossip window's slots. A
+    /// score update: the peer records, then every peer's score counters. Hints only.
     pub fn prefetch_timer(&self, stage: u8, timer: &RelayTimer) {
         use sim_core::prefetch::{prefetch, prefetch_range};
         match (stage, timer) {
@@ -606,6 +607,9 @@ impl Relay {
                     prefetch(self.peers.as_ptr().wrapping_add(i));
                 }
                 prefetch(self.topics.as_ptr());
+                prefetch(self.peer_ids.as_ptr());
+                prefetch(self.peer_ids.as_ptr().wrapping_add(16));
+                self.mcache.prefetch_slots();
                 if let Some(e) = self.idontwants.front() {
                     prefetch(e as *const _);
                 }
@@ -614,6 +618,12 @@ impl Relay {
                 if let Some(e) = self.sent_ihaves.front() {
                     prefetch(e as *const _);
                 }
+                for t in &self.topics {
+                    t.backoff.prefetch();
+                    prefetch(t.mesh.as_ptr());
+                    prefetch(t.peers.as_ptr());
+                }
+                self.mcache.prefetch_window();
             }
             (1, RelayTimer::ScoreTick) => {
                 for i in 0..self.peers.len() {

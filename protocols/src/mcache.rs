@@ -35,6 +35,22 @@ impl MessageCache {
         self.slots[self.pos].push(msg);
     }
 
+    /// Prefetches the slot table (a hint only; before [`MessageCache::prefetch_window`]).
+    #[inline]
+    pub fn prefetch_slots(&self) {
+        sim_core::prefetch::prefetch(self.slots.as_ptr());
+    }
+
+    /// Prefetches the first entries of the slots the gossip window reads (a hint only).
+    #[inline]
+    pub fn prefetch_window(&self) {
+        let n = self.slots.len();
+        for i in 0..self.gossip.min(n) {
+            let slot = &self.slots[(self.pos + n - i) % n];
+            sim_core::prefetch::prefetch(slot.as_ptr());
+        }
+    }
+
     /// Prefetches where the next [`MessageCache::put`] writes (a hint only).
     #[inline]
     pub fn prefetch_put(&self) {
