@@ -192,16 +192,17 @@ impl Uplink {
 
 /// A simulated Waku node.
 ///
-/// `repr(C)`: the uplink mirror (every send) and the relay record's hot part come first, so
-/// that prefetching a few lines covers what an input touches ([`Node::prefetch`]).
+/// `repr(C)`: the uplink mirror (every send), the random stream's pointer (read by every
+/// relay input) and the relay record's hot part come first, so that prefetching a few lines
+/// covers what an input touches ([`Node::prefetch`]).
 #[derive(Debug)]
 #[repr(C)]
 pub struct WakuNode {
     uplink: Uplink,
     id: NodeId,
+    rng: Box<SimRng>,
     relay: Relay,
     sh: Rc<NodeShared>,
-    rng: Box<SimRng>,
     workload_rng: Option<Box<SimRng>>,
     base_upload_bps: u64,
     topics: Vec<TopicIdx>,
