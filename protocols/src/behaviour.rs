@@ -556,7 +556,6 @@ impl Relay {
                     _ => {}
                 }
             }
-
             2 => {
                 if let Some(i) = self.peer_pos(from) {
                     prefetch(self.peers.as_ptr().wrapping_add(i));

@@ -345,7 +345,7 @@ pub(crate) struct Core<M, T> {
     conn_alive: Vec<bool>,
     /// Scratch list for [`Core::downlink_position`]'s rare walk (kept to reuse its memory).
     down_scratch: Vec<u32>,
-    /// Nodes currently degraded; when none, sends skip the receiver's record.
+    /// Nodes currently degraded; when none, sends skip the degradation fields of both ends.
     degraded_nodes: usize,
     /// Whether a later message on a connection can get an earlier arrival than an earlier one:
     /// only with jitter, or once a degradation (extra latency, loss and its retransmissions)

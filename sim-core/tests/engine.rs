@@ -137,6 +137,19 @@ fn engine(n: usize, cap: LinkCapacity, latency_ms: u64, cfg: EngineConfig) -> En
     .unwrap()
 }
 
+/// Scripted nodes with one capacity each, a constant latency, default settings.
+fn engine_with_caps(caps: Vec<LinkCapacity>, latency: SimDuration) -> Engine<T> {
+    let n = caps.len();
+    Engine::new(
+        EngineConfig::default(),
+        Box::new(ConstantLatency(latency)),
+        caps,
+        (0..n).map(|_| T { refuse: false }).collect(),
+        Log::default(),
+    )
+    .unwrap()
+}
+
 fn msgs_at(e: &Engine<T>, node: u32) -> Vec<(SimTime, u32)> {
     e.observer()
         .0
@@ -193,14 +206,7 @@ fn uplink_queueing_two_megabytes_on_8_mbit() {
         },
         LinkCapacity::symmetric_mbps(1000),
     ];
-    let mut e = Engine::new(
-        EngineConfig::default(),
-        Box::new(ConstantLatency(SimDuration::from_millis(50))),
-        caps,
-        vec![T { refuse: false }, T { refuse: false }],
-        Log::default(),
-    )
-    .unwrap();
+    let mut e = engine_with_caps(caps, SimDuration::from_millis(50));
     e.connect_now(NodeId(0), NodeId(1)).unwrap();
     e.set_timer(NodeId(0), ms(0), Act::Send(1, 1_000_000, 1))
         .unwrap();
@@ -229,14 +235,7 @@ fn downlink_queueing_from_two_senders() {
         upload_bps: 8_000_000,
         download_bps: 8_000_000,
     };
-    let mut e = Engine::new(
-        EngineConfig::default(),
-        Box::new(ConstantLatency(SimDuration::from_millis(50))),
-        vec![fast, fast, slow],
-        (0..3).map(|_| T { refuse: false }).collect(),
-        Log::default(),
-    )
-    .unwrap();
+    let mut e = engine_with_caps(vec![fast, fast, slow], SimDuration::from_millis(50));
     e.connect_now(NodeId(0), NodeId(2)).unwrap();
     e.connect_now(NodeId(1), NodeId(2)).unwrap();
     e.set_timer(NodeId(0), ms(0), Act::Send(2, 1_000_000, 1))
@@ -264,14 +263,7 @@ fn a_later_send_that_arrives_first_goes_first_on_the_downlink() {
         upload_bps: 8_000_000,
         download_bps: 8_000_000,
     };
-    let mut e = Engine::new(
-        EngineConfig::default(),
-        Box::new(ConstantLatency(SimDuration::from_millis(50))),
-        vec![slow, fast, fast, slow],
-        (0..4).map(|_| T { refuse: false }).collect(),
-        Log::default(),
-    )
-    .unwrap();
+    let mut e = engine_with_caps(vec![slow, fast, fast, slow], SimDuration::from_millis(50));
     for (a, b) in [(0, 1), (0, 3), (1, 3), (2, 3)] {
         e.connect_now(NodeId(a), NodeId(b)).unwrap();
     }
@@ -310,14 +302,7 @@ fn downlink_matches_reference(sends: &[(u64, u8, u8, u32)], speeds: &[u8]) {
         })
         .collect();
     let latency = SimDuration::from_millis(20);
-    let mut e = Engine::new(
-        EngineConfig::default(),
-        Box::new(ConstantLatency(latency)),
-        caps.clone(),
-        (0..n).map(|_| T { refuse: false }).collect(),
-        Log::default(),
-    )
-    .unwrap();
+    let mut e = engine_with_caps(caps.clone(), latency);
     for a in 0..n as u32 {
         for b in a + 1..n as u32 {
             e.connect_now(NodeId(a), NodeId(b)).unwrap();
