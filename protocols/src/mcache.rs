@@ -44,11 +44,16 @@ impl MessageCache {
     /// Prefetches the first entries of the slots the gossip window reads (a hint only).
     #[inline]
     pub fn prefetch_window(&self) {
-        let n = self.slots.len();
-        for i in 0..self.gossip.min(n) {
-            let slot = &self.slots[(self.pos + n - i) % n];
+        for slot in self.window_slots() {
             sim_core::prefetch::prefetch(slot.as_ptr());
         }
+    }
+
+    /// The slots of the gossip window, newest first.
+    #[inline]
+    fn window_slots(&self) -> impl Iterator<Item = &Vec<WireMsg>> {
+        let n = self.slots.len();
+        (0..self.gossip.min(n)).map(move |i| &self.slots[(self.pos + n - i) % n])
     }
 
     /// Prefetches where the next [`MessageCache::put`] writes (a hint only).
@@ -66,17 +71,14 @@ impl MessageCache {
 
     /// Appends the ids of `topic` in the gossip window (newest slot first) to `out`.
     pub fn window(&self, topic: TopicIdx, out: &mut Vec<MsgId>) {
-        let n = self.slots.len();
-        for i in 0..self.gossip.min(n) {
-            let slot = &self.slots[(self.pos + n - i) % n];
+        for slot in self.window_slots() {
             out.extend(slot.iter().filter(|m| m.topic == topic).map(|m| m.id));
         }
     }
 
     /// Whether the gossip window is empty (a fast check before building IHAVE).
     pub fn window_is_empty(&self) -> bool {
-        let n = self.slots.len();
-        (0..self.gossip.min(n)).all(|i| self.slots[(self.pos + n - i) % n].is_empty())
+        self.window_slots().all(Vec::is_empty)
     }
 
     /// Moves to a new slot, forgetting the oldest one (called at the end of each heartbeat).

@@ -199,6 +199,12 @@ impl<E: Copy> RadixHeap<E> {
     #[inline]
     fn bucket_push(&mut self, e: Entry<E>) {
         let b = bucket_of(self.last, e.time).expect("later than the run");
+        self.push_to(b, e);
+    }
+
+    /// Appends `e` to bucket `b` and marks it non-empty.
+    #[inline]
+    fn push_to(&mut self, b: usize, e: Entry<E>) {
         self.buckets[b].push(e);
         self.nonempty[b / 64] |= 1 << (b % 64);
         self.summary |= 1 << (b / 64);
@@ -310,8 +316,6 @@ impl<E: Copy> RadixHeap<E> {
             .expect("bucket is non-empty");
         self.last = min;
         let mut zero = std::mem::take(&mut self.scratch);
-        let mut nonempty = self.nonempty;
-        let mut summary = self.summary;
         for e in &items {
             // Items of one bucket share every digit from its level up: relative to their
             // minimum they differ in a lower digit, so they land in lower buckets.
@@ -319,14 +323,10 @@ impl<E: Copy> RadixHeap<E> {
                 None => zero.push(*e),
                 Some(nb) => {
                     debug_assert!(nb < b);
-                    self.buckets[nb].push(*e);
-                    nonempty[nb / 64] |= 1 << (nb % 64);
-                    summary |= 1 << (nb / 64);
+                    self.push_to(nb, *e);
                 }
             }
         }
-        self.nonempty = nonempty;
-        self.summary = summary;
         zero.sort_unstable_by_key(|e| e.seq);
         self.run.extend(zero.drain(..));
         self.scratch = zero;

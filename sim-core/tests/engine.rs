@@ -200,10 +200,7 @@ fn uplink_queueing_two_megabytes_on_8_mbit() {
     // Message 2 (1 MB), queued behind it: leaves 1.000..2.000 s -> delivered 2.050 s.
     // One second apart, plus latency.
     let caps = vec![
-        LinkCapacity {
-            upload_bps: 8_000_000,
-            download_bps: 8_000_000,
-        },
+        LinkCapacity::symmetric_mbps(8),
         LinkCapacity::symmetric_mbps(1000),
     ];
     let mut e = engine_with_caps(caps, SimDuration::from_millis(50));
@@ -231,10 +228,7 @@ fn downlink_queueing_from_two_senders() {
     // Both send 1 MB at t=0. First bits arrive at 50 ms. The first (node 0, scheduled first)
     // occupies the downlink 0.050..1.050 s; the second waits and takes 1.050..2.050 s.
     let fast = LinkCapacity::symmetric_mbps(1000);
-    let slow = LinkCapacity {
-        upload_bps: 8_000_000,
-        download_bps: 8_000_000,
-    };
+    let slow = LinkCapacity::symmetric_mbps(8);
     let mut e = engine_with_caps(vec![fast, fast, slow], SimDuration::from_millis(50));
     e.connect_now(NodeId(0), NodeId(2)).unwrap();
     e.connect_now(NodeId(1), NodeId(2)).unwrap();
@@ -259,10 +253,7 @@ fn a_later_send_that_arrives_first_goes_first_on_the_downlink() {
     // A waits for C: 1.070..1.080 s -> delivered 1.080 s (it was first due at 1.060 s, then
     //   at 1.070 s: two reschedules, and it is delivered once).
     let fast = LinkCapacity::symmetric_mbps(1000);
-    let slow = LinkCapacity {
-        upload_bps: 8_000_000,
-        download_bps: 8_000_000,
-    };
+    let slow = LinkCapacity::symmetric_mbps(8);
     let mut e = engine_with_caps(vec![slow, fast, fast, slow], SimDuration::from_millis(50));
     for (a, b) in [(0, 1), (0, 3), (1, 3), (2, 3)] {
         e.connect_now(NodeId(a), NodeId(b)).unwrap();
@@ -414,10 +405,7 @@ fn framing_bytes_have_their_own_category_and_take_link_time() {
         ..EngineConfig::default()
     };
     // 1000 B at 8 Mbit/s = 1 ms, zero latency.
-    let cap = LinkCapacity {
-        upload_bps: 8_000_000,
-        download_bps: 8_000_000,
-    };
+    let cap = LinkCapacity::symmetric_mbps(8);
     let mut e = Engine::new(
         cfg,
         Box::new(ConstantLatency(SimDuration::ZERO)),
