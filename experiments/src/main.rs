@@ -12,6 +12,11 @@ use experiments::cli::{self, GlobalArgs};
 
 pub mod topology_cmd;
 
+/// mimalloc: the relay allocates and frees many small RPC buffers, and mimalloc serves them faster
+/// than the system allocator (relay-10k runs about 5 % faster). Results do not depend on it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A deterministic discrete-event simulator of the Waku peer-to-peer network.
 ///
 /// Same scenario + same seed = byte-identical results, on every machine and with any number of

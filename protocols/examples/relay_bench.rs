@@ -187,3 +187,7 @@ fn main() {
         }
     }
 }
+
+/// The allocator of the `wakusim` binary, so the figures are those of a real run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
