@@ -129,6 +129,11 @@ const KEEP_CAPACITY: usize = 4 * RUN_MAX;
 /// Most large allocations kept for buckets that outgrow [`KEEP_CAPACITY`] (on relay-10k a
 /// handful of buckets are large at once; 8 spares of a few thousand items are a few MB).
 const SPARES: usize = 8;
+/// Largest allocation (in items) kept as a spare: the buckets of a steady run hold a few
+/// thousand items (relay-10k: 187,000 events/s, about 3,000 in a 16.8 ms level-3 bucket); the
+/// start of a run, every node starting at once, fills a few with hundreds of thousands, which
+/// are let go (keeping them cost 37 MB on relay-10k).
+const SPARE_MAX_CAPACITY: usize = 16 * 1024;
 
 /// Bits per radix digit: each split resolves one digit, so an item moves at most 8 times and,
 /// for events a few hundred ms ahead among events microseconds apart, once or twice (base 16
@@ -288,7 +293,7 @@ impl<E: Copy> RadixHeap<E> {
     /// Gives emptied bucket `b` its allocation back for reuse, unless it is large: 2,048
     /// buckets each keeping the most it ever held came to a quarter of the memory of a
     /// 10,000-node run. A large allocation becomes a spare (replacing the smallest spare when
-    /// there are [`SPARES`]).
+    /// there are [`SPARES`]) unless it is larger than [`SPARE_MAX_CAPACITY`].
     fn give_back(&mut self, b: usize, mut items: Vec<Entry<E>>) {
         items.clear();
         if items.capacity() <= KEEP_CAPACITY {
@@ -298,8 +303,12 @@ impl<E: Copy> RadixHeap<E> {
         }
     }
 
-    /// Keeps `items` (empty) as a spare, dropping the smallest when there are too many.
+    /// Keeps `items` (empty) as a spare unless it is too large, dropping the smallest spare when
+    /// there are too many.
     fn keep_spare(&mut self, items: Vec<Entry<E>>) {
+        if items.capacity() > SPARE_MAX_CAPACITY {
+            return;
+        }
         self.spares.push(items);
         if self.spares.len() > SPARES {
             let smallest = (0..self.spares.len())
