@@ -126,9 +126,11 @@ const RUN_MIN: usize = 16;
 const RUN_MAX: usize = 64;
 /// Largest allocation (in items) an emptied bucket keeps.
 const KEEP_CAPACITY: usize = 4 * RUN_MAX;
-/// Most large allocations kept for buckets that outgrow [`KEEP_CAPACITY`] (on relay-10k a
-/// handful of buckets are large at once; 8 spares of a few thousand items are a few MB).
-const SPARES: usize = 8;
+/// Most large allocations kept for buckets that outgrow [`KEEP_CAPACITY`]. On relay-10k the
+/// next second's level-3 buckets (16.8 ms each, about 60) fill to a few thousand items each
+/// and are emptied one by one; 64 spares of 4,096 items are 6 MB (8 spares caught a third of
+/// the regrowth).
+const SPARES: usize = 64;
 /// Largest allocation (in items) kept as a spare: the buckets of a steady run hold a few
 /// thousand items (relay-10k: 187,000 events/s, about 3,000 in a 16.8 ms level-3 bucket); the
 /// start of a run, every node starting at once, fills a few with hundreds of thousands, which
