@@ -25,7 +25,7 @@
 //! tests check this, and the radix heap's look-ahead, against a sorted reference.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 
 use serde::{Deserialize, Serialize};
 
@@ -98,7 +98,7 @@ struct RadixHeap<E> {
     last: u64,
     len: usize,
     /// The smallest items, sorted by (time, seq).
-    run: VecDeque<Entry<E>>,
+    run: Run<E>,
     /// `buckets[level * DIGITS + d]` holds items whose time differs from `last` first in
     /// base-256 digit `level` (bits 8 level .. 8 level + 7), that digit being `d`. In index
     /// order the buckets hold ever later items.
@@ -114,6 +114,84 @@ struct RadixHeap<E> {
     /// instead of doubling through the allocator (the buckets of the next few hundred
     /// milliseconds fill to thousands of items, one after another, all run long).
     spares: Vec<Vec<Entry<E>>>,
+}
+
+/// The radix heap's run: a vector read from `head`, so that looking ahead is a plain index
+/// (a ring buffer's wrap-around cost a few instructions on each of the engine's look-aheads).
+/// The consumed front is dropped when an append would otherwise grow the vector.
+#[derive(Debug)]
+struct Run<E> {
+    items: Vec<Entry<E>>,
+    head: usize,
+}
+
+impl<E> Default for Run<E> {
+    fn default() -> Self {
+        Run {
+            items: Vec::new(),
+            head: 0,
+        }
+    }
+}
+
+impl<E: Copy> Run<E> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.items.len() - self.head
+    }
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.head == self.items.len()
+    }
+    #[inline]
+    fn get(&self, k: usize) -> Option<&Entry<E>> {
+        self.items.get(self.head + k)
+    }
+    #[inline]
+    fn front(&self) -> Option<&Entry<E>> {
+        self.get(0)
+    }
+    #[inline]
+    fn back(&self) -> Option<&Entry<E>> {
+        if self.is_empty() {
+            None
+        } else {
+            self.items.last()
+        }
+    }
+    #[inline]
+    fn pop_front(&mut self) -> Option<Entry<E>> {
+        let e = *self.items.get(self.head)?;
+        self.head += 1;
+        if self.head == self.items.len() {
+            self.items.clear();
+            self.head = 0;
+        }
+        Some(e)
+    }
+    /// Makes room for `n` more items without growing when the consumed front can go instead.
+    #[inline]
+    fn reserve(&mut self, n: usize) {
+        if self.items.len() + n > self.items.capacity() && self.head > 0 {
+            self.items.drain(..self.head);
+            self.head = 0;
+        }
+    }
+    #[inline]
+    fn push_back(&mut self, e: Entry<E>) {
+        self.reserve(1);
+        self.items.push(e);
+    }
+    fn extend_from_slice(&mut self, es: &[Entry<E>]) {
+        self.reserve(es.len());
+        self.items.extend_from_slice(es);
+    }
+    /// Inserts `e` at its place in (time, seq) order.
+    fn insert_sorted(&mut self, e: Entry<E>) {
+        self.reserve(1);
+        let pos = self.items[self.head..].partition_point(|x| (x.time, x.seq) < (e.time, e.seq));
+        self.items.insert(self.head + pos, e);
+    }
 }
 
 /// A pop tops the run up from the buckets when fewer than this many items remain (the
@@ -167,7 +245,7 @@ impl<E: Copy> RadixHeap<E> {
         RadixHeap {
             last: 0,
             len: 0,
-            run: VecDeque::new(),
+            run: Run::default(),
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
             nonempty: [0; NONEMPTY_WORDS],
             summary: 0,
@@ -196,12 +274,7 @@ impl<E: Copy> RadixHeap<E> {
                     self.bucket_push(e);
                 }
             }
-            Some(_) => {
-                let pos = self
-                    .run
-                    .partition_point(|x| (x.time, x.seq) < (e.time, e.seq));
-                self.run.insert(pos, e);
-            }
+            Some(_) => self.run.insert_sorted(e),
             None => {
                 if e.time == self.last {
                     self.run.push_back(e);
@@ -288,7 +361,7 @@ impl<E: Copy> RadixHeap<E> {
         if self.run.is_empty() {
             self.last = items[0].time;
         }
-        self.run.extend(items.iter().copied());
+        self.run.extend_from_slice(&items);
         self.give_back(b, items);
     }
 
@@ -341,9 +414,9 @@ impl<E: Copy> RadixHeap<E> {
     #[cold]
     fn refill(&mut self) {
         debug_assert!(self.run.is_empty());
-        if self.run.capacity() > 16 * KEEP_CAPACITY {
+        if self.run.items.capacity() > 16 * KEEP_CAPACITY {
             // A burst of equal times (every start at time zero) grew it; let it go.
-            self.run = VecDeque::new();
+            self.run = Run::default();
         }
         // Split the lowest bucket until one is small enough to become the run whole: its
         // items are the smallest, and the buckets above stay valid relative to its minimum
@@ -384,7 +457,8 @@ impl<E: Copy> RadixHeap<E> {
             }
         }
         zero.sort_unstable_by_key(|e| e.seq);
-        self.run.extend(zero.drain(..));
+        self.run.extend_from_slice(&zero);
+        zero.clear();
         self.scratch = zero;
         self.give_back(b, items);
     }
