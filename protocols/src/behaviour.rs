@@ -592,6 +592,18 @@ impl Relay {
         }
     }
 
+    /// Prefetch hints for an IDONTWANT from `from` that the engine deferred and will hand
+    /// over before the next input: the sender's record and the IDONTWANT list's tail.
+    pub fn prefetch_idontwant(&self, from: NodeId) {
+        use sim_core::prefetch::prefetch;
+        if let Some(i) = self.peer_pos(from) {
+            prefetch(self.peers.as_ptr().wrapping_add(i));
+        }
+        let (a, b) = self.idontwants.as_slices();
+        let tail = if b.is_empty() { a } else { b };
+        prefetch(tail.as_ptr().wrapping_add(tail.len()));
+    }
+
     /// Prefetch hints for a timer a few events ahead (see [`Relay::prefetch`]). A heartbeat:
     /// at stage 1 the rest of the record, the peer records and index, the topics, the
     /// message cache's slot table and the IDONTWANT list's head; at stage 2 the sent-IHAVE

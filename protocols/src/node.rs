@@ -76,6 +76,12 @@ impl Payload for WakuMsg {
     fn sizes(&self) -> (Category, u32, u32) {
         sizes(self.category(), self.wire_bytes())
     }
+    /// IDONTWANT only: its handler stores the id for the peer and does nothing else
+    /// (`Relay::handle_idontwant`).
+    #[inline]
+    fn passive(&self) -> bool {
+        matches!(self, WakuMsg::Relay(Rpc::Idontwant(_)))
+    }
 }
 
 /// (category, wire, framing) bytes of a message of `wire` bytes ([`Payload::sizes`]).
@@ -621,6 +627,10 @@ impl Node for WakuNode {
                 msg: WakuMsg::Relay(rpc),
             } => self.relay.prefetch(stage, from, rpc, links),
             Hint::Message { .. } => {}
+            Hint::Deferred { from, category } if category == category::IDONTWANT => {
+                self.relay.prefetch_idontwant(from);
+            }
+            Hint::Deferred { .. } => {}
             Hint::Timer(WakuTimer::Relay(t)) => {
                 if stage == 1 && matches!(t, RelayTimer::Heartbeat) {
                     // The heartbeat shuffles: the random stream's buffer and state.

@@ -103,6 +103,10 @@ pub struct SimInput {
     /// [`RADIX_QUEUE_MIN_NODES`] nodes, the radix heap (with look-ahead and prefetching)
     /// from there. All choices give identical runs.
     pub queue: Option<QueueKind>,
+    /// Whether IDONTWANTs (the relay's passive messages) reach their receivers late, just
+    /// before the receiver's next input ([`sim_core::EngineConfig::defer_passive`]; default
+    /// true). Results are identical either way; deferring spares an event per IDONTWANT.
+    pub defer_passive: bool,
 }
 
 impl SimInput {
@@ -139,6 +143,7 @@ impl SimInput {
             relay_capable: Vec::new(),
             overlay_sample_interval: SimDuration::from_secs(10),
             queue: None,
+            defer_passive: true,
         }
     }
 }
@@ -648,6 +653,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
             None if n >= RADIX_QUEUE_MIN_NODES => QueueKind::Radix,
             None => QueueKind::Auto,
         },
+        defer_passive: input.defer_passive,
     };
     let caps = input.capacities.clone();
     let mut engine = Engine::new(cfg, input.latency, caps.clone(), nodes, observer)?;

@@ -27,6 +27,11 @@ pub struct EngineConfig {
     pub series_interval: SimDuration,
     /// The network model's settings.
     pub network: NetworkConfig,
+    /// Whether messages whose [`Payload::passive`] is true reach their receiver late, just
+    /// before its next input (default true). Results are the same either way (the engine
+    /// tests check it); only the event hash and the speed differ: a deferred message costs no
+    /// event-queue entry of its own. See [`Payload::passive`].
+    pub defer_passive: bool,
 }
 
 impl Default for EngineConfig {
@@ -38,6 +43,7 @@ impl Default for EngineConfig {
             framing_category: None,
             series_interval: SimDuration::from_secs(1),
             network: NetworkConfig::default(),
+            defer_passive: true,
         }
     }
 }
@@ -92,6 +98,10 @@ pub(crate) enum Ev {
 /// latencies) before.
 /// The queue keeps at least this many events visible when it can (`queue::TOP_UP`).
 const PREFETCH: [usize; 5] = [7, 5, 4, 2, 1];
+
+/// Deferred messages of a node whose list entries, records and counters the look-ahead
+/// prefetches before its next input.
+const PENDING_AHEAD: usize = 4;
 
 /// Timer generations are kept to 28 bits so a timer event packs into 64 bits.
 const GENERATION_MASK: u32 = (1 << 28) - 1;
@@ -164,8 +174,9 @@ pub(crate) struct Conn {
 }
 
 /// A node's link and connections. Laid out by use, one cache line each: line 0 what a send
-/// reads of its receiver (the downlink) and of its sender (the uplink), line 1 the sender's
-/// connections, line 2 the rest.
+/// reads of its receiver (the downlink and its deferred messages), line 1 what it reads of
+/// its sender (the connection index and the uplink: the sender is the node handling an
+/// input, whose lines 0 and 1 are prefetched), line 2 the rest.
 #[derive(Clone, Debug)]
 #[repr(C, align(64))]
 pub(crate) struct NodeNet {
@@ -183,20 +194,47 @@ pub(crate) struct NodeNet {
     online: bool,
     started: bool,
     degraded: bool,
-    up_rate: Rate,
-    up_free: SimTime,
+    /// Whether this node is in `Core::pending_nodes`.
+    pending_listed: bool,
+    /// Passive messages sent to this node and not yet handed to it, in the order sent (see
+    /// [`Payload::passive`]; sorted by (delivery time, seq) when handed over).
+    pending: Vec<Pending>,
     // Line 1.
     /// `peer << 32 | connection id` of each of `conns`, in the same (ascending) order: a
     /// send finds its connection and id in these two or three lines without reading `conns`.
     conn_keys: Vec<u64>,
-    pub(crate) conns: Vec<Conn>,
+    up_rate: Rate,
+    up_free: SimTime,
     cpu_free: SimTime,
     incarnation: u32,
     // Line 2.
+    pub(crate) conns: Vec<Conn>,
     /// The configured capacity (degradations scale it).
     base_cap: LinkCapacity,
     extra_latency: SimDuration,
     loss: f64,
+}
+
+/// A deferred passive message: its delivery time and send sequence number (its place among
+/// events), its in-flight record and its connection; its sender and category, for the
+/// look-ahead's hints (32 bytes).
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    at: SimTime,
+    seq: u64,
+    idx: u32,
+    conn: u32,
+    from: NodeId,
+    cat: Category,
+    /// Its connection closed before it was due: it is dropped when due.
+    dropped: bool,
+}
+
+impl Pending {
+    #[inline]
+    fn key(&self) -> (SimTime, u64) {
+        (self.at, self.seq)
+    }
 }
 
 /// Prefetch access to the nodes' link records, for [`Node::prefetch`]: a node that knows
@@ -241,6 +279,8 @@ struct InFlight<M> {
     /// The sequence number of the send: deliveries due at the same instant are made in the
     /// order their messages were sent, even if one of them was rescheduled.
     seq: u64,
+    /// Deferred (in the receiver's `pending` list, with no event of its own).
+    passive: bool,
     msg: M,
 }
 
@@ -359,6 +399,17 @@ pub(crate) struct Core<M, T> {
     framing_category: Option<Category>,
     hash: u64,
     events: u64,
+    /// The sequence number of the event being processed (with `now`, its place in the event
+    /// order: deferred messages before it are due to its node first).
+    cur_seq: u64,
+    /// [`EngineConfig::defer_passive`].
+    defer_passive: bool,
+    /// Nodes whose `pending` list may be non-empty (each once: `pending_listed`).
+    pending_nodes: Vec<u32>,
+    /// Deferred messages in all `pending` lists.
+    pending_total: usize,
+    /// Set while a passive message's handler runs: it may not act (see [`Payload::passive`]).
+    passive_call: bool,
 }
 
 #[inline]
@@ -455,6 +506,7 @@ impl<M: Payload, T> Core<M, T> {
         stream: bool,
         (cat, wire, framing): (Category, u32, u32),
     ) -> Result<(), SimError> {
+        self.check_active("send");
         self.check_node("send target", to)?;
         if from == to {
             return Err(SimError::SelfTarget {
@@ -545,6 +597,7 @@ impl<M: Payload, T> Core<M, T> {
             self.downlink_position(to, first)
         };
         let end = first.max(prev_end) + ser;
+        let passive = stream && self.defer_passive && msg.passive();
         let idx = self.msgs.insert(InFlight {
             from,
             to,
@@ -557,10 +610,26 @@ impl<M: Payload, T> Core<M, T> {
             prev_end,
             last_arrival: last,
             seq,
+            passive,
             msg,
         });
-        self.queue
-            .push(end.max(last), seq, Ev::Deliver { msg: idx }.pack());
+        let at = end.max(last);
+        if passive {
+            self.defer(
+                to,
+                Pending {
+                    at,
+                    seq,
+                    idx,
+                    conn: conn_id,
+                    from,
+                    cat,
+                    dropped: false,
+                },
+            );
+        } else {
+            self.queue.push(at, seq, Ev::Deliver { msg: idx }.pack());
+        }
         if in_order {
             let r = &mut self.nodes[to.index()];
             r.down_tail = idx;
@@ -570,6 +639,43 @@ impl<M: Payload, T> Core<M, T> {
             self.downlink_push_back(to, idx, first, end);
         }
         Ok(())
+    }
+
+    /// Panics when a passive message's handler tries to act (see [`Payload::passive`]): its
+    /// action would happen at a time already past.
+    #[inline]
+    fn check_active(&self, what: &'static str) {
+        assert!(
+            !self.passive_call,
+            "{what} from the handler of a passive message: Payload::passive must be false for \
+             messages whose handler acts"
+        );
+    }
+
+    /// Puts a passive message in `to`'s pending list (at the end: a write that does not
+    /// wait for the list's memory; the list is sorted when handed over).
+    #[inline]
+    fn defer(&mut self, to: NodeId, p: Pending) {
+        let r = &mut self.nodes[to.index()];
+        r.pending.push(p);
+        if !r.pending_listed {
+            r.pending_listed = true;
+            self.pending_nodes.push(to.0);
+        }
+        self.pending_total += 1;
+    }
+
+    /// Connection `conn` to `node` closed at the event being processed: the passive messages
+    /// on it that were due after that event are dropped (those due before it reach the node).
+    /// They stay in the list, marked, until they are due, as their events would stay in the
+    /// queue (their records may still be in the downlink's schedule).
+    fn drop_pending(&mut self, node: NodeId, conn: u32) {
+        let cut = (self.now, self.cur_seq);
+        for p in &mut self.nodes[node.index()].pending {
+            if p.conn == conn && p.key() > cut {
+                p.dropped = true;
+            }
+        }
     }
 
     // The receiver's downlink takes messages one at a time in order of first-bit arrival (ties
@@ -637,7 +743,15 @@ impl<M: Payload, T> Core<M, T> {
             let old_at = old_end.max(e.last_arrival);
             let new_at = new_end.max(e.last_arrival);
             let mut j_now = j;
-            if new_at != old_at {
+            if new_at != old_at && e.passive {
+                // No event to move: the pending entry takes the new time.
+                let pending = &mut self.nodes[to.index()].pending;
+                let k = pending
+                    .iter()
+                    .position(|p| p.idx == j)
+                    .expect("a deferred message is pending");
+                pending[k].at = new_at;
+            } else if new_at != old_at {
                 let v = self.msgs.evict(j);
                 let seq = v.seq;
                 j_now = self.msgs.insert(v);
@@ -687,6 +801,7 @@ impl<M: Payload, T> Core<M, T> {
     }
 
     pub(crate) fn post(&mut self, to: NodeId, at: SimTime, msg: M) -> Result<(), SimError> {
+        self.check_active("post");
         self.check_node("post target", to)?;
         let idx = self.msgs.insert(InFlight {
             from: to,
@@ -700,6 +815,7 @@ impl<M: Payload, T> Core<M, T> {
             prev_end: SimTime::ZERO,
             last_arrival: at,
             seq: 0,
+            passive: false,
             msg,
         });
         self.schedule(at, Ev::Post { msg: idx });
@@ -707,6 +823,7 @@ impl<M: Payload, T> Core<M, T> {
     }
 
     pub(crate) fn set_timer(&mut self, node: NodeId, at: SimTime, value: T) -> TimerId {
+        self.check_active("set_timer");
         let incarnation = self.nodes[node.index()].incarnation;
         let slot = match self.free_timers.pop() {
             Some(s) => {
@@ -739,6 +856,7 @@ impl<M: Payload, T> Core<M, T> {
     }
 
     pub(crate) fn cancel_timer(&mut self, id: TimerId) -> bool {
+        self.check_active("cancel_timer");
         match self.timers.get(id.slot as usize) {
             Some(t) if t.generation == id.generation && t.value.is_some() => {
                 self.free_timer(id.slot);
@@ -749,6 +867,7 @@ impl<M: Payload, T> Core<M, T> {
     }
 
     pub(crate) fn reserve_cpu(&mut self, node: NodeId, cost: SimDuration) -> SimTime {
+        self.check_active("compute");
         let n = &mut self.nodes[node.index()];
         let done = self.now.max(n.cpu_free) + cost;
         n.cpu_free = done;
@@ -756,6 +875,7 @@ impl<M: Payload, T> Core<M, T> {
     }
 
     pub(crate) fn dial(&mut self, from: NodeId, to: NodeId) -> Result<(), SimError> {
+        self.check_active("dial");
         self.check_node("dial target", to)?;
         if from == to {
             return Err(SimError::SelfTarget {
@@ -803,6 +923,9 @@ impl<M: Payload, T> Core<M, T> {
         n.conn_keys.remove(i);
         let c = n.conns.remove(i);
         self.conn_alive[c.id as usize] = false;
+        if !n.pending.is_empty() {
+            self.drop_pending(node, c.id as u32);
+        }
         Some(c)
     }
 
@@ -817,6 +940,7 @@ impl<M: Payload, T> Core<M, T> {
 
     /// Closes the connection between `node` and `peer`; `reason` is as seen by `node`.
     pub(crate) fn close(&mut self, node: NodeId, peer: NodeId, reason: CloseReason) -> bool {
+        self.check_active("disconnect");
         let Some(mine) = self.remove_conn(node, peer) else {
             return false;
         };
@@ -981,6 +1105,8 @@ impl<N: Node> Engine<N> {
                 degraded: false,
                 conns: Vec::new(),
                 conn_keys: Vec::new(),
+                pending: Vec::new(),
+                pending_listed: false,
             })
             .collect();
         let mut core = Core {
@@ -1011,6 +1137,11 @@ impl<N: Node> Engine<N> {
             framing_category: config.framing_category,
             hash: 0xCBF2_9CE4_8422_2325,
             events: 0,
+            cur_seq: 0,
+            defer_passive: config.defer_passive,
+            pending_nodes: Vec::new(),
+            pending_total: 0,
+            passive_call: false,
         };
         for i in 0..n {
             core.schedule(SimTime::ZERO, Ev::Start { node: i as u32 });
@@ -1132,9 +1263,10 @@ impl<N: Node> Engine<N> {
     pub fn events_processed(&self) -> u64 {
         self.core.events
     }
-    /// Events waiting in the queue (including cancelled timers not yet popped).
+    /// Events waiting in the queue (including cancelled timers not yet popped) and deferred
+    /// passive messages not yet handed to their nodes.
     pub fn pending_events(&self) -> usize {
-        self.core.queue.len()
+        self.core.queue.len() + self.core.pending_total
     }
     /// The running hash of (time, node, event kind) over every handler call so far.
     pub fn event_hash(&self) -> u64 {
@@ -1181,14 +1313,22 @@ impl<N: Node> Engine<N> {
     }
 
     /// Processes events up to and including time `end`, then sets the clock to `end`.
+    /// Deferred passive messages due up to `end` have reached their nodes when it returns.
     pub fn run_until(&mut self, end: SimTime) -> RunOutcome {
         loop {
             match self.core.queue.peek_time() {
                 None => {
+                    self.catch_up_all((end, u64::MAX));
+                    if self.core.pending_total > 0 {
+                        // Deferred messages due later remain: as events would.
+                        self.core.now = end;
+                        return RunOutcome::ReachedTime;
+                    }
                     self.core.now = self.core.now.max(end);
                     return RunOutcome::QueueEmpty;
                 }
                 Some(t) if t > end => {
+                    self.catch_up_all((end, u64::MAX));
                     self.core.now = end;
                     return RunOutcome::ReachedTime;
                 }
@@ -1197,37 +1337,136 @@ impl<N: Node> Engine<N> {
         }
     }
 
-    /// Processes events until the queue is empty.
+    /// Processes events until the queue is empty (deferred passive messages included).
     pub fn run_to_empty(&mut self) -> RunOutcome {
-        while !self.core.queue.is_empty() {
-            self.step();
+        loop {
+            while !self.core.queue.is_empty() {
+                self.step();
+            }
+            if self.core.pending_total == 0 {
+                return RunOutcome::QueueEmpty;
+            }
+            let last = self.catch_up_all((SimTime::MAX, u64::MAX));
+            self.core.now = self.core.now.max(last);
         }
-        RunOutcome::QueueEmpty
     }
 
     /// Processes events up to `end` while `keep_going` holds; it is checked after every event.
+    /// Passive messages are not deferred meanwhile, so that the condition sees every node as
+    /// it is (messages deferred before the call reach their nodes before each check).
     pub fn run_while(
         &mut self,
         end: SimTime,
         mut keep_going: impl FnMut(&Self) -> bool,
     ) -> RunOutcome {
-        loop {
+        let defer = std::mem::replace(&mut self.core.defer_passive, false);
+        let outcome = loop {
+            if self.core.pending_total > 0 {
+                self.catch_up_all((self.core.now, self.core.cur_seq));
+            }
             if !keep_going(self) {
-                return RunOutcome::ConditionMet;
+                break RunOutcome::ConditionMet;
             }
             match self.core.queue.peek_time() {
-                None => return RunOutcome::QueueEmpty,
+                None if self.core.pending_total > 0 => {
+                    let last = self.catch_up_all((end, u64::MAX));
+                    self.core.now = self.core.now.max(last);
+                }
+                None => break RunOutcome::QueueEmpty,
                 Some(t) if t > end => {
+                    self.catch_up_all((end, u64::MAX));
                     self.core.now = end;
-                    return RunOutcome::ReachedTime;
+                    break RunOutcome::ReachedTime;
                 }
                 Some(_) => self.step(),
             }
+        };
+        self.core.defer_passive = defer;
+        outcome
+    }
+
+    /// Hands every deferred passive message due before `cut` (time, seq) to its node; returns
+    /// the latest delivery time handed.
+    fn catch_up_all(&mut self, cut: (SimTime, u64)) -> SimTime {
+        let mut last = SimTime::ZERO;
+        if self.core.pending_total == 0 {
+            return last;
+        }
+        let nodes = std::mem::take(&mut self.core.pending_nodes);
+        let mut keep = Vec::with_capacity(nodes.len());
+        for &n in &nodes {
+            last = last.max(self.catch_up_to(NodeId(n), cut));
+            if self.core.nodes[n as usize].pending.is_empty() {
+                self.core.nodes[n as usize].pending_listed = false;
+            } else {
+                keep.push(n);
+            }
+        }
+        self.core.pending_nodes = keep;
+        last
+    }
+
+    /// Hands `node` the deferred passive messages due before the event being processed.
+    #[inline]
+    fn catch_up(&mut self, node: NodeId) {
+        if !self.core.nodes[node.index()].pending.is_empty() {
+            self.catch_up_to(node, (self.core.now, self.core.cur_seq));
         }
     }
 
+    /// Hands `node` its deferred passive messages due before `cut`, each at its own delivery
+    /// time and in order, as events would have; returns the latest delivery time handed.
+    #[inline(never)]
+    fn catch_up_to(&mut self, node: NodeId, cut: (SimTime, u64)) -> SimTime {
+        let mut pending = std::mem::take(&mut self.core.nodes[node.index()].pending);
+        if !pending.is_sorted_by_key(Pending::key) {
+            pending.sort_unstable_by_key(Pending::key);
+        }
+        let n = pending.partition_point(|p| p.key() < cut);
+        let now = self.core.now;
+        let mut last = SimTime::ZERO;
+        self.core.passive_call = true;
+        for p in &pending[..n] {
+            let m = self.core.msgs.take(p.idx);
+            debug_assert!(m.passive && m.to == node);
+            last = p.at;
+            if p.dropped {
+                self.core
+                    .accounting
+                    .count_drop(node, DropReason::ConnectionClosed);
+                continue;
+            }
+            self.core.now = p.at;
+            self.core.account_in(m.to, m.cat, m.bytes, m.framing);
+            let kind = 3 | (m.cat.0 as u64) << 8;
+            self.handle(
+                m.to,
+                kind,
+                Input::Message {
+                    from: m.from,
+                    msg: m.msg,
+                },
+            );
+        }
+        self.core.passive_call = false;
+        self.core.now = now;
+        self.core.pending_total -= n;
+        pending.drain(..n);
+        // Nothing was deferred to this node meanwhile: passive handlers do not send.
+        debug_assert!(self.core.nodes[node.index()].pending.is_empty());
+        self.core.nodes[node.index()].pending = pending;
+        last
+    }
+
+    /// Calls `node`'s handler, after handing it the deferred messages due before.
     #[inline]
     fn call(&mut self, node: NodeId, kind: u64, input: Input<N::Msg, N::Timer>) {
+        self.catch_up(node);
+        self.handle(node, kind, input);
+    }
+
+    #[inline]
+    fn handle(&mut self, node: NodeId, kind: u64, input: Input<N::Msg, N::Timer>) {
         let core = &mut self.core;
         core.events += 1;
         core.hash = mix(
@@ -1244,9 +1483,10 @@ impl<N: Node> Engine<N> {
 
     /// Processes the next event, if any.
     pub fn step(&mut self) {
-        let Some((t, _seq, ev)) = self.core.queue.pop() else {
+        let Some((t, seq, ev)) = self.core.queue.pop() else {
             return;
         };
+        self.core.cur_seq = seq;
         self.prefetch_ahead();
         let ev = ev.unpack();
         assert!(
@@ -1418,9 +1658,34 @@ impl<N: Node> Engine<N> {
                 }
             }
             if k == 1 {
-                // The node may send: its connection index.
+                // The node may send: its connection index. Its deferred messages: their list.
                 for i in (0..nn.conn_keys.len().min(24)).step_by(8) {
                     prefetch(nn.conn_keys.as_ptr().wrapping_add(i));
+                }
+                for i in 0..nn.pending.len().min(PENDING_AHEAD) {
+                    prefetch(nn.pending.as_ptr().wrapping_add(i));
+                }
+            }
+            if k == 2 {
+                // The first deferred messages' records, counters and the node's hints (the
+                // list's head came in at stage 1).
+                let mut last_cat = None;
+                for p in nn.pending.iter().take(PENDING_AHEAD) {
+                    prefetch_obj(core.msgs.items.as_ptr().wrapping_add(p.idx as usize));
+                    if last_cat != Some(p.cat) {
+                        last_cat = Some(p.cat);
+                        core.accounting.prefetch(to, p.cat);
+                        if let Some(fc) = core.framing_category {
+                            core.accounting.prefetch(to, fc);
+                        }
+                    }
+                    if let Some(n) = self.nodes.get(to.index()) {
+                        let hint = Hint::Deferred {
+                            from: p.from,
+                            category: p.cat,
+                        };
+                        n.prefetch(k as u8, hint, &Links(&core.nodes));
+                    }
                 }
             }
             if let Some(n) = self.nodes.get(to.index()) {
@@ -1465,6 +1730,7 @@ impl<N: Node> Engine<N> {
                 .schedule(self.core.now + one_way, Ev::DialDone { dial: idx });
             return;
         }
+        self.catch_up(to);
         let accepted = {
             let core = &mut self.core;
             core.events += 1;
@@ -1549,7 +1815,11 @@ impl<N: Node> Engine<N> {
 
     fn apply_fault(&mut self, f: Fault) {
         match f {
-            Fault::NodeOffline(n) => self.core.take_offline(n),
+            Fault::NodeOffline(n) => {
+                // What was due before reaches it; its connections closing drops the rest.
+                self.catch_up(n);
+                self.core.take_offline(n);
+            }
             Fault::NodeOnline(n) => {
                 let node = &mut self.core.nodes[n.index()];
                 if !node.online {

@@ -20,6 +20,23 @@ pub trait Payload {
     fn framing_bytes(&self) -> u32 {
         0
     }
+    /// Whether the receiver's handler for this message only updates the receiver's own state:
+    /// it sends nothing, sets or cancels no timer, computes, dials and disconnects nothing
+    /// (the engine panics if it tries), and whatever it reports to the observer does not
+    /// depend on the order of other nodes' reports. Default false.
+    ///
+    /// The engine may then hand the message over late ([`crate::EngineConfig::defer_passive`]):
+    /// just before the receiver's next input, or when a `run_*` call returns, with
+    /// [`Ctx::now`] its delivery time and in the order events would have had. Nothing reads
+    /// a node's state but its own handler, so the results are those of a delivery on time;
+    /// the message costs no event-queue entry, and no look-ahead or dispatch of its own. Only
+    /// messages sent over a connection ([`Ctx::send`]) are deferred. Between `run_*` calls
+    /// (after [`crate::Engine::step`], say) a node's state may not show the passive messages
+    /// due since its last input.
+    #[inline]
+    fn passive(&self) -> bool {
+        false
+    }
     /// (category, wire bytes, framing bytes) at once: the engine asks for all three on every
     /// send, and an implementation can compute the encoding once. Must agree with the three
     /// methods above.
@@ -115,6 +132,14 @@ pub enum Hint<'a, M, T> {
     },
     /// A timer with this value.
     Timer(&'a T),
+    /// A deferred passive message ([`Payload::passive`]) from `from` under `category`, which
+    /// the node will be handed before that input. Given at stage 2 only.
+    Deferred {
+        /// The sender.
+        from: NodeId,
+        /// Its [`Payload::category`].
+        category: Category,
+    },
 }
 
 /// A simulated node: a sans-IO state machine driven by the engine.

@@ -525,6 +525,7 @@ impl Model for Waku {
                 p.metrics.overlay_sample_interval_s,
             )?,
             queue: None,
+            defer_passive: true,
         };
         let out = sim::run(input, &|sim_time_s| {
             progress(Progress {
