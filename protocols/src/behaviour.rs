@@ -249,15 +249,17 @@ impl RelayShared {
     }
 }
 
-/// What a node knows about one topic.
+/// What a node knows about one topic. `repr(C)`: what messages read (the topic, whether
+/// subscribed, the mesh) in the first cache line, which the look-ahead prefetches.
 #[derive(Clone, Debug)]
+#[repr(C)]
 struct TopicState {
     topic: TopicIdx,
     subscribed: bool,
-    /// Connected peers subscribed to the topic (nim-libp2p `gossipsub[topic]`).
-    peers: Vec<NodeId>,
     /// The mesh (only while subscribed).
     mesh: Vec<NodeId>,
+    /// Connected peers subscribed to the topic (nim-libp2p `gossipsub[topic]`).
+    peers: Vec<NodeId>,
     /// Fanout peers (publishing without subscribing, when flood publishing is off).
     fanout: Vec<NodeId>,
     /// When the fanout expires (nim-libp2p `lastFanoutPubSub`); `None` = no fanout.
@@ -553,12 +555,22 @@ impl Relay {
                             prefetch_range(self, Self::HOT_BYTES, Self::WARM_BYTES);
                         }
                     }
+                    // The sender's batch, built at its heartbeat (cold by now).
+                    Rpc::Ihave(ih) => ih.batch.prefetch(),
                     _ => {}
                 }
             }
             2 => {
                 if let Some(i) = self.peer_pos(from) {
                     prefetch(self.peers.as_ptr().wrapping_add(i));
+                }
+                if let Rpc::Ihave(ih) = rpc {
+                    // Where the seen cache looks the advertised ids up.
+                    for e in ih.batch.entries().take(2) {
+                        for &id in e.ids.iter().take(4) {
+                            self.seen.prefetch(id);
+                        }
+                    }
                 }
                 if let Rpc::Forward(m) | Rpc::Publish(m) = rpc
                     && first_copy(m)

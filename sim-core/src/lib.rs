@@ -27,6 +27,11 @@
 //! 7. **Every byte counted.** Each message has a [`Category`] and a wire size; the engine counts
 //!    bytes and messages in and out per node and category, framing bytes under their own
 //!    category, and drops per node and [`DropReason`].
+//! 8. **Passive messages may arrive late, never differently.** A message whose
+//!    [`Payload::passive`] is true has no event of its own: its receiver gets it just before
+//!    its next input (or when a `run_*` call returns), at its own delivery time and in event
+//!    order, so every node sees the same inputs as without deferral
+//!    ([`EngineConfig::defer_passive`]); only the event hash differs.
 //!
 //! ## Units
 //!
