@@ -1352,29 +1352,22 @@ impl<N: Node> Engine<N> {
     }
 
     /// Processes events up to `end` while `keep_going` holds; it is checked after every event.
-    /// Passive messages are not deferred meanwhile, so that the condition sees every node as
-    /// it is (messages deferred before the call reach their nodes before each check).
+    /// Passive messages are not deferred meanwhile (those deferred before are handed over if
+    /// due, else become events), so that the condition sees every node as it is.
     pub fn run_while(
         &mut self,
         end: SimTime,
         mut keep_going: impl FnMut(&Self) -> bool,
     ) -> RunOutcome {
         let defer = std::mem::replace(&mut self.core.defer_passive, false);
+        self.undefer_all();
         let outcome = loop {
-            if self.core.pending_total > 0 {
-                self.catch_up_all((self.core.now, self.core.cur_seq));
-            }
             if !keep_going(self) {
                 break RunOutcome::ConditionMet;
             }
             match self.core.queue.peek_time() {
-                None if self.core.pending_total > 0 => {
-                    let last = self.catch_up_all((end, u64::MAX));
-                    self.core.now = self.core.now.max(last);
-                }
                 None => break RunOutcome::QueueEmpty,
                 Some(t) if t > end => {
-                    self.catch_up_all((end, u64::MAX));
                     self.core.now = end;
                     break RunOutcome::ReachedTime;
                 }
@@ -1383,6 +1376,24 @@ impl<N: Node> Engine<N> {
         };
         self.core.defer_passive = defer;
         outcome
+    }
+
+    /// Hands over the deferred passive messages due before the last event processed and
+    /// turns the others into delivery events (a closed connection then drops them when due,
+    /// as it drops any message).
+    fn undefer_all(&mut self) {
+        self.catch_up_all((self.core.now, self.core.cur_seq));
+        for n in std::mem::take(&mut self.core.pending_nodes) {
+            let pending = std::mem::take(&mut self.core.nodes[n as usize].pending);
+            self.core.nodes[n as usize].pending_listed = false;
+            for p in pending {
+                self.core.msgs.get_mut(p.idx).passive = false;
+                self.core
+                    .queue
+                    .push(p.at, p.seq, Ev::Deliver { msg: p.idx }.pack());
+            }
+        }
+        self.core.pending_total = 0;
     }
 
     /// Hands every deferred passive message due before `cut` (time, seq) to its node; returns

@@ -290,9 +290,11 @@ fn a_passive_handler_that_sends_is_refused() {
 #[test]
 fn run_while_sees_passive_messages_on_time() {
     // Node 0 sends a note to node 1 every 10 ms from 0 (latency 10 ms, tiny messages on
-    // 100 Mbit/s: each arrives 10 ms and some microseconds after it is sent). The condition
-    // "node 1 has 5 notes" first holds just after the fifth arrives, a little after 50 ms,
-    // whether or not notes are deferred.
+    // 100 Mbit/s: each arrives 10 ms and some microseconds after it is sent). Run to 25 ms
+    // (two notes in, the one sent at 20 ms in flight), then while node 1 has fewer than 3
+    // notes: the third arrives a little after 30 ms, and the run stops there whether or not
+    // notes were deferred (deferred, the note in flight would otherwise wait for node 1's next
+    // input, at 40 ms).
     struct S {
         notes: u32,
     }
@@ -330,14 +332,16 @@ fn run_while_sees_passive_messages_on_time() {
         )
         .unwrap();
         e.connect_now(NodeId(0), NodeId(1)).unwrap();
-        let out = e.run_while(SimTime::from_secs(1), |e| e.node(NodeId(1)).notes < 5);
+        e.run_until(SimTime::from_millis(25));
+        assert_eq!(e.node(NodeId(1)).notes, 2);
+        let out = e.run_while(SimTime::from_secs(1), |e| e.node(NodeId(1)).notes < 3);
         assert_eq!(out, RunOutcome::ConditionMet);
         (e.now(), e.node(NodeId(1)).notes)
     };
     let (t, notes) = stop(true);
-    assert_eq!(notes, 5);
+    assert_eq!(notes, 3);
     assert!(
-        t > SimTime::from_millis(50) && t < SimTime::from_millis(51),
+        t > SimTime::from_millis(30) && t < SimTime::from_millis(31),
         "{t}"
     );
     assert_eq!(stop(false), (t, notes));
