@@ -1448,16 +1448,7 @@ impl<N: Node> Engine<N> {
                 continue;
             }
             self.core.now = p.at;
-            self.core.account_in(m.to, m.cat, m.bytes, m.framing);
-            let kind = 3 | (m.cat.0 as u64) << 8;
-            self.handle(
-                m.to,
-                kind,
-                Input::Message {
-                    from: m.from,
-                    msg: m.msg,
-                },
-            );
+            self.deliver(m);
         }
         self.core.passive_call = false;
         self.core.now = now;
@@ -1467,6 +1458,21 @@ impl<N: Node> Engine<N> {
         debug_assert!(self.core.nodes[node.index()].pending.is_empty());
         self.core.nodes[node.index()].pending = pending;
         last
+    }
+
+    /// Counts an arriving message and hands it to its receiver (now: its delivery time).
+    #[inline]
+    fn deliver(&mut self, m: InFlight<N::Msg>) {
+        self.core.account_in(m.to, m.cat, m.bytes, m.framing);
+        let kind = 3 | (m.cat.0 as u64) << 8;
+        self.handle(
+            m.to,
+            kind,
+            Input::Message {
+                from: m.from,
+                msg: m.msg,
+            },
+        );
     }
 
     /// Calls `node`'s handler, after handing it the deferred messages due before.
@@ -1537,16 +1543,8 @@ impl<N: Node> Engine<N> {
                     self.core.accounting.count_drop(m.to, reason);
                     return;
                 }
-                self.core.account_in(m.to, m.cat, m.bytes, m.framing);
-                let kind = 3 | (m.cat.0 as u64) << 8;
-                self.call(
-                    m.to,
-                    kind,
-                    Input::Message {
-                        from: m.from,
-                        msg: m.msg,
-                    },
-                );
+                self.catch_up(m.to);
+                self.deliver(m);
             }
             Ev::Post { msg } => {
                 let m = self.core.msgs.take(msg);
