@@ -1403,17 +1403,14 @@ impl<N: Node> Engine<N> {
         if self.core.pending_total == 0 {
             return last;
         }
-        let nodes = std::mem::take(&mut self.core.pending_nodes);
-        let mut keep = Vec::with_capacity(nodes.len());
-        for &n in &nodes {
+        let mut nodes = std::mem::take(&mut self.core.pending_nodes);
+        nodes.retain(|&n| {
             last = last.max(self.catch_up_to(NodeId(n), cut));
-            if self.core.nodes[n as usize].pending.is_empty() {
-                self.core.nodes[n as usize].pending_listed = false;
-            } else {
-                keep.push(n);
-            }
-        }
-        self.core.pending_nodes = keep;
+            let listed = !self.core.nodes[n as usize].pending.is_empty();
+            self.core.nodes[n as usize].pending_listed = listed;
+            listed
+        });
+        self.core.pending_nodes = nodes;
         last
     }
 
