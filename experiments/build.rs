@@ -29,20 +29,22 @@ fn git_commit(manifest_dir: &Path) {
     };
     let commit = run(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
     println!("cargo:rustc-env=WAKUSIM_GIT_COMMIT={commit}");
-    // Rebuild when HEAD moves: HEAD itself (branch switches), the branch's ref file (commits)
-    // and packed-refs (after `git gc`).
+    // Rebuild when HEAD moves: HEAD itself (branch switches) and the file holding the
+    // branch's commit.
     if let Some(git_dir) = run(&["rev-parse", "--absolute-git-dir"]) {
         let git_dir = PathBuf::from(git_dir);
         println!("cargo:rerun-if-changed={}", git_dir.join("HEAD").display());
-        println!(
-            "cargo:rerun-if-changed={}",
-            git_dir.join("packed-refs").display()
-        );
-        if let Some(head_ref) = run(&["symbolic-ref", "-q", "HEAD"]) {
-            println!(
-                "cargo:rerun-if-changed={}",
-                git_dir.join(head_ref).display()
-            );
+        // A loose branch ref moves with every commit; only when there is none (after
+        // `git gc`) does the commit live in packed-refs. Watching a file that does not
+        // exist would make cargo rebuild this crate on every build.
+        // `--git-path` resolves both correctly in a linked worktree too.
+        let git_path =
+            |name: &str| run(&["rev-parse", "--git-path", name]).map(|p| manifest_dir.join(p));
+        let loose = run(&["symbolic-ref", "-q", "HEAD"])
+            .and_then(|head_ref| git_path(&head_ref))
+            .filter(|p| p.exists());
+        if let Some(watched) = loose.or_else(|| git_path("packed-refs")) {
+            println!("cargo:rerun-if-changed={}", watched.display());
         }
     }
 }
