@@ -18,6 +18,21 @@ pub mod topology_cmd;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (the 16th entry of `mi_option_t` in its `mimalloc.h`; the
+/// Rust bindings name no constant for it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keeps freed memory mapped for the rest of the run. By default mimalloc returns pages that
+/// stayed free for a second to the OS, and the kernel zeroes them again when they are reused:
+/// in relay-10k about 13,000 page faults and 4 % of the run. A run's memory stays near its
+/// peak anyway, so the peak does not grow by much (about 5 %).
+#[allow(unsafe_code)]
+fn keep_freed_memory() {
+    // SAFETY: `mi_option_set` stores a value in mimalloc's option table; -1 ("never purge")
+    // is a documented value of this option, read at each purge decision.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+}
+
 /// A deterministic discrete-event simulator of the Waku peer-to-peer network.
 ///
 /// Same scenario + same seed = byte-identical results, on every machine and with any number of
@@ -71,6 +86,7 @@ fn version() -> &'static str {
 }
 
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
