@@ -70,6 +70,9 @@ pub trait RelayCtx {
     fn connection_count(&self) -> usize;
     /// Reports a measurement.
     fn report(&mut self, event: RelayEvent);
+    /// Hint: sends to `to` follow soon (the engine may fetch what they read). No effect on
+    /// results; the default does nothing.
+    fn prefetch_send(&self, _to: NodeId) {}
 }
 
 /// Timers the relay sets.
@@ -1626,6 +1629,12 @@ impl Relay {
             topic_len,
             ids: &ids[a..b],
         }));
+        // The targets' link records, all at once (each send reads its target's).
+        for (i, &m) in masks.iter().enumerate() {
+            if m != 0 {
+                ctx.prefetch_send(self.peers[i].id);
+            }
+        }
         for (i, m) in masks.iter_mut().enumerate() {
             let mask = std::mem::take(m);
             if mask == 0 {

@@ -259,6 +259,10 @@ impl RelayCtx for RelayIo<'_, '_> {
         done
     }
     #[inline]
+    fn prefetch_send(&self, to: NodeId) {
+        self.ctx.prefetch_send(to);
+    }
+    #[inline]
     fn set_timer(&mut self, delay: SimDuration, timer: RelayTimer) {
         self.ctx.set_timer(delay, WakuTimer::Relay(timer));
     }

@@ -322,6 +322,10 @@ impl<T> Slab<T> {
             let old = self.items[i as usize].replace(v);
             debug_assert!(old.is_none(), "free slab slot is empty");
             std::mem::forget(old);
+            // The slot the next insert fills (sends come in bursts).
+            if let Some(&n) = self.free.last() {
+                crate::prefetch::prefetch_obj(self.items.as_ptr().wrapping_add(n as usize));
+            }
             i
         } else {
             self.items.push(Some(v));

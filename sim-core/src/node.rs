@@ -290,6 +290,15 @@ impl<N: Node> Ctx<'_, N> {
     pub fn connection_count(&self) -> usize {
         self.core.nodes[self.node.index()].conns.len()
     }
+    /// Prefetches what a send to `peer` reads first (its link record): a node about to send
+    /// to several peers can have all their records fetched at once instead of one per send.
+    /// A hint only: no effect on results.
+    #[inline]
+    pub fn prefetch_send(&self, peer: NodeId) {
+        if let Some(n) = self.core.nodes.get(peer.index()) {
+            crate::prefetch::prefetch(n as *const crate::engine::NodeNet);
+        }
+    }
     /// One-way base latency to `peer` (without jitter), e.g. for RTT estimates.
     pub fn base_latency(&self, peer: NodeId) -> SimDuration {
         self.core.base_latency(self.node, peer)
