@@ -281,7 +281,112 @@ struct InFlight<M> {
     seq: u64,
     /// Deferred (in the receiver's `pending` list, with no event of its own).
     passive: bool,
-    msg: M,
+    /// The message; `None` in a free slot or a tombstone ([`InFlights`]).
+    msg: Option<M>,
+}
+
+impl<M> InFlight<M> {
+    /// A record of no message (a new slot before its first use).
+    fn vacant() -> Self {
+        InFlight {
+            from: NodeId(0),
+            to: NodeId(0),
+            conn: 0,
+            bytes: 0,
+            framing: 0,
+            prev: NO_MSG,
+            cat: Category(0),
+            prev_first: SimTime::ZERO,
+            prev_end: SimTime::ZERO,
+            last_arrival: SimTime::ZERO,
+            seq: 0,
+            passive: false,
+            msg: None,
+        }
+    }
+    /// This record's fields with `msg`.
+    #[inline]
+    fn with_msg(&self, msg: Option<M>) -> Self {
+        InFlight { msg, ..*self }
+    }
+}
+
+/// The in-flight records, by index. A freed slot keeps its old fields and no message, so a
+/// send fills a slot field by field: built whole on the stack and then copied, the record
+/// would be read back with wide loads right after being stored field by field, and such a
+/// load waits until every earlier store (the send's others, to cold lines) has reached the
+/// cache.
+struct InFlights<M> {
+    items: Vec<InFlight<M>>,
+    free: Vec<u32>,
+}
+
+impl<M> InFlights<M> {
+    fn new() -> Self {
+        InFlights {
+            items: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+    /// A free slot to fill (its fields are stale and it holds no message), and its index.
+    #[inline(always)]
+    fn slot(&mut self) -> (u32, &mut InFlight<M>) {
+        let i = match self.free.pop() {
+            Some(i) => {
+                // The slot the next send fills (sends come in bursts).
+                if let Some(&n) = self.free.last() {
+                    crate::prefetch::prefetch_obj(self.items.as_ptr().wrapping_add(n as usize));
+                }
+                i
+            }
+            None => {
+                self.items.push(InFlight::vacant());
+                (self.items.len() - 1) as u32
+            }
+        };
+        (i, &mut self.items[i as usize])
+    }
+    /// Stores `v` in a free slot.
+    fn insert(&mut self, v: InFlight<M>) -> u32 {
+        let (i, s) = self.slot();
+        *s = v;
+        i
+    }
+    /// Takes the record of slot `i` (which must hold a message) and frees the slot.
+    #[inline]
+    fn take(&mut self, i: u32) -> InFlight<M> {
+        self.take_or_free(i).expect("in-flight slot is live")
+    }
+    /// Empties slot `i` without freeing it: the slot stays a tombstone until
+    /// [`InFlights::take_or_free`] meets it (a delivery event that was rescheduled).
+    fn evict(&mut self, i: u32) -> InFlight<M> {
+        let s = &mut self.items[i as usize];
+        let msg = s.msg.take();
+        assert!(msg.is_some(), "in-flight slot is live");
+        s.with_msg(msg)
+    }
+    /// Takes the record of slot `i` and frees the slot; `None` for a tombstone left by
+    /// [`InFlights::evict`] (which this frees).
+    #[inline]
+    fn take_or_free(&mut self, i: u32) -> Option<InFlight<M>> {
+        let s = &mut self.items[i as usize];
+        let msg = s.msg.take();
+        self.free.push(i);
+        let s = &self.items[i as usize];
+        msg.map(|m| s.with_msg(Some(m)))
+    }
+    #[inline]
+    fn get(&self, i: u32) -> &InFlight<M> {
+        let s = &self.items[i as usize];
+        debug_assert!(s.msg.is_some(), "in-flight slot is live");
+        s
+    }
+    #[inline]
+    fn get_mut(&mut self, i: u32) -> &mut InFlight<M> {
+        let s = &mut self.items[i as usize];
+        debug_assert!(s.msg.is_some(), "in-flight slot is live");
+        s
+    }
 }
 
 struct TimerSlot<T> {
@@ -322,10 +427,6 @@ impl<T> Slab<T> {
             let old = self.items[i as usize].replace(v);
             debug_assert!(old.is_none(), "free slab slot is empty");
             std::mem::forget(old);
-            // The slot the next insert fills (sends come in bursts).
-            if let Some(&n) = self.free.last() {
-                crate::prefetch::prefetch_obj(self.items.as_ptr().wrapping_add(n as usize));
-            }
             i
         } else {
             self.items.push(Some(v));
@@ -335,19 +436,6 @@ impl<T> Slab<T> {
     #[inline]
     fn take(&mut self, i: u32) -> T {
         let v = self.items[i as usize].take().expect("slab slot is live");
-        self.free.push(i);
-        v
-    }
-    /// Empties slot `i` without freeing it: the slot stays a tombstone until
-    /// [`Slab::take_or_free`] meets it (a delivery event that was rescheduled).
-    fn evict(&mut self, i: u32) -> T {
-        self.items[i as usize].take().expect("slab slot is live")
-    }
-    /// Takes the value of slot `i` and frees the slot; `None` for a tombstone left by
-    /// [`Slab::evict`] (which this frees).
-    #[inline]
-    fn take_or_free(&mut self, i: u32) -> Option<T> {
-        let v = self.items[i as usize].take();
         self.free.push(i);
         v
     }
@@ -377,7 +465,7 @@ pub(crate) struct Core<M, T> {
     jitter_exp: Option<Exp<f64>>,
     timers: Vec<TimerSlot<T>>,
     free_timers: Vec<u32>,
-    msgs: Slab<InFlight<M>>,
+    msgs: InFlights<M>,
     dials: Slab<Dial>,
     faults: Vec<Option<Fault>>,
     partitions: Vec<(u32, Vec<u32>)>,
@@ -602,21 +690,21 @@ impl<M: Payload, T> Core<M, T> {
         };
         let end = first.max(prev_end) + ser;
         let passive = stream && self.defer_passive && msg.passive();
-        let idx = self.msgs.insert(InFlight {
-            from,
-            to,
-            conn: conn_id,
-            bytes: wire,
-            framing,
-            prev,
-            cat,
-            prev_first,
-            prev_end,
-            last_arrival: last,
-            seq,
-            passive,
-            msg,
-        });
+        let (idx, s) = self.msgs.slot();
+        s.from = from;
+        s.to = to;
+        s.conn = conn_id;
+        s.bytes = wire;
+        s.framing = framing;
+        s.prev = prev;
+        s.cat = cat;
+        s.prev_first = prev_first;
+        s.prev_end = prev_end;
+        s.last_arrival = last;
+        s.seq = seq;
+        s.passive = passive;
+        // A free slot holds no message: nothing to drop, so no read of the (often cold) line.
+        std::mem::forget(s.msg.replace(msg));
         let at = end.max(last);
         if passive {
             self.defer(
@@ -721,7 +809,7 @@ impl<M: Payload, T> Core<M, T> {
     /// first. Each one's own first-bit arrival and end are what its successor (or the link
     /// record, for the tail) holds as its `prev_*`, still unchanged when it is reached; its
     /// transfer time is its end minus its start. One whose delivery time changes moves to a
-    /// new slot with a new event; its old event finds a tombstone ([`Slab::evict`]).
+    /// new slot with a new event; its old event finds a tombstone ([`InFlights::evict`]).
     #[cold]
     fn downlink_push_back(&mut self, to: NodeId, idx: u32, first: SimTime, end: SimTime) {
         let after = std::mem::take(&mut self.down_scratch);
@@ -820,7 +908,7 @@ impl<M: Payload, T> Core<M, T> {
             last_arrival: at,
             seq: 0,
             passive: false,
-            msg,
+            msg: Some(msg),
         });
         self.schedule(at, Ev::Post { msg: idx });
         Ok(())
@@ -1126,7 +1214,7 @@ impl<N: Node> Engine<N> {
             jitter_exp,
             timers: Vec::new(),
             free_timers: Vec::new(),
-            msgs: Slab::new(),
+            msgs: InFlights::new(),
             notices: Slab::new(),
             dials: Slab::new(),
             faults: Vec::new(),
@@ -1471,7 +1559,7 @@ impl<N: Node> Engine<N> {
             kind,
             Input::Message {
                 from: m.from,
-                msg: m.msg,
+                msg: m.msg.expect("a live record"),
             },
         );
     }
@@ -1560,7 +1648,7 @@ impl<N: Node> Engine<N> {
                     4,
                     Input::Message {
                         from: m.from,
-                        msg: m.msg,
+                        msg: m.msg.expect("a live record"),
                     },
                 );
             }
@@ -1635,14 +1723,9 @@ impl<N: Node> Engine<N> {
                     _ => continue,
                 },
                 None => match core.msgs.items.get(msg as usize) {
-                    Some(Some(m)) => (
-                        m.to,
-                        Some(m),
-                        Hint::Message {
-                            from: m.from,
-                            msg: &m.msg,
-                        },
-                    ),
+                    Some(m @ InFlight { msg: Some(msg), .. }) => {
+                        (m.to, Some(m), Hint::Message { from: m.from, msg })
+                    }
                     _ => continue,
                 },
             };
