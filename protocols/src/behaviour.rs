@@ -73,6 +73,8 @@ pub trait RelayCtx {
     /// Hint: sends to `to` follow soon (the engine may fetch what they read). No effect on
     /// results; the default does nothing.
     fn prefetch_send(&self, _to: NodeId) {}
+    /// Hint: a passive message (IDONTWANT) to `to` follows soon. The default does nothing.
+    fn prefetch_passive_send(&self, _to: NodeId) {}
 }
 
 /// Timers the relay sets.
@@ -968,6 +970,10 @@ impl Relay {
             let mut targets = std::mem::take(&mut self.scratch);
             targets.clear();
             targets.extend(self.topics[k].mesh.iter().copied().filter(|&p| p != from));
+            // Where each lands (the look-ahead fetched their link records).
+            for &p in &targets {
+                ctx.prefetch_passive_send(p);
+            }
             for &p in &targets {
                 self.send(p, Rpc::Idontwant(msg.id), true, ctx);
             }

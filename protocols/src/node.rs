@@ -263,6 +263,10 @@ impl RelayCtx for RelayIo<'_, '_> {
         self.ctx.prefetch_send(to);
     }
     #[inline]
+    fn prefetch_passive_send(&self, to: NodeId) {
+        self.ctx.prefetch_passive_send(to);
+    }
+    #[inline]
     fn set_timer(&mut self, delay: SimDuration, timer: RelayTimer) {
         self.ctx.set_timer(delay, WakuTimer::Relay(timer));
     }

@@ -250,6 +250,11 @@ impl Links<'_> {
 }
 
 impl NodeNet {
+    /// Prefetches where the next deferred message is written (a hint).
+    #[inline]
+    pub(crate) fn prefetch_pending_end(&self) {
+        crate::prefetch::prefetch(self.pending.as_ptr().wrapping_add(self.pending.len()));
+    }
     fn set_cap(&mut self, cap: LinkCapacity) {
         self.up_rate = Rate::new(cap.upload_bps);
         self.down_rate = Rate::new(cap.download_bps);

@@ -299,6 +299,15 @@ impl<N: Node> Ctx<'_, N> {
             crate::prefetch::prefetch(n as *const crate::engine::NodeNet);
         }
     }
+    /// Prefetches where a passive message ([`crate::Payload::passive`]) sent to `peer` is
+    /// written (the end of its deferred list). It reads `peer`'s link record: call it after
+    /// [`Ctx::prefetch_send`] had time to bring that in. A hint only: no effect on results.
+    #[inline]
+    pub fn prefetch_passive_send(&self, peer: NodeId) {
+        if let Some(n) = self.core.nodes.get(peer.index()) {
+            n.prefetch_pending_end();
+        }
+    }
     /// One-way base latency to `peer` (without jitter), e.g. for RTT estimates.
     pub fn base_latency(&self, peer: NodeId) -> SimDuration {
         self.core.base_latency(self.node, peer)
