@@ -101,7 +101,7 @@ const PREFETCH: [usize; 5] = [7, 5, 4, 2, 1];
 
 /// Deferred messages of a node whose list entries, records and counters the look-ahead
 /// prefetches before its next input.
-const PENDING_AHEAD: usize = 4;
+const PENDING_AHEAD: usize = 12;
 
 /// Timer generations are kept to 28 bits so a timer event packs into 64 bits.
 const GENERATION_MASK: u32 = (1 << 28) - 1;
@@ -358,7 +358,9 @@ impl<M> InFlights<M> {
         i
     }
     /// Takes the record of slot `i` (which must hold a message) and frees the slot.
-    #[inline]
+    /// (Always inlined, as is `take_or_free`: the caller reads the fields it needs; a record
+    /// returned through memory would be copied with wide loads right after being stored.)
+    #[inline(always)]
     fn take(&mut self, i: u32) -> InFlight<M> {
         self.take_or_free(i).expect("in-flight slot is live")
     }
@@ -372,7 +374,7 @@ impl<M> InFlights<M> {
     }
     /// Takes the record of slot `i` and frees the slot; `None` for a tombstone left by
     /// [`InFlights::evict`] (which this frees).
-    #[inline]
+    #[inline(always)]
     fn take_or_free(&mut self, i: u32) -> Option<InFlight<M>> {
         let s = &mut self.items[i as usize];
         let msg = s.msg.take();
