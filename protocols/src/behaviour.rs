@@ -537,9 +537,10 @@ impl Relay {
     /// stages 1 to 3, the node prefetching the record itself at stage 0). Stage 1: the peer
     /// index, the topics, the IDONTWANT tail, the seen-cache line of a message, the rest of
     /// the record for a first copy. Stage 2, reading the index: the sender's record and, for a
-    /// message, the mesh and where the message cache writes. Stage 3, for a first copy: the
-    /// records of the mesh peers it goes to (and their link records, which the sends read) and
-    /// the sender's score counters. Hints only: no state changes.
+    /// message, the mesh and the message cache's slot header. Stage 3, for a first copy:
+    /// where the message cache writes, the records of the mesh peers it goes to (and their
+    /// link records, which the sends read) and the sender's score counters. Hints only: no
+    /// state changes.
     pub fn prefetch(&self, stage: u8, from: NodeId, rpc: &Rpc, links: &sim_core::Links<'_>) {
         use sim_core::prefetch::{prefetch, prefetch_range};
         let first_copy = |m: &WireMsg| !self.seen.recently_seen(m.id);
@@ -583,7 +584,7 @@ impl Relay {
                     if let Some(t) = self.topics.first() {
                         prefetch(t.mesh.as_ptr());
                     }
-                    self.mcache.prefetch_put();
+                    self.mcache.prefetch_put_slot();
                 }
             }
             3 => {
@@ -593,6 +594,7 @@ impl Relay {
                 if !first_copy(m) {
                     return;
                 }
+                self.mcache.prefetch_put();
                 if let Some(k) = self.topic_pos(m.topic) {
                     for &p in &self.topics[k].mesh {
                         if let Some(i) = self.peer_pos(p) {

@@ -56,7 +56,15 @@ impl MessageCache {
         (0..self.gossip.min(n)).map(move |i| &self.slots[(self.pos + n - i) % n])
     }
 
-    /// Prefetches where the next [`MessageCache::put`] writes (a hint only).
+    /// Prefetches the header of the slot the next [`MessageCache::put`] writes to, for
+    /// [`MessageCache::prefetch_put`] to read a little later (a hint only).
+    #[inline]
+    pub fn prefetch_put_slot(&self) {
+        sim_core::prefetch::prefetch(self.slots.as_ptr().wrapping_add(self.pos));
+    }
+
+    /// Prefetches where the next [`MessageCache::put`] writes (a hint only). Reads the slot's
+    /// header ([`MessageCache::prefetch_put_slot`] brings it in).
     #[inline]
     pub fn prefetch_put(&self) {
         if let Some(v) = self.slots.get(self.pos) {
