@@ -337,12 +337,14 @@ pub struct Relay {
     /// IDONTWANTs received (nim-libp2p keeps them per peer; one list per node is the same
     /// information in fewer cache lines): (id, peer, heartbeat number), in arrival order.
     idontwants: VecDeque<(MsgId, NodeId, u32)>,
+    /// Messages in validation, with the peers that sent them meanwhile (every copy reads it:
+    /// a duplicate looks its sender up here).
+    validating: Vec<(MsgId, Vec<NodeId>)>,
     hb: u32,
     me: NodeId,
     seen: SeenCache,
     // ----- touched by first copies and heartbeats
     mcache: MessageCache,
-    validating: Vec<(MsgId, Vec<NodeId>)>,
     scratch: Vec<NodeId>,
     // ----- rarely touched
     /// Topics with scoring parameters (every topic ever subscribed, as nwaku never removes
