@@ -1639,10 +1639,11 @@ impl Relay {
             topic_len,
             ids: &ids[a..b],
         }));
-        // The targets' link records, all at once (each send reads its target's).
+        // The targets' link records, all at once (each send reads its target's); their ids
+        // from the index, not the (cold) peer records.
         for (i, &m) in masks.iter().enumerate() {
             if m != 0 {
-                ctx.prefetch_send(self.peers[i].id);
+                ctx.prefetch_send(self.peer_ids[i]);
             }
         }
         for (i, m) in masks.iter_mut().enumerate() {

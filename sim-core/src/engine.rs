@@ -239,7 +239,7 @@ impl Pending {
 
 /// Prefetch access to the nodes' link records, for [`Node::prefetch`]: a node that knows
 /// whom it will send to can have their records fetched before the sends read them.
-pub struct Links<'a>(&'a [NodeNet]);
+pub struct Links<'a>(pub(crate) &'a [NodeNet]);
 
 impl Links<'_> {
     /// Prefetches the link record a send to `peer` reads. A hint only.
@@ -377,10 +377,9 @@ impl<M> InFlights<M> {
     #[inline(always)]
     fn take_or_free(&mut self, i: u32) -> Option<InFlight<M>> {
         let s = &mut self.items[i as usize];
-        let msg = s.msg.take();
+        let record = s.msg.take().map(|m| s.with_msg(Some(m)));
         self.free.push(i);
-        let s = &self.items[i as usize];
-        msg.map(|m| s.with_msg(Some(m)))
+        record
     }
     #[inline]
     fn get(&self, i: u32) -> &InFlight<M> {

@@ -295,9 +295,7 @@ impl<N: Node> Ctx<'_, N> {
     /// A hint only: no effect on results.
     #[inline]
     pub fn prefetch_send(&self, peer: NodeId) {
-        if let Some(n) = self.core.nodes.get(peer.index()) {
-            crate::prefetch::prefetch(n as *const crate::engine::NodeNet);
-        }
+        crate::engine::Links(&self.core.nodes).prefetch(peer);
     }
     /// Prefetches where a passive message ([`crate::Payload::passive`]) sent to `peer` is
     /// written (the end of its deferred list). It reads `peer`'s link record: call it after
