@@ -17,7 +17,7 @@
 
 use std::time::Instant;
 
-use protocols::sim::{SimInput, run};
+use protocols::harness::{SimInput, run};
 use protocols::workload::{Arrival, PayloadSize, Publishers, StreamConfig, WorkloadConfig};
 use rand::{Rng, SeedableRng};
 use sim_core::{ConstantLatency, SimDuration};

@@ -118,39 +118,24 @@
 
 #![warn(missing_docs)]
 
-pub mod backoff;
-pub mod behaviour;
-pub mod config;
-pub mod mcache;
-pub mod message;
-pub mod metadata;
+pub mod discovery;
+pub mod harness;
 pub mod metrics;
 pub mod node;
 pub mod peer_manager;
-pub mod peer_score;
-pub mod peer_source;
-pub mod protected;
-pub mod queues;
-pub mod rpc;
-pub mod seen;
-pub mod shard_metrics;
+pub mod relay;
 pub mod sharding;
-pub mod sim;
-pub mod subscriptions;
 pub mod workload;
 
-#[cfg(test)]
-mod tests;
-
-pub use behaviour::{
-    PublishOutcome, Relay, RelayCounter, RelayCtx, RelayEvent, RelayShared, RelayTimer,
-};
-pub use config::{ConfigError, RelayConfig, ScoreConfig};
-pub use message::{MsgId, TopicIdx, Topics, WireMsg};
+pub use harness::{SimInput, SimInputError, SimOutput, run};
 pub use metrics::WakuObserver;
 pub use node::{NodeCommand, WakuMsg, WakuNode, WakuTimer};
 pub use peer_manager::{PeerManager, PeerManagerConfig};
-pub use rpc::Rpc;
+pub use relay::config::{ConfigError, RelayConfig, ScoreConfig};
+pub use relay::message::{MsgId, TopicIdx, Topics, WireMsg};
+pub use relay::rpc::Rpc;
+pub use relay::{
+    PublishOutcome, Relay, RelayCounter, RelayCtx, RelayEvent, RelayShared, RelayTimer,
+};
 pub use sharding::{ContentTopic, RelayShard};
-pub use sim::{SimInput, SimInputError, SimOutput, run};
 pub use workload::{StreamConfig, WorkloadConfig};

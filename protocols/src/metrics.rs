@@ -12,10 +12,10 @@
 use sim_core::metrics::DurationHistogram;
 use sim_core::{NodeId, SimTime};
 
-use crate::behaviour::{PublishOutcome, RelayCounter, RelayEvent};
-use crate::message::TopicIdx;
 use crate::peer_manager::PmCounter;
-use crate::seen::SeenEntry;
+use crate::relay::message::TopicIdx;
+use crate::relay::seen::SeenEntry;
+use crate::relay::{PublishOutcome, RelayCounter, RelayEvent};
 
 /// Largest duplicate count kept apart in the histogram; larger counts share the last bucket.
 pub const MAX_COPIES_BUCKET: usize = 1024;

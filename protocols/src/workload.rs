@@ -20,19 +20,19 @@
 //! A stream can also name its shard by content topic (`autoshard = true`: the shard is derived
 //! from `content_topic` by autosharding, [`crate::sharding`]) and can be replicated on every
 //! topic of a range (`every_topic = { from = 1 }`: one stream per community shard). On a
-//! protected shard publishers sign their messages (`signing`, [`crate::protected`]).
+//! protected shard publishers sign their messages (`signing`, [`crate::relay::protected`]).
 //!
 //! Sizes are payload bytes; the WakuMessage around them (content topic, timestamp, optional
-//! meta and RLN proof) is added by [`crate::message::WakuMessageShape`].
+//! meta and RLN proof) is added by [`crate::relay::message::WakuMessageShape`].
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sim_core::rng::{self, SimRng};
 use sim_core::{NodeId, SimDuration, SimTime};
 
-use crate::config::ConfigError;
-use crate::message::Topics;
-use crate::protected::Signing;
+use crate::relay::config::ConfigError;
+use crate::relay::message::Topics;
+use crate::relay::protected::Signing;
 use crate::sharding::{ContentTopic, content_topic_shard};
 
 /// The workload of a run.

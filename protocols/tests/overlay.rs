@@ -2,10 +2,10 @@
 //! manager on the engine. Expected numbers are derived in the comments from nwaku's defaults
 //! (50 connections; 30 relay slots: an outbound target of 10 and an inbound target of 20).
 
-use protocols::message::TopicIdx;
+use protocols::harness::{self, SimInput, SimOutput, run};
 use protocols::peer_manager::PeerManagerConfig;
-use protocols::protected::Signing;
-use protocols::sim::{self, SimInput, SimOutput, run};
+use protocols::relay::message::TopicIdx;
+use protocols::relay::protected::Signing;
 use protocols::workload::{Arrival, PayloadSize, Publishers, StreamConfig, WorkloadConfig};
 use sim_core::{ConstantLatency, Fault, NodeId, SimDuration, SimTime};
 
@@ -98,14 +98,14 @@ fn nodes_of_another_cluster_are_disconnected() {
     i.clusters = (0..80).map(|n| if n < 40 { 1 } else { 2 }).collect();
     i.duration = SimDuration::from_secs(40);
     i.warmup = SimDuration::from_secs(20);
-    let mut p = sim::build(i).unwrap();
+    let mut p = harness::build(i).unwrap();
     p.engine.run_until(SimTime::from_secs(40));
     for a in 0..80u32 {
         for (b, _) in p.engine.connections(NodeId(a)) {
             assert_eq!(a < 40, b.0 < 40, "{a} - {b} across clusters at the end");
         }
     }
-    let o = sim::run_prepared(p, &|_| {});
+    let o = harness::run_prepared(p, &|_| {});
     assert!(counter(&o, "metadata_cluster_mismatch") > 0);
 }
 
@@ -143,7 +143,7 @@ fn a_node_on_many_shards_keeps_a_healthy_mesh_on_each() {
         .collect();
     i.workload = WorkloadConfig::default();
     i.workload.streams[0].publishers = Publishers::Count(2);
-    let mut p = sim::build(i).unwrap();
+    let mut p = harness::build(i).unwrap();
     p.engine.run_until(SimTime::from_secs(60));
     let relay = p.engine.node(NodeId(0)).relay();
     for s in 0..16u16 {

@@ -1,11 +1,11 @@
 //! Relay on the engine: small networks run through the harness. Expected numbers are derived
 //! by hand in the comments.
 
-use protocols::config::RelayConfig;
-use protocols::message::TopicIdx;
+use protocols::harness::{SimInput, SimOutput, run};
 use protocols::node::NodeCommand;
-use protocols::rpc::category;
-use protocols::sim::{SimInput, SimOutput, run};
+use protocols::relay::config::RelayConfig;
+use protocols::relay::message::TopicIdx;
+use protocols::relay::rpc::category;
 use protocols::workload::{Arrival, PayloadSize, Publishers, StreamConfig, WorkloadConfig};
 use rand::{Rng, SeedableRng};
 use sim_core::{ConstantLatency, FnLatency, NodeId, SimDuration, SimTime};

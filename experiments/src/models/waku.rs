@@ -11,7 +11,7 @@
 //! - `[overlay]`: wired from the topology, or built by each node's peer manager
 //!   ([`OverlaySpec`]);
 //! - `[peer_manager]`: nwaku's peer manager ([`protocols::peer_manager::PeerManagerConfig`]);
-//! - `[relay]`: gossipsub parameters, nwaku's defaults ([`protocols::config::RelayConfig`]);
+//! - `[relay]`: gossipsub parameters, nwaku's defaults ([`protocols::relay::config::RelayConfig`]);
 //! - `[workload]`: message streams ([`protocols::workload::WorkloadConfig`]);
 //! - `[metrics]`: measurement settings ([`MetricsSpec`]).
 //!
@@ -27,12 +27,12 @@ use serde::{Deserialize, Serialize};
 use sim_core::metrics::Stats;
 use sim_core::{NetworkConfig, SimDuration, SimTime};
 
-use protocols::config::RelayConfig;
-use protocols::message::Topics;
+use protocols::discovery::BootstrapSpec;
+use protocols::harness::{self, SimInput, SimOutput};
 use protocols::peer_manager::PeerManagerConfig;
-use protocols::peer_source::BootstrapSpec;
-use protocols::sim::{self, SimInput, SimOutput};
-use protocols::subscriptions::{self, SubscriptionRule};
+use protocols::relay::config::RelayConfig;
+use protocols::relay::message::Topics;
+use protocols::sharding::subscriptions::{self, SubscriptionRule};
 use protocols::workload::WorkloadConfig;
 use sim_core::NodeId;
 use topologies::{NetworkSpec, TopologyError};
@@ -264,7 +264,7 @@ impl Default for MetricsSpec {
 /// this many shards only `shard_health.csv` has per-shard figures.
 pub const MAX_PER_SHARD_SERIES: usize = 8;
 
-fn config_error(e: protocols::config::ConfigError) -> FieldError {
+fn config_error(e: protocols::relay::config::ConfigError) -> FieldError {
     FieldError::new(e.field.clone(), format!("{}; {}", e.problem, e.fix))
 }
 
@@ -527,7 +527,7 @@ impl Model for Waku {
             queue: None,
             defer_passive: true,
         };
-        let out = sim::run(input, &|sim_time_s| {
+        let out = harness::run(input, &|sim_time_s| {
             progress(Progress {
                 sim_time_s,
                 events: 0,
@@ -627,7 +627,7 @@ fn report(
     for (name, members) in &sets {
         for (di, dir) in ["in", "out"].iter().enumerate() {
             // (bytes, messages) of one node and category in this direction.
-            let get = |t: &protocols::sim::NodeTraffic, c: usize| {
+            let get = |t: &protocols::harness::NodeTraffic, c: usize| {
                 if di == 0 {
                     (t.bytes_in[c], t.msgs_in[c])
                 } else {
@@ -1107,7 +1107,7 @@ fn overlay_report(
     }
     // Time-averaged health after the warm-up, and the last sample.
     let mut avg = vec![(0u64, 0u64, 0u64, 0u64); nt];
-    let mut last: Vec<Option<&protocols::shard_metrics::ShardHealth>> = vec![None; nt];
+    let mut last: Vec<Option<&protocols::sharding::health::ShardHealth>> = vec![None; nt];
     for x in h {
         let t = x.topic as usize;
         if x.t_s > warm {

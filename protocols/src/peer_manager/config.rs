@@ -22,7 +22,7 @@
 use serde::{Deserialize, Serialize};
 use sim_core::SimDuration;
 
-use crate::config::ConfigError;
+use crate::relay::config::ConfigError;
 
 /// What a restarted node's peer store holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

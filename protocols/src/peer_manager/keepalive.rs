@@ -12,7 +12,7 @@
 use rand::seq::SliceRandom;
 use sim_core::{NodeId, SimRng};
 
-use crate::metadata::{MULTISTREAM_HEADER_BYTES, protocol_line_bytes};
+use crate::peer_manager::metadata::{MULTISTREAM_HEADER_BYTES, protocol_line_bytes};
 
 /// The ping protocol id.
 pub const PING_CODEC: &str = "/ipfs/ping/1.0.0";

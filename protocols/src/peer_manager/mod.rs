@@ -9,7 +9,7 @@
 //!   Relay gets 60 % of the slots (30), services 40 % (20); the relay slots split into an
 //!   outbound target of relay / 3 (10) and an inbound target of the rest (20).
 //! - **Joining peers** ([`PeerManager::on_connection_up`]): both sides run the metadata
-//!   protocol ([`crate::metadata`]) and drop the connection on a cluster mismatch, an empty
+//!   protocol ([`crate::peer_manager::metadata`]) and drop the connection on a cluster mismatch, an empty
 //!   cluster, no shard in common or a failed exchange (deleting the peer from the store); then
 //!   a relay peer that joins while the node has more inbound relay peers than its target is
 //!   disconnected (nwaku checks this for every joining relay peer, outbound ones included);
@@ -29,7 +29,7 @@
 //! - **The peer store** ([`store`]): capacity 5 x max connections, pruned every 10 minutes.
 //! - **Keepalive** ([`keepalive`]): pings every 10 s, all outbound peers every 2 minutes.
 //!
-//! Peers come from a [`crate::peer_source::PeerSource`] (and from peers that connect).
+//! Peers come from a [`crate::discovery::PeerSource`] (and from peers that connect).
 //!
 //! Simplifications: every connection is one libp2p connection (no parallel connections to one
 //! peer); a peer's relay capability is known when it connects (nwaku learns it from identify a
@@ -39,6 +39,7 @@
 
 pub mod config;
 pub mod keepalive;
+pub mod metadata;
 pub mod store;
 
 use std::rc::Rc;
@@ -50,8 +51,8 @@ pub use config::{Limits, PeerManagerConfig, RestartStore};
 pub use keepalive::PingMsg;
 pub use store::{PeerEntry, PeerStore};
 
-use crate::metadata::{MetadataKind, MetadataMsg, Verdict, judge};
-use crate::peer_source::{FoundPeer, PeerOrigin};
+use crate::discovery::{FoundPeer, PeerOrigin};
+use crate::peer_manager::metadata::{MetadataKind, MetadataMsg, Verdict, judge};
 
 /// A message of the peer manager's protocols.
 #[derive(Clone, Debug, PartialEq)]

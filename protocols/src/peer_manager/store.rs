@@ -11,7 +11,7 @@ use std::rc::Rc;
 use rand::seq::SliceRandom;
 use sim_core::{NodeId, SimRng, SimTime};
 
-use crate::peer_source::PeerOrigin;
+use crate::discovery::PeerOrigin;
 
 /// What the store knows of one peer.
 #[derive(Clone, Debug, PartialEq)]

@@ -8,8 +8,8 @@ use sim_core::rng::{self, SimRng};
 use sim_core::{DialError, NodeId, SimDuration, SimTime};
 
 use super::*;
-use crate::metadata::{MetadataKind, MetadataMsg};
-use crate::peer_source::{FoundPeer, PeerOrigin};
+use crate::discovery::{FoundPeer, PeerOrigin};
+use crate::peer_manager::metadata::{MetadataKind, MetadataMsg};
 
 /// A recording context with a settable clock.
 struct TestCtx {

@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 
 use sim_core::SimTime;
 
-use crate::rpc::Rpc;
+use crate::relay::rpc::Rpc;
 
 /// One peer's send state (16 bytes; the non-priority part is allocated on first use).
 #[derive(Clone, Debug, Default)]

@@ -9,13 +9,13 @@
 //! forwarded, the sender penalised through P4). Messages on other shards are not checked.
 //!
 //! The simulator carries no payload: a signed message has `meta_bytes = 64` (its size) and a
-//! validity flag ([`crate::message::WireMsg::SIGNED`]) that stands for "the signature
+//! validity flag ([`crate::relay::message::WireMsg::SIGNED`]) that stands for "the signature
 //! verifies". Timestamps are always current in the simulator, so the time window never fails.
 //! Signature verification takes no modelled CPU time (about 0.1 ms with secp256k1, far below
 //! RLN's 12 ms).
 
-use crate::behaviour::Validation;
-use crate::message::TopicIdx;
+use crate::relay::Validation;
+use crate::relay::message::TopicIdx;
 
 /// Bytes of the signature a publisher puts in `meta` (secp256k1 compact, r ++ s).
 pub const SIGNATURE_BYTES: u32 = 64;

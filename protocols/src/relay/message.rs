@@ -3,7 +3,7 @@
 //! A message in flight carries no payload bytes, only what the protocol and the metrics need
 //! ([`WireMsg`], 24 bytes). Sizes on the wire are computed from the protobuf encoding of the
 //! WakuMessage ([`WakuMessageShape::encoded_len`]) and of the gossipsub RPC around it
-//! ([`crate::rpc`]).
+//! ([`crate::relay::rpc`]).
 //!
 //! Message ids are derived as Waku derives them: sha256 over the serialized WakuMessage
 //! (nwaku `defaultMessageIdProvider`). The simulator has no payload bytes, so it hashes a
@@ -110,7 +110,7 @@ impl WireMsg {
     /// The message is ignored by validation (not forwarded, no penalty).
     pub const IGNORE: u8 = 2;
     /// The message carries a valid signature of its shard's key (protected shards,
-    /// [`crate::protected`]).
+    /// [`crate::relay::protected`]).
     pub const SIGNED: u8 = 4;
 
     /// The copy a node sends on: one more hop.

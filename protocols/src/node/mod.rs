@@ -7,13 +7,13 @@
 //!
 //! A node runs relay always and, when the run has one, the peer manager
 //! ([`crate::peer_manager`]) with its metadata and ping protocols, fed by a
-//! [`crate::peer_source::PeerSource`]. Relay learns of connections from the engine's
+//! [`crate::discovery::PeerSource`]. Relay learns of connections from the engine's
 //! `ConnectionUp` / `ConnectionDown` whoever opened them, so an overlay wired before the run
 //! and one the peer managers dial look the same to it.
 //!
 //! The node also mirrors its own upload link ([`Uplink`]): the engine models it as one FIFO
 //! but does not expose its state to nodes, and the per-peer send queues of the relay
-//! ([`crate::queues`]) need to know when a write has left.
+//! ([`crate::relay::queues`]) need to know when a write has left.
 
 use std::rc::Rc;
 
@@ -22,14 +22,14 @@ use sim_core::{
     Category, Ctx, Hint, Input, Links, Node, NodeId, Payload, Rate, SimDuration, SimTime,
 };
 
-use crate::behaviour::{PublishOutcome, Relay, RelayCtx, RelayEvent, RelayShared, RelayTimer};
-use crate::message::{TopicIdx, WakuMessageShape, WireMsg, derive_msg_id};
-use crate::metadata::{MetadataKind, MetadataMsg};
+use crate::discovery::PeerSource;
 use crate::metrics::WakuObserver;
+use crate::peer_manager::metadata::{MetadataKind, MetadataMsg};
 use crate::peer_manager::{PeerManager, PingMsg, PmCounter, PmCtx, PmMsg, PmShared, PmTimer};
-use crate::peer_source::PeerSource;
-use crate::protected::Signing;
-use crate::rpc::{Rpc, category, framing_bytes, ihave_rpc_bytes, publish_rpc_bytes};
+use crate::relay::message::{TopicIdx, WakuMessageShape, WireMsg, derive_msg_id};
+use crate::relay::protected::Signing;
+use crate::relay::rpc::{Rpc, category, framing_bytes, ihave_rpc_bytes, publish_rpc_bytes};
+use crate::relay::{PublishOutcome, Relay, RelayCtx, RelayEvent, RelayShared, RelayTimer};
 use crate::workload::WorkloadPlan;
 
 /// Nanoseconds added to simulated time for WakuMessage timestamps (a Unix time in 2023, so
@@ -717,7 +717,7 @@ impl Node for WakuNode {
             ctx.observer().relay_event(
                 me,
                 now,
-                RelayEvent::Count(crate::behaviour::RelayCounter::GraylistRefused),
+                RelayEvent::Count(crate::relay::RelayCounter::GraylistRefused),
             );
         }
         ok

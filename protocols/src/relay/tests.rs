@@ -7,10 +7,10 @@ use std::rc::Rc;
 use sim_core::rng::{self, SimRng};
 use sim_core::{NodeId, SimDuration, SimTime};
 
-use crate::behaviour::{PublishOutcome, Relay, RelayCtx, RelayEvent, RelayShared, RelayTimer};
-use crate::config::RelayConfig;
-use crate::message::{TopicIdx, Topics, WireMsg};
-use crate::rpc::{Prune, Rpc, Subscriptions, ihave_rpc_bytes, subscribe_rpc_bytes};
+use crate::relay::config::RelayConfig;
+use crate::relay::message::{TopicIdx, Topics, WireMsg};
+use crate::relay::rpc::{Prune, Rpc, Subscriptions, ihave_rpc_bytes, subscribe_rpc_bytes};
+use crate::relay::{PublishOutcome, Relay, RelayCtx, RelayEvent, RelayShared, RelayTimer};
 
 const T0: TopicIdx = TopicIdx(0);
 
@@ -342,13 +342,13 @@ fn ihave_asks_for_at_most_ten_unseen_ids_per_heartbeat() {
     r.on_rpc(n(1), Rpc::Forward(msg(1, 300)), &mut ctx);
     ctx.sent.clear();
     let ids: Vec<u64> = (1..=15).collect();
-    let batch = crate::rpc::IhaveBatch::new([crate::rpc::IhaveEntry {
+    let batch = crate::relay::rpc::IhaveBatch::new([crate::relay::rpc::IhaveEntry {
         topic: T0,
         topic_len: 14,
         ids: &ids,
     }]);
-    let ih = |b: &crate::rpc::IhaveBatch| {
-        Rpc::Ihave(crate::rpc::Ihave {
+    let ih = |b: &crate::relay::rpc::IhaveBatch| {
+        Rpc::Ihave(crate::relay::rpc::Ihave {
             batch: b.clone(),
             mask: 1,
             wire: 0,
@@ -425,12 +425,12 @@ fn ihave_from_a_peer_below_the_gossip_threshold_is_ignored() {
     }
     r.on_timer(RelayTimer::ScoreTick, &mut ctx);
     assert_eq!(r.score(n(5)), Some(-400.0));
-    let batch = crate::rpc::IhaveBatch::new([crate::rpc::IhaveEntry {
+    let batch = crate::relay::rpc::IhaveBatch::new([crate::relay::rpc::IhaveEntry {
         topic: T0,
         topic_len: 14,
         ids: &[555],
     }]);
-    let ih = Rpc::Ihave(crate::rpc::Ihave {
+    let ih = Rpc::Ihave(crate::relay::rpc::Ihave {
         batch,
         mask: 1,
         wire: 55,
@@ -639,7 +639,7 @@ fn peer_exchange_lists_peers_and_the_pruned_node_dials_them() {
     assert_eq!(p.px.as_ref().unwrap().len(), 12);
     assert_eq!(
         p.wire,
-        crate::rpc::prune_rpc_bytes(14, 60, 12, 100),
+        crate::relay::rpc::prune_rpc_bytes(14, 60, 12, 100),
         "PX entries are counted"
     );
     // Receiving a PRUNE with PX: dial offered peers we are not connected to, while there is

@@ -22,7 +22,7 @@ use std::rc::Rc;
 
 use sim_core::{Category, CategoryTable, NodeId};
 
-use crate::message::{MSG_ID_BYTES, MsgId, TopicIdx, WireMsg, varint_len};
+use crate::relay::message::{MSG_ID_BYTES, MsgId, TopicIdx, WireMsg, varint_len};
 
 /// Accounting categories of the Waku node model, in registration order. Their indices are
 /// fixed so that a message can name its category without a lookup.

@@ -29,7 +29,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sim_core::rng;
 
-use crate::config::ConfigError;
+use crate::relay::config::ConfigError;
 
 /// How many communities a node joins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

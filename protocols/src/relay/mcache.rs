@@ -7,7 +7,7 @@
 //! the node's memory stays compact (per-node hash maps cost more in cache misses than they
 //! save).
 
-use crate::message::{MsgId, TopicIdx, WireMsg};
+use crate::relay::message::{MsgId, TopicIdx, WireMsg};
 
 /// A ring of per-heartbeat slots.
 #[derive(Clone, Debug)]

@@ -12,6 +12,9 @@
 //!   bytes 24..31 of `sha256(app ++ version)`, modulo the number of shards ([`autoshard`]).
 //!   Topics of one application version always land on the same shard.
 
+pub mod health;
+pub mod subscriptions;
+
 use sha2::{Digest, Sha256};
 
 /// Shards a cluster can have under static sharding.

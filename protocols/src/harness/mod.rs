@@ -6,7 +6,7 @@
 //! boundary the mesh degrees are sampled, and the engine's byte counters are snapshotted when
 //! the warm-up ends, so per-node bandwidth covers exactly the measured window. Every
 //! `overlay_sample_interval` the overlay is sampled too: mesh health per shard
-//! ([`crate::shard_metrics`]) and connection counts per node.
+//! ([`crate::sharding::health`]) and connection counts per node.
 //!
 //! The overlay comes about in one of two ways, or both: `edges` wired at time 0 (a graph from
 //! the topologies crate, for controlled studies), and, with `peer_manager` set, every node's
@@ -20,16 +20,16 @@ use sim_core::{
     LinkCapacity, NetworkConfig, NodeId, QueueKind, SimDuration, SimError, SimTime,
 };
 
-use crate::behaviour::{PublishOutcome, RelayCounter, RelayShared};
-use crate::config::{ConfigError, RelayConfig};
-use crate::message::{TopicIdx, Topics, shard_topic};
+use crate::discovery::{Bootstrap, PeerSource};
 use crate::metrics::{Eligibility, WakuObserver};
 use crate::node::{NodeCommand, NodeShared, WakuNode, WakuTimer};
 use crate::peer_manager::{PeerManagerConfig, PmCounter, PmShared};
-use crate::peer_source::{Bootstrap, PeerSource};
-use crate::protected::ProtectedTopics;
-use crate::rpc::{category, category_table};
-use crate::shard_metrics::{ConnSample, HealthSampler, NodeConns, ShardHealth, classify};
+use crate::relay::config::{ConfigError, RelayConfig};
+use crate::relay::message::{TopicIdx, Topics, shard_topic};
+use crate::relay::protected::ProtectedTopics;
+use crate::relay::rpc::{category, category_table};
+use crate::relay::{PublishOutcome, RelayCounter, RelayShared};
+use crate::sharding::health::{ConnSample, HealthSampler, NodeConns, ShardHealth, classify};
 use crate::workload::WorkloadConfig;
 
 /// Node count from which the harness asks the engine for its radix-heap event queue (both

@@ -20,7 +20,7 @@
 
 use std::rc::Rc;
 
-use crate::message::varint_len;
+use crate::relay::message::varint_len;
 
 /// The protocol id.
 pub const METADATA_CODEC: &str = "/vac/waku/metadata/1.0.0";

@@ -17,7 +17,7 @@
 //! | `updateScores` | `score_tick` |
 //! | `makePeersForPublishDefault`, `publish` | [`Relay::publish`] |
 //! | `onTopicSubscription` | [`Relay::subscribe`], [`Relay::unsubscribe`] |
-//! | `PubSubPeer.sendEncoded`, `sendNonPriorityTask` | `send`, `drain` ([`crate::queues`]) |
+//! | `PubSubPeer.sendEncoded`, `sendNonPriorityTask` | `send`, `drain` ([`crate::relay::queues`]) |
 //!
 //! Deliberate details kept from nim-libp2p, because they change results:
 //! - a PRUNE from any peer sets a backoff, even from outside the mesh (v1.14.3);
@@ -27,6 +27,19 @@
 //! - no IWANT promise tracking: the same id may be requested from several peers;
 //! - forwarded messages are not high priority (only own publishes and control messages are).
 
+pub mod backoff;
+pub mod config;
+pub mod mcache;
+pub mod message;
+pub mod peer_score;
+pub mod protected;
+pub mod queues;
+pub mod rpc;
+pub mod seen;
+
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
@@ -34,18 +47,18 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use sim_core::{NodeId, SimDuration, SimRng, SimTime};
 
-use crate::backoff::Backoffs;
-use crate::config::RelayConfig;
-use crate::mcache::MessageCache;
-use crate::message::{MsgId, TopicIdx, Topics, WireMsg};
-use crate::peer_score::{PeerScore, colocation_factor};
-use crate::protected::ProtectedTopics;
-use crate::queues::SendQueue;
-use crate::rpc::{
+use crate::relay::backoff::Backoffs;
+use crate::relay::config::RelayConfig;
+use crate::relay::mcache::MessageCache;
+use crate::relay::message::{MsgId, TopicIdx, Topics, WireMsg};
+use crate::relay::peer_score::{PeerScore, colocation_factor};
+use crate::relay::protected::ProtectedTopics;
+use crate::relay::queues::SendQueue;
+use crate::relay::rpc::{
     Ihave, IhaveBatch, IhaveEntry, Prune, Rpc, Subscriptions, ihave_rpc_bytes, prune_rpc_bytes,
     subscribe_rpc_bytes,
 };
-use crate::seen::SeenCache;
+use crate::relay::seen::SeenCache;
 
 /// What the relay needs from its surroundings. The node composition implements it over the
 /// engine's context; tests implement it with a recorder.
@@ -56,7 +69,7 @@ pub trait RelayCtx {
     fn rng(&mut self) -> &mut SimRng;
     /// Writes `rpc`, of `wire` bytes (`rpc.wire_bytes()`, which the caller has computed), to
     /// `to` now. Returns when the write finishes for the per-peer queues
-    /// ([`crate::queues`]), or `None` when the upload link refused it (backlog bound).
+    /// ([`crate::relay::queues`]), or `None` when the upload link refused it (backlog bound).
     fn send(&mut self, to: NodeId, rpc: Rpc, wire: u32) -> Option<SimTime>;
     /// Fires `timer` after `delay`.
     fn set_timer(&mut self, delay: SimDuration, timer: RelayTimer);
@@ -215,7 +228,7 @@ pub struct RelayShared {
     /// Each node's IP group (P6); nodes in one group share an IP address.
     pub ip_groups: Vec<u32>,
     /// Protected shards: their messages must carry a valid signature
-    /// ([`crate::protected`]). Default none.
+    /// ([`crate::relay::protected`]). Default none.
     pub protected: ProtectedTopics,
     heartbeat: SimDuration,
     seen_ttl: SimDuration,
@@ -514,7 +527,7 @@ impl Relay {
     }
 
     /// Hands every seen entry to `f` and forgets them (end of run, outside the engine).
-    pub fn drain_seen(&mut self, f: impl FnMut(crate::seen::SeenEntry)) {
+    pub fn drain_seen(&mut self, f: impl FnMut(crate::relay::seen::SeenEntry)) {
         self.seen.drain(f);
     }
 
@@ -1150,7 +1163,7 @@ impl Relay {
         let mut batch: Vec<WireMsg> = Vec::new();
         let mut size = 0u32;
         for m in msgs {
-            let b = crate::rpc::publish_rpc_bytes(m.data_bytes, m.topic_len);
+            let b = crate::relay::rpc::publish_rpc_bytes(m.data_bytes, m.topic_len);
             if !batch.is_empty() && size + b > max {
                 let full = std::mem::take(&mut batch);
                 self.send(from, Rpc::IwantReply(full.into_boxed_slice()), false, ctx);

@@ -19,8 +19,8 @@
 
 use sim_core::{SimDuration, SimTime};
 
-use crate::config::ScoreConfig;
-use crate::message::TopicIdx;
+use crate::relay::config::ScoreConfig;
+use crate::relay::message::TopicIdx;
 
 /// A peer's counters in one topic.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use sim_core::NodeId;
 use sim_core::rng;
 
-use crate::config::ConfigError;
+use crate::relay::config::ConfigError;
 
 /// Where a node learnt of a peer (nwaku's `SourceBook`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

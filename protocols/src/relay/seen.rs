@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 
 use sim_core::{SimDuration, SimTime};
 
-use crate::message::MsgId;
+use crate::relay::message::MsgId;
 
 /// One remembered message, as reported when it expires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! Per-shard and per-node overlay measurements: mesh health per shard (nwaku's topic health),
-//! and connection counts per node, sampled over time by the harness ([`crate::sim`]).
+//! and connection counts per node, sampled over time by the harness ([`crate::harness`]).
 //!
 //! Health of one (node, shard) subscription, as nwaku's `topic_health` defines it:
 //! 0 mesh peers = **unhealthy**, fewer than D_low = **minimally healthy**, else **healthy**.
