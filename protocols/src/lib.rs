@@ -120,22 +120,23 @@
 
 pub mod discovery;
 pub mod harness;
-pub mod metrics;
 pub mod node;
 pub mod peer_manager;
+pub mod proto;
 pub mod relay;
 pub mod sharding;
+pub mod testing;
+pub mod wire;
 pub mod workload;
 
 pub use harness::{SimInput, SimInputError, SimOutput, run};
-pub use metrics::WakuObserver;
+pub use node::WakuObserver;
 pub use node::{NodeCommand, WakuMsg, WakuNode, WakuTimer};
 pub use peer_manager::{PeerManager, PeerManagerConfig};
+pub use proto::{Io, Protocol, Wire};
 pub use relay::config::{ConfigError, RelayConfig, ScoreConfig};
 pub use relay::message::{MsgId, TopicIdx, Topics, WireMsg};
 pub use relay::rpc::Rpc;
-pub use relay::{
-    PublishOutcome, Relay, RelayCounter, RelayCtx, RelayEvent, RelayShared, RelayTimer,
-};
+pub use relay::{PublishOutcome, Relay, RelayCounter, RelayEvent, RelayShared, RelayTimer};
 pub use sharding::{ContentTopic, RelayShard};
 pub use workload::{StreamConfig, WorkloadConfig};

@@ -145,7 +145,7 @@ fn a_node_on_many_shards_keeps_a_healthy_mesh_on_each() {
     i.workload.streams[0].publishers = Publishers::Count(2);
     let mut p = harness::build(i).unwrap();
     p.engine.run_until(SimTime::from_secs(60));
-    let relay = p.engine.node(NodeId(0)).relay();
+    let relay = p.engine.node(NodeId(0)).relay().expect("node 0 relays");
     for s in 0..16u16 {
         let m = relay.mesh(TopicIdx(s)).len();
         assert!(m >= 4, "shard {s}: mesh of {m}");

@@ -5,10 +5,18 @@ use protocols::harness::{SimInput, SimOutput, run};
 use protocols::node::NodeCommand;
 use protocols::relay::config::RelayConfig;
 use protocols::relay::message::TopicIdx;
-use protocols::relay::rpc::category;
 use protocols::workload::{Arrival, PayloadSize, Publishers, StreamConfig, WorkloadConfig};
 use rand::{Rng, SeedableRng};
 use sim_core::{ConstantLatency, FnLatency, NodeId, SimDuration, SimTime};
+
+/// The run's category of (protocol, kind), from the node's list.
+fn cat(protocol: &str, kind: &str) -> sim_core::Category {
+    let i = protocols::node::category_names()
+        .iter()
+        .position(|&c| c == (protocol, kind))
+        .expect("a category of the list");
+    sim_core::Category(i as u16)
+}
 
 /// Each node dials `out` distinct random peers (seeded).
 fn overlay(n: usize, out: usize, seed: u64) -> Vec<(u32, u32)> {
@@ -106,11 +114,11 @@ fn full_delivery_and_settled_meshes_without_faults() {
         assert!((4..=8).contains(&m.p50), "{m:?}");
     }
     // Every category shows up where it should.
-    assert!(bytes_out(&o, category::PUBLISH) > 0);
-    assert!(bytes_out(&o, category::FORWARD) > 0);
-    assert!(bytes_out(&o, category::IHAVE) > 0);
-    assert!(bytes_out(&o, category::IDONTWANT) > 0);
-    assert!(bytes_out(&o, category::FRAMING) > 0);
+    assert!(bytes_out(&o, cat("relay", "publish")) > 0);
+    assert!(bytes_out(&o, cat("relay", "forward")) > 0);
+    assert!(bytes_out(&o, cat("relay", "ihave")) > 0);
+    assert!(bytes_out(&o, cat("relay", "idontwant")) > 0);
+    assert!(bytes_out(&o, cat("transport", "framing")) > 0);
     // What was sent was received (no faults, no drops).
     let total_in: u64 = o
         .bandwidth
@@ -195,7 +203,7 @@ fn deferred_idontwants_give_the_same_results() {
         run(i, &|_| {}).unwrap()
     };
     let (mut a, b) = (faulty(true), faulty(false));
-    let idontwants = msgs_out(&a, category::IDONTWANT);
+    let idontwants = msgs_out(&a, cat("relay", "idontwant"));
     assert!(idontwants > 1_000, "{idontwants} IDONTWANTs sent");
     assert_ne!(a.event_hash, b.event_hash, "IDONTWANTs were deferred");
     a.event_hash = b.event_hash;
@@ -248,8 +256,8 @@ fn payload_copies_in_a_static_mesh_equal_the_hand_count() {
         }
     }
     let o = copies_run(5, k5, 4, 2);
-    assert_eq!(msgs_out(&o, category::PUBLISH), 4);
-    assert_eq!(msgs_out(&o, category::FORWARD), 12);
+    assert_eq!(msgs_out(&o, cat("relay", "publish")), 4);
+    assert_eq!(msgs_out(&o, cat("relay", "forward")), 12);
     assert_eq!(o.delivery.mean, 1.0);
     // Receipts: 16 copies, 4 first receipts, so 12 duplicates (3 at each receiver, none back
     // at the publisher).
@@ -267,16 +275,16 @@ fn payload_copies_in_a_static_mesh_equal_the_hand_count() {
     // (message: 1 + 2 + 339 data, 1 + 1 + 14 topic = 358; RPC field 1 + 2 + 358 = 361;
     // length prefix 2). 16 copies x 363 = 5,808 bytes, plus 30 bytes of framing each.
     assert_eq!(
-        bytes_out(&o, category::PUBLISH) + bytes_out(&o, category::FORWARD),
+        bytes_out(&o, cat("relay", "publish")) + bytes_out(&o, cat("relay", "forward")),
         16 * 363
     );
-    assert!(bytes_out(&o, category::IHAVE) == 0, "gossip off");
+    assert!(bytes_out(&o, cat("relay", "ihave")) == 0, "gossip off");
 
     // A ring of 10, D = 2: publisher 2 copies, every other node forwards once: 2 + 9 = 11.
     let ring: Vec<(u32, u32)> = (0..10u32).map(|a| (a, (a + 1) % 10)).collect();
     let o = copies_run(10, ring, 2, 1);
-    assert_eq!(msgs_out(&o, category::PUBLISH), 2);
-    assert_eq!(msgs_out(&o, category::FORWARD), 9);
+    assert_eq!(msgs_out(&o, cat("relay", "publish")), 2);
+    assert_eq!(msgs_out(&o, cat("relay", "forward")), 9);
     assert_eq!(o.delivery.mean, 1.0);
     // The two waves meet at node 5 (5 hops both ways): 11 receipts, 9 first, 2 duplicates.
     assert_eq!(o.duplicates.samples, 10, "9 receivers and the publisher");
@@ -306,10 +314,20 @@ fn a_node_outside_every_mesh_still_receives_through_gossip() {
     let o = run(i, &|_| {}).unwrap();
     let t = &o.bandwidth.per_node[7];
     let c = |c: sim_core::Category| c.0 as usize;
-    assert_eq!(t.bytes_in[c(category::FORWARD)], 0, "no mesh forwards");
-    assert!(t.bytes_out[c(category::IWANT)] > 0, "asks through IWANT");
-    assert!(t.bytes_in[c(category::IWANT_REPLY)] > 0, "and gets replies");
-    assert!(t.bytes_in[c(category::IHAVE)] > 0);
+    assert_eq!(
+        t.bytes_in[c(cat("relay", "forward"))],
+        0,
+        "no mesh forwards"
+    );
+    assert!(
+        t.bytes_out[c(cat("relay", "iwant"))] > 0,
+        "asks through IWANT"
+    );
+    assert!(
+        t.bytes_in[c(cat("relay", "iwant_reply"))] > 0,
+        "and gets replies"
+    );
+    assert!(t.bytes_in[c(cat("relay", "ihave"))] > 0);
     // It still receives everything (it is subscribed and online): delivery stays complete.
     assert_eq!(o.delivery.mean, 1.0, "{:?}", o.delivery.not_fully_delivered);
     // Gossip is slower than the mesh: some first receipts took an IHAVE round (heartbeat)
@@ -347,10 +365,10 @@ fn idontwant_cuts_duplicate_payload_bytes_for_large_messages() {
     let off = make(false);
     assert_eq!(on.delivery.mean, 1.0);
     assert_eq!(off.delivery.mean, 1.0);
-    let fwd_on = bytes_out(&on, category::FORWARD);
-    let fwd_off = bytes_out(&off, category::FORWARD);
-    assert_eq!(bytes_out(&off, category::IDONTWANT), 0);
-    assert!(bytes_out(&on, category::IDONTWANT) > 0);
+    let fwd_on = bytes_out(&on, cat("relay", "forward"));
+    let fwd_off = bytes_out(&off, cat("relay", "forward"));
+    assert_eq!(bytes_out(&off, cat("relay", "idontwant")), 0);
+    assert!(bytes_out(&on, cat("relay", "idontwant")) > 0);
     // A clear reduction of forwarded payload bytes and of duplicates.
     assert!(
         (fwd_on as f64) < 0.85 * fwd_off as f64,

@@ -120,6 +120,17 @@ pub struct TimerId {
     pub(crate) generation: u32,
 }
 
+impl TimerId {
+    /// A handle that names no engine timer, for context stand-ins in protocol unit tests
+    /// (handing it to the engine cancels nothing).
+    pub fn detached(n: u32) -> TimerId {
+        TimerId {
+            slot: u32::MAX,
+            generation: n,
+        }
+    }
+}
+
 /// What an input to come is, for [`Node::prefetch`].
 #[derive(Debug)]
 pub enum Hint<'a, M, T> {

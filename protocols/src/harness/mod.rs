@@ -21,15 +21,19 @@ use sim_core::{
 };
 
 use crate::discovery::{Bootstrap, PeerSource};
-use crate::metrics::{Eligibility, WakuObserver};
-use crate::node::{NodeCommand, NodeShared, WakuNode, WakuTimer};
+use crate::node::registry::Member;
+use crate::node::{NodeCommand, NodeShared, ProtocolShared, WakuNode, WakuTimer};
+use crate::node::{WakuObserver, category_names};
 use crate::peer_manager::{PeerManagerConfig, PmCounter, PmShared};
+use crate::relay::Relay;
 use crate::relay::config::{ConfigError, RelayConfig};
 use crate::relay::message::{TopicIdx, Topics, shard_topic};
+use crate::relay::metrics::{Eligibility, RelayMetrics};
 use crate::relay::protected::ProtectedTopics;
-use crate::relay::rpc::{category, category_table};
+use crate::relay::rpc::kind;
 use crate::relay::{PublishOutcome, RelayCounter, RelayShared};
 use crate::sharding::health::{ConnSample, HealthSampler, NodeConns, ShardHealth, classify};
+use crate::wire::Transport;
 use crate::workload::WorkloadConfig;
 
 /// Node count from which the harness asks the engine for its radix-heap event queue (both
@@ -590,8 +594,11 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         end.as_nanos()
             .saturating_sub(input.delivery_grace.as_nanos()),
     );
-    let mut observer = WakuObserver::new(eligibility, warm, until);
-    observer.per_topic_bytes = topics.len() > 1;
+    let mut observer = WakuObserver {
+        relay: RelayMetrics::new(eligibility, warm, until),
+        ..WakuObserver::default()
+    };
+    observer.relay.per_topic_bytes = topics.len() > 1;
 
     let mut relay = RelayShared::new(input.relay.clone(), topics.clone(), input.ip_groups.clone());
     relay.protected = ProtectedTopics::new(input.protected_topics.iter().map(|&t| TopicIdx(t)));
@@ -608,11 +615,15 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
     });
     let out_target = pm.as_ref().map_or(0, |p| p.limits.out_target);
     let shared = Rc::new(NodeShared {
-        relay: Rc::new(relay),
+        send_buffer_bytes: relay.cfg.send_buffer_bytes,
+        protocols: ProtocolShared {
+            relay: Some(Rc::new(relay)),
+            transport: None,
+            peer_manager: pm,
+        },
         workload: plan,
         seed: input.seed,
         max_upload_backlog: input.network.max_upload_backlog,
-        pm,
     });
     if input.capacities.len() != n {
         return Err(bad(
@@ -641,11 +652,10 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
             }
         })
         .collect();
-    let cats = category_table();
     let cfg = EngineConfig {
         seed: input.seed,
-        categories: cats.len(),
-        framing_category: Some(category::FRAMING),
+        categories: category_names().len(),
+        framing_category: Some(Category(<Transport as Member>::OFFSET)),
         series_interval: input.series_interval,
         network: input.network.clone(),
         queue: match input.queue {
@@ -763,11 +773,10 @@ pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64)) -> SimOutput {
     // Flush the duplicate counts still in the seen caches.
     for i in 0..n {
         let mut entries = Vec::new();
-        p.engine
-            .node_mut(NodeId(i as u32))
-            .relay_mut()
-            .drain_seen(|e| entries.push(e));
-        let obs = p.engine.observer_mut();
+        if let Some(relay) = p.engine.node_mut(NodeId(i as u32)).relay_mut() {
+            relay.drain_seen(|e| entries.push(e));
+        }
+        let obs = &mut p.engine.observer_mut().relay;
         for e in entries {
             obs.seen_entry(e);
         }
@@ -813,7 +822,9 @@ fn sample_mesh(
         if !p.engine.is_online(NodeId(i as u32)) {
             continue;
         }
-        let relay = node.relay();
+        let Some(relay) = node.relay() else {
+            continue;
+        };
         for ti in relay.subscriptions() {
             let m = relay.mesh(ti).len();
             let counts = &mut per_topic[ti.0 as usize];
@@ -862,7 +873,7 @@ fn sample_mesh(
 
 fn collect(p: Prepared, warm: Vec<Counters>, mesh: Vec<MeshSample>) -> SimOutput {
     let e = &p.engine;
-    let obs = e.observer();
+    let obs = &e.observer().relay;
     let acc = e.accounting();
     let ncat = acc.categories();
     let n = e.nodes().len();
@@ -1058,13 +1069,13 @@ fn collect(p: Prepared, warm: Vec<Counters>, mesh: Vec<MeshSample>) -> SimOutput
         per_node,
         series,
     };
-    let categories = category_table()
+    let categories = category_names()
         .iter()
-        .map(|(_, a, b)| (a.to_owned(), b.to_owned()))
+        .map(|&(a, b)| (a.to_owned(), b.to_owned()))
         .collect();
     SimOutput {
         categories,
-        framing_category: category::FRAMING.0 as usize,
+        framing_category: <Transport as Member>::OFFSET as usize,
         delivery,
         latency,
         duplicates,
@@ -1102,10 +1113,11 @@ fn collect(p: Prepared, warm: Vec<Counters>, mesh: Vec<MeshSample>) -> SimOutput
                         .peer_manager()
                         .map_or(0, |pm| pm.store().len() as u32),
                     health: if e.is_online(id) {
-                        let relay = e.node(id).relay();
                         let mut h = [0u32; 3];
-                        for t in relay.subscriptions() {
-                            h[classify(relay.mesh(t).len(), p.d_low) as usize] += 1;
+                        if let Some(relay) = e.node(id).relay() {
+                            for t in relay.subscriptions() {
+                                h[classify(relay.mesh(t).len(), p.d_low) as usize] += 1;
+                            }
                         }
                         h
                     } else {
@@ -1121,13 +1133,14 @@ fn collect(p: Prepared, warm: Vec<Counters>, mesh: Vec<MeshSample>) -> SimOutput
         } else {
             // One topic: every message, IHAVE, GRAFT and PRUNE byte is its own.
             let cats = [
-                category::PUBLISH,
-                category::FORWARD,
-                category::IWANT_REPLY,
-                category::IHAVE,
-                category::GRAFT,
-                category::PRUNE,
-            ];
+                kind::PUBLISH,
+                kind::FORWARD,
+                kind::IWANT_REPLY,
+                kind::IHAVE,
+                kind::GRAFT,
+                kind::PRUNE,
+            ]
+            .map(|k| Category(<Relay as Member>::OFFSET + k));
             vec![
                 (0..n)
                     .flat_map(|i| cats.iter().map(move |c| i * ncat + c.0 as usize))
@@ -1137,7 +1150,12 @@ fn collect(p: Prepared, warm: Vec<Counters>, mesh: Vec<MeshSample>) -> SimOutput
         },
         pm_counters: PmCounter::ALL
             .iter()
-            .map(|&c| (c.name().to_owned(), obs.pm_counters[c as usize]))
+            .map(|&c| {
+                (
+                    c.name().to_owned(),
+                    e.observer().peer_manager.counters[c as usize],
+                )
+            })
             .collect(),
     }
 }

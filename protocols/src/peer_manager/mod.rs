@@ -45,27 +45,50 @@ pub mod store;
 use std::rc::Rc;
 
 use rand::seq::SliceRandom;
-use sim_core::{DialError, NodeId, SimDuration, SimRng, SimTime};
+use sim_core::{DialError, NodeId, SimDuration, SimTime};
 
 pub use config::{Limits, PeerManagerConfig, RestartStore};
 pub use keepalive::PingMsg;
 pub use store::{PeerEntry, PeerStore};
 
-use crate::discovery::{FoundPeer, PeerOrigin};
+use crate::discovery::{FoundPeer, PeerOrigin, PeerSource};
 use crate::peer_manager::metadata::{MetadataKind, MetadataMsg, Verdict, judge};
+use crate::proto::{Io, Protocol, Wire};
 
 /// A message of the peer manager's protocols.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PmMsg {
     /// The metadata protocol.
-    Metadata(MetadataMsg),
+    Metadata(Box<MetadataMsg>),
     /// Keepalive pings.
     Ping(PingMsg),
 }
 
-impl PmMsg {
+/// The peer manager's accounting categories, indexed by [`Wire::kind`]: the metadata
+/// protocol (`/vac/waku/metadata/1.0.0`, one request per connection side) and keepalive pings
+/// (`/ipfs/ping/1.0.0`).
+pub const PM_CATEGORIES: &[(&str, &str)] = &[
+    ("metadata", "request"),
+    ("metadata", "response"),
+    ("ping", "request"),
+    ("ping", "response"),
+];
+
+impl Wire for PmMsg {
+    #[inline]
+    fn kind(&self) -> u16 {
+        match self {
+            PmMsg::Metadata(m) => match m.kind {
+                MetadataKind::Request => 0,
+                MetadataKind::Response => 1,
+            },
+            PmMsg::Ping(PingMsg::Request) => 2,
+            PmMsg::Ping(PingMsg::Response) => 3,
+        }
+    }
     /// Bytes on the wire (without transport framing).
-    pub fn wire(&self) -> u32 {
+    #[inline]
+    fn wire_bytes(&self) -> u32 {
         match self {
             PmMsg::Metadata(m) => m.wire(),
             PmMsg::Ping(p) => p.wire(),
@@ -86,24 +109,6 @@ pub enum PmTimer {
     Prune,
     /// A keepalive round.
     Keepalive,
-}
-
-/// What the peer manager needs from its surroundings.
-pub trait PmCtx {
-    /// The current time.
-    fn now(&self) -> SimTime;
-    /// The peer manager's random stream.
-    fn rng(&mut self) -> &mut SimRng;
-    /// Dials `peer`.
-    fn dial(&mut self, peer: NodeId);
-    /// Closes the connection to `peer`.
-    fn disconnect(&mut self, peer: NodeId);
-    /// Sends a message to a connected peer.
-    fn send(&mut self, to: NodeId, msg: PmMsg);
-    /// Fires `timer` after `delay`.
-    fn set_timer(&mut self, delay: SimDuration, timer: PmTimer);
-    /// Counts an event.
-    fn report(&mut self, counter: PmCounter);
 }
 
 macro_rules! pm_counters {
@@ -287,6 +292,11 @@ pub struct PeerManager {
     batch: u32,
     join_seq: u64,
     keepalive_countdown: u32,
+    /// Where it finds peers (bootstrap lists; discovery next).
+    source: PeerSource,
+    /// The relay's mesh peers, handed over by the node before a keepalive round
+    /// (`node/glue.rs`).
+    mesh_peers: Vec<NodeId>,
 }
 
 impl PeerManager {
@@ -305,7 +315,19 @@ impl PeerManager {
             batch: 0,
             join_seq: 0,
             keepalive_countdown: 0,
+            source: PeerSource::None,
+            mesh_peers: Vec::new(),
         }
+    }
+
+    /// Sets the node's peer source.
+    pub fn set_source(&mut self, source: PeerSource) {
+        self.source = source;
+    }
+
+    /// The relay's mesh peers (all topics, ascending) for the next keepalive round.
+    pub fn set_mesh_peers(&mut self, mesh: Vec<NodeId>) {
+        self.mesh_peers = mesh;
     }
 
     // ----- inspection -------------------------------------------------------------------
@@ -353,7 +375,7 @@ impl PeerManager {
 
     /// The node starts (`restart`: it comes back online; its connections are gone).
     /// `found` are the peers its source knows at once.
-    pub fn start(&mut self, restart: bool, found: &[FoundPeer], ctx: &mut impl PmCtx) {
+    pub fn start(&mut self, restart: bool, found: &[FoundPeer], ctx: &mut impl Io<PeerManager>) {
         if restart {
             self.conns.clear();
             self.dialing.clear();
@@ -389,7 +411,7 @@ impl PeerManager {
     }
 
     /// Adds peers a source found to the store.
-    pub fn add_peers(&mut self, found: &[FoundPeer], ctx: &mut impl PmCtx) {
+    pub fn add_peers(&mut self, found: &[FoundPeer], ctx: &mut impl Io<PeerManager>) {
         for f in found {
             if f.id == self.me {
                 continue;
@@ -412,7 +434,7 @@ impl PeerManager {
 
     /// Whether to accept a connection dialled by `peer`: refused at max connections (dials in
     /// progress hold a slot, as libp2p's connection semaphore does).
-    pub fn accept_inbound(&self, peer: NodeId, ctx: &mut impl PmCtx) -> bool {
+    pub fn accept_inbound(&self, peer: NodeId, ctx: &mut impl Io<PeerManager>) -> bool {
         let _ = peer;
         let used = self.conns.len() + self.dialing.len();
         if used >= self.sh.limits.max_connections as usize {
@@ -443,7 +465,12 @@ impl PeerManager {
     }
 
     /// A connection opened.
-    pub fn on_connection_up(&mut self, peer: NodeId, outbound: bool, ctx: &mut impl PmCtx) {
+    pub fn on_connection_up(
+        &mut self,
+        peer: NodeId,
+        outbound: bool,
+        ctx: &mut impl Io<PeerManager>,
+    ) {
         let was_dialing = self.end_dial(peer);
         if outbound {
             if let Ok(i) = self.cancelled.binary_search(&peer) {
@@ -483,14 +510,14 @@ impl PeerManager {
             Some(self.sh.cluster_of(self.me)),
             self.shards.clone(),
         );
-        ctx.send(peer, PmMsg::Metadata(req));
+        ctx.send(peer, PmMsg::Metadata(Box::new(req)));
         if was_dialing {
             self.after_dial_outcome(ctx);
         }
     }
 
     /// A connection closed.
-    pub fn on_connection_down(&mut self, peer: NodeId, ctx: &mut impl PmCtx) {
+    pub fn on_connection_down(&mut self, peer: NodeId, ctx: &mut impl Io<PeerManager>) {
         let _ = ctx;
         if let Ok(i) = self.conn_pos(peer) {
             self.conns.remove(i);
@@ -498,7 +525,12 @@ impl PeerManager {
     }
 
     /// A dial failed.
-    pub fn on_dial_failed(&mut self, peer: NodeId, reason: DialError, ctx: &mut impl PmCtx) {
+    pub fn on_dial_failed(
+        &mut self,
+        peer: NodeId,
+        reason: DialError,
+        ctx: &mut impl Io<PeerManager>,
+    ) {
         if let Ok(i) = self.cancelled.binary_search(&peer) {
             self.cancelled.remove(i);
             return; // already counted as failed at the timeout
@@ -514,9 +546,11 @@ impl PeerManager {
     }
 
     /// A message of the peer manager's protocols arrived.
-    pub fn on_message(&mut self, from: NodeId, msg: PmMsg, ctx: &mut impl PmCtx) {
+    pub fn on_message(&mut self, from: NodeId, msg: PmMsg, ctx: &mut impl Io<PeerManager>) {
         match msg {
-            PmMsg::Ping(PingMsg::Request) => ctx.send(from, PmMsg::Ping(PingMsg::Response)),
+            PmMsg::Ping(PingMsg::Request) => {
+                ctx.send(from, PmMsg::Ping(PingMsg::Response));
+            }
             PmMsg::Ping(PingMsg::Response) => {}
             PmMsg::Metadata(m) => match m.kind {
                 MetadataKind::Request => {
@@ -533,14 +567,14 @@ impl PeerManager {
                         Some(self.sh.cluster_of(self.me)),
                         self.shards.clone(),
                     );
-                    ctx.send(from, PmMsg::Metadata(resp));
+                    ctx.send(from, PmMsg::Metadata(Box::new(resp)));
                 }
                 MetadataKind::Response => self.on_metadata_response(from, &m, ctx),
             },
         }
     }
 
-    fn drop_after_metadata(&mut self, peer: NodeId, v: Verdict, ctx: &mut impl PmCtx) {
+    fn drop_after_metadata(&mut self, peer: NodeId, v: Verdict, ctx: &mut impl Io<PeerManager>) {
         let c = match v {
             Verdict::Keep => return,
             Verdict::EmptyCluster => PmCounter::EmptyCluster,
@@ -557,7 +591,12 @@ impl PeerManager {
     }
 
     /// nwaku `onPeerEvent(Joined)` once the metadata response is in.
-    fn on_metadata_response(&mut self, from: NodeId, m: &MetadataMsg, ctx: &mut impl PmCtx) {
+    fn on_metadata_response(
+        &mut self,
+        from: NodeId,
+        m: &MetadataMsg,
+        ctx: &mut impl Io<PeerManager>,
+    ) {
         let Ok(i) = self.conn_pos(from) else {
             return;
         };
@@ -612,7 +651,7 @@ impl PeerManager {
 
     /// A timer fired. `mesh` lists the relay's mesh peers (all topics, ascending); only the
     /// keepalive reads it.
-    pub fn on_timer(&mut self, t: PmTimer, mesh: &[NodeId], ctx: &mut impl PmCtx) {
+    pub fn handle_timer(&mut self, t: PmTimer, mesh: &[NodeId], ctx: &mut impl Io<PeerManager>) {
         match t {
             PmTimer::Loop => self.run_loop(ctx),
             PmTimer::BatchPause => self.after_pause(ctx),
@@ -666,7 +705,7 @@ impl PeerManager {
             .collect()
     }
 
-    fn prune_in_relay(&mut self, amount: u32, ctx: &mut impl PmCtx) {
+    fn prune_in_relay(&mut self, amount: u32, ctx: &mut impl Io<PeerManager>) {
         if amount == 0 {
             return;
         }
@@ -684,7 +723,7 @@ impl PeerManager {
         }
     }
 
-    fn run_loop(&mut self, ctx: &mut impl PmCtx) {
+    fn run_loop(&mut self, ctx: &mut impl Io<PeerManager>) {
         if self.phase != Phase::Sleeping {
             return;
         }
@@ -697,7 +736,7 @@ impl PeerManager {
     }
 
     /// nwaku `connectToRelayPeers`.
-    fn connect_to_relay_peers(&mut self, ctx: &mut impl PmCtx) {
+    fn connect_to_relay_peers(&mut self, ctx: &mut impl Io<PeerManager>) {
         let l = self.sh.limits;
         let c = self.counts();
         if c.in_relay > l.in_target {
@@ -713,7 +752,7 @@ impl PeerManager {
     }
 
     /// nwaku `manageRelayPeers` (the shard manager).
-    fn manage_relay_peers(&mut self, ctx: &mut impl PmCtx) {
+    fn manage_relay_peers(&mut self, ctx: &mut impl Io<PeerManager>) {
         if self.shards.is_empty() {
             return self.sleep(ctx);
         }
@@ -754,7 +793,7 @@ impl PeerManager {
         self.dial_batches(to_connect, false, ctx);
     }
 
-    fn dial_batches(&mut self, queue: Vec<NodeId>, bounded: bool, ctx: &mut impl PmCtx) {
+    fn dial_batches(&mut self, queue: Vec<NodeId>, bounded: bool, ctx: &mut impl Io<PeerManager>) {
         if queue.is_empty() {
             return self.sleep(ctx);
         }
@@ -767,7 +806,7 @@ impl PeerManager {
         self.next_batch(ctx);
     }
 
-    fn next_batch(&mut self, ctx: &mut impl PmCtx) {
+    fn next_batch(&mut self, ctx: &mut impl Io<PeerManager>) {
         let Phase::Dialing {
             queue,
             next,
@@ -813,14 +852,14 @@ impl PeerManager {
         }
     }
 
-    fn after_dial_outcome(&mut self, ctx: &mut impl PmCtx) {
+    fn after_dial_outcome(&mut self, ctx: &mut impl Io<PeerManager>) {
         if let Phase::Dialing { pending: 0, .. } = self.phase {
             self.batch_done(ctx);
         }
     }
 
     /// Every dial of the batch ended: pause (nwaku `connectToNodes` sleeps 5 s).
-    fn batch_done(&mut self, ctx: &mut impl PmCtx) {
+    fn batch_done(&mut self, ctx: &mut impl Io<PeerManager>) {
         let phase = std::mem::replace(&mut self.phase, Phase::Sleeping);
         let Phase::Dialing {
             queue,
@@ -843,7 +882,7 @@ impl PeerManager {
         );
     }
 
-    fn after_pause(&mut self, ctx: &mut impl PmCtx) {
+    fn after_pause(&mut self, ctx: &mut impl Io<PeerManager>) {
         let phase = std::mem::replace(&mut self.phase, Phase::Sleeping);
         match phase {
             Phase::Pausing {
@@ -864,7 +903,7 @@ impl PeerManager {
         }
     }
 
-    fn dial_timeout(&mut self, b: u32, ctx: &mut impl PmCtx) {
+    fn dial_timeout(&mut self, b: u32, ctx: &mut impl Io<PeerManager>) {
         if b != self.batch || !matches!(self.phase, Phase::Dialing { .. }) {
             return;
         }
@@ -888,7 +927,7 @@ impl PeerManager {
     }
 
     /// The end of a loop run: sleep 30 s scaled by how far the node is from its targets.
-    fn sleep(&mut self, ctx: &mut impl PmCtx) {
+    fn sleep(&mut self, ctx: &mut impl Io<PeerManager>) {
         self.phase = Phase::Sleeping;
         ctx.set_timer(self.loop_sleep(), PmTimer::Loop);
     }
@@ -911,7 +950,7 @@ impl PeerManager {
         SimDuration::from_secs(out.min(inn).max(cfg.min_connectivity_loop_s))
     }
 
-    fn keepalive(&mut self, mesh: &[NodeId], ctx: &mut impl PmCtx) {
+    fn keepalive(&mut self, mesh: &[NodeId], ctx: &mut impl Io<PeerManager>) {
         let cfg = &self.sh.cfg;
         let outbound: Vec<NodeId> = self
             .conns
@@ -942,5 +981,66 @@ impl PeerManager {
     }
 }
 
+/// The peer manager's run-wide sink: a count per [`PmCounter`].
+#[derive(Clone, Debug)]
+pub struct PmMetrics {
+    /// Counts, indexed by [`PmCounter`].
+    pub counters: Vec<u64>,
+}
+
+impl Default for PmMetrics {
+    fn default() -> Self {
+        PmMetrics {
+            counters: vec![0; PmCounter::ALL.len()],
+        }
+    }
+}
+
+impl Protocol for PeerManager {
+    type Msg = PmMsg;
+    type Timer = PmTimer;
+    type Event = PmCounter;
+    type Metrics = PmMetrics;
+    const CATEGORIES: &'static [(&'static str, &'static str)] = PM_CATEGORIES;
+
+    fn on_start(&mut self, restart: bool, ctx: &mut impl Io<Self>) {
+        let mut found = Vec::new();
+        self.source.start(restart, &mut found);
+        self.start(restart, &found, ctx);
+    }
+    fn on_message(&mut self, from: NodeId, msg: PmMsg, ctx: &mut impl Io<Self>) {
+        PeerManager::on_message(self, from, msg, ctx);
+    }
+    fn on_timer(&mut self, timer: PmTimer, ctx: &mut impl Io<Self>) {
+        let mesh = std::mem::take(&mut self.mesh_peers);
+        self.handle_timer(timer, &mesh, ctx);
+    }
+    fn on_connection_up(&mut self, peer: NodeId, outbound: bool, ctx: &mut impl Io<Self>) {
+        PeerManager::on_connection_up(self, peer, outbound, ctx);
+    }
+    fn on_connection_down(&mut self, peer: NodeId, ctx: &mut impl Io<Self>) {
+        PeerManager::on_connection_down(self, peer, ctx);
+    }
+    fn on_dial_failed(&mut self, peer: NodeId, reason: DialError, ctx: &mut impl Io<Self>) {
+        PeerManager::on_dial_failed(self, peer, reason, ctx);
+    }
+    #[inline]
+    fn record(metrics: &mut PmMetrics, _node: NodeId, _now: SimTime, event: PmCounter) {
+        metrics.counters[event as usize] += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests;
+
+impl crate::node::registry::Build for PeerManager {
+    type Shared = PmShared;
+    /// Every node of a run with peer managers runs one.
+    fn build(sh: &Rc<PmShared>, node: NodeId, topics: &[u16]) -> Option<Self> {
+        Some(PeerManager::new(
+            sh.clone(),
+            node,
+            topics.iter().copied().collect(),
+        ))
+    }
+}

@@ -4,59 +4,19 @@
 
 use std::rc::Rc;
 
-use sim_core::rng::{self, SimRng};
 use sim_core::{DialError, NodeId, SimDuration, SimTime};
 
 use super::*;
 use crate::discovery::{FoundPeer, PeerOrigin};
 use crate::peer_manager::metadata::{MetadataKind, MetadataMsg};
+use crate::testing::Recorder;
 
-/// A recording context with a settable clock.
-struct TestCtx {
-    now: SimTime,
-    rng: SimRng,
-    dials: Vec<NodeId>,
-    disconnects: Vec<NodeId>,
-    sent: Vec<(NodeId, PmMsg)>,
-    timers: Vec<(SimTime, PmTimer)>,
-    counters: Vec<PmCounter>,
-}
+/// The one recorder of every protocol's tests.
+type TestCtx = Recorder<PeerManager>;
 
-impl PmCtx for TestCtx {
-    fn now(&self) -> SimTime {
-        self.now
-    }
-    fn rng(&mut self) -> &mut SimRng {
-        &mut self.rng
-    }
-    fn dial(&mut self, peer: NodeId) {
-        self.dials.push(peer);
-    }
-    fn disconnect(&mut self, peer: NodeId) {
-        self.disconnects.push(peer);
-    }
-    fn send(&mut self, to: NodeId, msg: PmMsg) {
-        self.sent.push((to, msg));
-    }
-    fn set_timer(&mut self, delay: SimDuration, timer: PmTimer) {
-        self.timers.push((self.now + delay, timer));
-    }
-    fn report(&mut self, counter: PmCounter) {
-        self.counters.push(counter);
-    }
-}
-
-impl TestCtx {
-    fn count(&self, c: PmCounter) -> usize {
-        self.counters.iter().filter(|&&x| x == c).count()
-    }
-    /// Removes and returns the earliest pending timer of the given kind.
-    fn take_timer(&mut self, pred: impl Fn(&PmTimer) -> bool) -> Option<(SimTime, PmTimer)> {
-        let i = (0..self.timers.len())
-            .filter(|&i| pred(&self.timers[i].1))
-            .min_by_key(|&i| self.timers[i].0)?;
-        Some(self.timers.remove(i))
-    }
+/// Counts of reported events of one kind.
+fn count(ctx: &TestCtx, c: PmCounter) -> usize {
+    ctx.events.iter().filter(|&&x| x == c).count()
 }
 
 /// Node 0 with a peer store of `known` peers (ids 1..=known), all relay, all on shard 0.
@@ -100,15 +60,7 @@ impl Builder {
         sh.ip_groups = self.ip_groups;
         let sh = Rc::new(sh);
         let mut pm = PeerManager::new(sh.clone(), NodeId(0), sh.shards[0].clone());
-        let mut ctx = TestCtx {
-            now: SimTime::from_secs(100),
-            rng: rng::stream(1, 0, "test"),
-            dials: Vec::new(),
-            disconnects: Vec::new(),
-            sent: Vec::new(),
-            timers: Vec::new(),
-            counters: Vec::new(),
-        };
+        let mut ctx = TestCtx::new(NodeId(0), SimTime::from_secs(100), "test");
         let found: Vec<FoundPeer> = (1..=self.known)
             .map(|i| FoundPeer {
                 id: NodeId(i),
@@ -121,11 +73,11 @@ impl Builder {
 }
 
 fn response(cluster: Option<u16>, shards: &[u16]) -> PmMsg {
-    PmMsg::Metadata(MetadataMsg::new(
+    PmMsg::Metadata(Box::new(MetadataMsg::new(
         MetadataKind::Response,
         cluster,
         shards.into(),
-    ))
+    )))
 }
 
 /// Runs the pending Loop timer (advancing the clock to it).
@@ -134,7 +86,7 @@ fn run_loop(pm: &mut PeerManager, ctx: &mut TestCtx) {
         .take_timer(|t| *t == PmTimer::Loop)
         .expect("a loop timer is pending");
     ctx.now = ctx.now.max(at);
-    pm.on_timer(t, &[], ctx);
+    pm.handle_timer(t, &[], ctx);
 }
 
 /// Connects every pending dial (outbound) and answers their metadata with `shards`.
@@ -165,7 +117,7 @@ fn reaches_the_outbound_target_in_one_loop_run_and_never_more() {
     let (at, t) = ctx.take_timer(|t| *t == PmTimer::BatchPause).unwrap();
     assert_eq!(at, ctx.now + SimDuration::from_secs(5));
     ctx.now = at;
-    pm.on_timer(t, &[], &mut ctx);
+    pm.handle_timer(t, &[], &mut ctx);
     let (at, _) = ctx.timers.iter().find(|t| t.1 == PmTimer::Loop).unwrap();
     assert_eq!(*at, ctx.now + SimDuration::from_secs(30));
     run_loop(&mut pm, &mut ctx);
@@ -191,7 +143,7 @@ fn failed_dials_are_retried_in_later_batches_until_the_target() {
     assert_eq!(pm.counts().out_relay, 5);
     let (at, t) = ctx.take_timer(|t| *t == PmTimer::BatchPause).unwrap();
     ctx.now = at;
-    pm.on_timer(t, &[], &mut ctx);
+    pm.handle_timer(t, &[], &mut ctx);
     let (at, _) = *ctx.timers.iter().find(|t| t.1 == PmTimer::Loop).unwrap();
     assert_eq!(at, ctx.now + SimDuration::from_secs(15));
     run_loop(&mut pm, &mut ctx);
@@ -214,7 +166,7 @@ fn never_exceeds_max_connections_and_refuses_inbound_beyond() {
         pm.on_connection_up(NodeId(p), false, &mut ctx);
     }
     assert!(!pm.accept_inbound(NodeId(140), &mut ctx));
-    assert_eq!(ctx.count(PmCounter::InboundRefused), 1);
+    assert_eq!(count(&ctx, PmCounter::InboundRefused), 1);
     let c = pm.counts();
     assert_eq!(c.inbound + c.outbound + c.dialing, 50);
 }
@@ -230,7 +182,7 @@ fn inbound_relay_peers_beyond_the_target_are_disconnected_on_join() {
     assert!(ctx.disconnects.is_empty());
     inbound(&mut pm, &mut ctx, 21);
     assert_eq!(ctx.disconnects, vec![NodeId(21)]);
-    assert_eq!(ctx.count(PmCounter::InRelayExcess), 1);
+    assert_eq!(count(&ctx, PmCounter::InRelayExcess), 1);
 }
 
 #[test]
@@ -245,7 +197,7 @@ fn the_loop_prunes_inbound_excess_and_sleeps_shorter() {
     run_loop(&mut pm, &mut ctx);
     // 25 - 20 = 5 pruned.
     assert_eq!(ctx.disconnects.len(), 5);
-    assert_eq!(ctx.count(PmCounter::InRelayPruned), 5);
+    assert_eq!(count(&ctx, PmCounter::InRelayPruned), 5);
 }
 
 #[test]
@@ -283,18 +235,18 @@ fn a_cluster_mismatch_or_an_empty_cluster_disconnects_and_forgets() {
     pm.on_message(NodeId(1), response(Some(2), &[0]), &mut ctx);
     assert_eq!(ctx.disconnects, vec![NodeId(1)]);
     assert!(!pm.store().contains(NodeId(1)));
-    assert_eq!(ctx.count(PmCounter::ClusterMismatch), 1);
+    assert_eq!(count(&ctx, PmCounter::ClusterMismatch), 1);
     pm.on_connection_down(NodeId(1), &mut ctx);
 
     pm.on_connection_up(NodeId(2), true, &mut ctx);
     pm.on_message(NodeId(2), response(None, &[0]), &mut ctx);
     assert_eq!(ctx.disconnects, vec![NodeId(1), NodeId(2)]);
-    assert_eq!(ctx.count(PmCounter::EmptyCluster), 1);
+    assert_eq!(count(&ctx, PmCounter::EmptyCluster), 1);
 
     // Same cluster, no common shard: also dropped (nwaku); a common shard keeps it.
     pm.on_connection_up(NodeId(3), true, &mut ctx);
     pm.on_message(NodeId(3), response(Some(1), &[7]), &mut ctx);
-    assert_eq!(ctx.count(PmCounter::NoCommonShard), 1);
+    assert_eq!(count(&ctx, PmCounter::NoCommonShard), 1);
     pm.on_connection_up(NodeId(4), true, &mut ctx);
     pm.on_message(NodeId(4), response(Some(1), &[0, 7]), &mut ctx);
     assert_eq!(ctx.disconnects.len(), 3);
@@ -311,7 +263,7 @@ fn answers_metadata_requests_and_pings() {
     pm.on_connection_up(NodeId(1), false, &mut ctx);
     ctx.sent.clear();
     let req = MetadataMsg::new(MetadataKind::Request, Some(1), Rc::from(&[3u16][..]));
-    pm.on_message(NodeId(1), PmMsg::Metadata(req), &mut ctx);
+    pm.on_message(NodeId(1), PmMsg::Metadata(Box::new(req)), &mut ctx);
     match &ctx.sent[0] {
         (p, PmMsg::Metadata(m)) => {
             assert_eq!(*p, NodeId(1));
@@ -351,9 +303,9 @@ fn dial_backoff_grows_120_480_1920_s_and_the_peer_is_pruned_after_5_failures() {
     // The next pruning removes it.
     let (at, timer) = ctx.take_timer(|t| *t == PmTimer::Prune).unwrap();
     assert_eq!(at, t0 + SimDuration::from_secs(600));
-    pm.on_timer(timer, &[], &mut ctx);
+    pm.handle_timer(timer, &[], &mut ctx);
     assert!(!pm.store().contains(p));
-    assert_eq!(ctx.count(PmCounter::StorePruned), 1);
+    assert_eq!(count(&ctx, PmCounter::StorePruned), 1);
 }
 
 #[test]
@@ -365,7 +317,7 @@ fn a_failed_dial_in_the_loop_sets_the_backoff() {
     pm.on_dial_failed(NodeId(1), DialError::Timeout, &mut ctx);
     let (at, t) = ctx.take_timer(|t| *t == PmTimer::BatchPause).unwrap();
     ctx.now = at;
-    pm.on_timer(t, &[], &mut ctx);
+    pm.handle_timer(t, &[], &mut ctx);
     // No peer left: the loop runs every second (out 0 -> the 1 s minimum) but the peer is
     // in its 120 s backoff; it is dialled again at the first run after the backoff.
     let failed_at = pm.store().get(NodeId(1)).unwrap().last_failed;
@@ -390,8 +342,8 @@ fn dials_that_outlast_the_timeout_fail_and_late_connections_are_closed() {
         .unwrap();
     assert_eq!(at, ctx.now + SimDuration::from_secs(10));
     ctx.now = at;
-    pm.on_timer(t, &[], &mut ctx);
-    assert_eq!(ctx.count(PmCounter::DialTimeouts), 3);
+    pm.handle_timer(t, &[], &mut ctx);
+    assert_eq!(count(&ctx, PmCounter::DialTimeouts), 3);
     assert_eq!(pm.counts().dialing, 0);
     pm.on_connection_up(NodeId(1), true, &mut ctx);
     assert_eq!(ctx.disconnects, vec![NodeId(1)]);
@@ -417,7 +369,7 @@ fn colocation_limit_drops_the_oldest_peers_behind_one_address() {
     inbound(&mut pm, &mut ctx, 7);
     assert_eq!(ctx.disconnects, vec![NodeId(1), NodeId(2)]);
     assert!(!pm.store().contains(NodeId(1)));
-    assert_eq!(ctx.count(PmCounter::ColocationDisconnect), 2);
+    assert_eq!(count(&ctx, PmCounter::ColocationDisconnect), 2);
 }
 
 #[test]
@@ -463,7 +415,7 @@ fn keepalive_pings_mesh_first_and_every_outbound_peer_every_12th_round() {
     for round in 1..=12 {
         let (at, t) = ctx.take_timer(|t| *t == PmTimer::Keepalive).unwrap();
         ctx.now = at;
-        pm.on_timer(t, &mesh, &mut ctx);
+        pm.handle_timer(t, &mesh, &mut ctx);
         let pinged: Vec<NodeId> = ctx.sent.drain(..).map(|(p, _)| p).collect();
         if round < 12 {
             assert_eq!(pinged.len(), 10, "round {round}");
@@ -472,7 +424,7 @@ fn keepalive_pings_mesh_first_and_every_outbound_peer_every_12th_round() {
             assert_eq!(pinged, (1..=15).map(NodeId).collect::<Vec<_>>());
         }
     }
-    assert_eq!(ctx.count(PmCounter::Pings), 11 * 10 + 15);
+    assert_eq!(count(&ctx, PmCounter::Pings), 11 * 10 + 15);
 }
 
 #[test]

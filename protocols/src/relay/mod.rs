@@ -31,6 +31,7 @@ pub mod backoff;
 pub mod config;
 pub mod mcache;
 pub mod message;
+pub mod metrics;
 pub mod peer_score;
 pub mod protected;
 pub mod queues;
@@ -47,10 +48,12 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use sim_core::{NodeId, SimDuration, SimRng, SimTime};
 
+use crate::proto::{Io, Protocol, Wire};
 use crate::relay::backoff::Backoffs;
 use crate::relay::config::RelayConfig;
 use crate::relay::mcache::MessageCache;
 use crate::relay::message::{MsgId, TopicIdx, Topics, WireMsg};
+use crate::relay::metrics::RelayMetrics;
 use crate::relay::peer_score::{PeerScore, colocation_factor};
 use crate::relay::protected::ProtectedTopics;
 use crate::relay::queues::SendQueue;
@@ -59,36 +62,6 @@ use crate::relay::rpc::{
     subscribe_rpc_bytes,
 };
 use crate::relay::seen::SeenCache;
-
-/// What the relay needs from its surroundings. The node composition implements it over the
-/// engine's context; tests implement it with a recorder.
-pub trait RelayCtx {
-    /// The current time.
-    fn now(&self) -> SimTime;
-    /// The relay's random stream.
-    fn rng(&mut self) -> &mut SimRng;
-    /// Writes `rpc`, of `wire` bytes (`rpc.wire_bytes()`, which the caller has computed), to
-    /// `to` now. Returns when the write finishes for the per-peer queues
-    /// ([`crate::relay::queues`]), or `None` when the upload link refused it (backlog bound).
-    fn send(&mut self, to: NodeId, rpc: Rpc, wire: u32) -> Option<SimTime>;
-    /// Fires `timer` after `delay`.
-    fn set_timer(&mut self, delay: SimDuration, timer: RelayTimer);
-    /// Queues `cost` of CPU time and fires `timer` when it is done.
-    fn compute(&mut self, cost: SimDuration, timer: RelayTimer);
-    /// Closes the connection to `peer`.
-    fn disconnect(&mut self, peer: NodeId);
-    /// Dials `peer`.
-    fn dial(&mut self, peer: NodeId);
-    /// Open connections (for peer-exchange dials).
-    fn connection_count(&self) -> usize;
-    /// Reports a measurement.
-    fn report(&mut self, event: RelayEvent);
-    /// Hint: sends to `to` follow soon (the engine may fetch what they read). No effect on
-    /// results; the default does nothing.
-    fn prefetch_send(&self, _to: NodeId) {}
-    /// Hint: a passive message (IDONTWANT) to `to` follows soon. The default does nothing.
-    fn prefetch_passive_send(&self, _to: NodeId) {}
-}
 
 /// Timers the relay sets.
 #[derive(Clone, Debug, PartialEq)]
@@ -431,9 +404,15 @@ impl Relay {
         r
     }
 
-    /// Starts the heartbeats, each at a random phase within its interval (real nodes start
+    /// Starts (or, after churn, restarts: a restarted node has lost its state, and its
+    /// connections and timers are gone) the heartbeats, each at a random phase within its interval (real nodes start
     /// at different times; lockstep heartbeats would synchronise the whole network).
-    pub fn start(&mut self, ctx: &mut impl RelayCtx) {
+    pub fn start(&mut self, restart: bool, ctx: &mut impl Io<Relay>) {
+        if restart {
+            self.flush(ctx);
+            let subs: Vec<TopicIdx> = self.subscriptions().collect();
+            *self = Relay::new(self.sh.clone(), self.me, &subs);
+        }
         let hb = self.sh.heartbeat.as_nanos();
         let phase = ctx.rng().random_range(0..hb);
         ctx.set_timer(SimDuration::from_nanos(phase), RelayTimer::Heartbeat);
@@ -517,7 +496,7 @@ impl Relay {
     }
 
     /// Reports every seen entry's duplicate count and forgets them (restart).
-    pub fn flush(&mut self, ctx: &mut impl RelayCtx) {
+    pub fn flush(&mut self, ctx: &mut impl Io<Relay>) {
         self.seen.drain(|e| {
             ctx.report(RelayEvent::SeenExpired {
                 seq: e.seq,
@@ -748,7 +727,7 @@ impl Relay {
 
     /// Sends `rpc` to `to` through its queues: at once when `high` or when the peer's queues
     /// are idle, else through the non-priority queue.
-    fn send(&mut self, to: NodeId, rpc: Rpc, high: bool, ctx: &mut impl RelayCtx) {
+    fn send(&mut self, to: NodeId, rpc: Rpc, high: bool, ctx: &mut impl Io<Relay>) {
         let wire = rpc.wire_bytes();
         if wire > self.sh.cfg.max_rpc_bytes {
             ctx.report(RelayEvent::Count(RelayCounter::RpcTooLarge));
@@ -761,7 +740,7 @@ impl Relay {
         let limit = self.sh.cfg.non_priority_queue_len as usize;
         let q = &mut self.peers[i].queue;
         if high || q.idle(now) {
-            match ctx.send(to, rpc, wire) {
+            match ctx.send_sized(to, rpc, wire) {
                 Some(done) => q.wrote(done),
                 None => ctx.report(RelayEvent::Count(RelayCounter::UplinkFull)),
             }
@@ -786,7 +765,7 @@ impl Relay {
 
     /// The non-priority task of `peer`: sends queued messages one by one, each after all
     /// unfinished writes.
-    fn drain(&mut self, peer: NodeId, ctx: &mut impl RelayCtx) {
+    fn drain(&mut self, peer: NodeId, ctx: &mut impl Io<Relay>) {
         let Some(i) = self.peer_pos(peer) else {
             return;
         };
@@ -806,7 +785,7 @@ impl Relay {
             }
             let rpc = low.items.pop_front().expect("not empty");
             let wire = rpc.wire_bytes();
-            match ctx.send(peer, rpc, wire) {
+            match ctx.send_sized(peer, rpc, wire) {
                 Some(done) => low.task_until = done,
                 None => ctx.report(RelayEvent::Count(RelayCounter::UplinkFull)),
             }
@@ -852,7 +831,7 @@ impl Relay {
 
     /// A connection opened: the peer is added, its retained score restored, our
     /// subscriptions sent.
-    pub fn on_connection_up(&mut self, peer: NodeId, outbound: bool, ctx: &mut impl RelayCtx) {
+    pub fn on_connection_up(&mut self, peer: NodeId, outbound: bool, ctx: &mut impl Io<Relay>) {
         if self.peer_pos(peer).is_some() || peer == self.me {
             return;
         }
@@ -894,13 +873,13 @@ impl Relay {
     }
 
     /// A connection closed.
-    pub fn on_connection_down(&mut self, peer: NodeId, ctx: &mut impl RelayCtx) {
+    pub fn on_connection_down(&mut self, peer: NodeId, ctx: &mut impl Io<Relay>) {
         self.drop_peer(peer, ctx);
     }
 
     /// Forgets a peer (nim-libp2p `unsubscribePeer`): it leaves every mesh with a backoff, its
     /// score is retained, its queues are dropped.
-    fn drop_peer(&mut self, peer: NodeId, ctx: &mut impl RelayCtx) {
+    fn drop_peer(&mut self, peer: NodeId, ctx: &mut impl Io<Relay>) {
         let Some(i) = self.peer_pos(peer) else {
             return;
         };
@@ -936,7 +915,7 @@ impl Relay {
     // ----- RPCs -------------------------------------------------------------------------
 
     /// Handles an RPC from `from`.
-    pub fn on_rpc(&mut self, from: NodeId, rpc: Rpc, ctx: &mut impl RelayCtx) {
+    pub fn on_rpc(&mut self, from: NodeId, rpc: Rpc, ctx: &mut impl Io<Relay>) {
         let Some(i) = self.peer_pos(from) else {
             return; // in flight when we dropped the peer
         };
@@ -957,7 +936,7 @@ impl Relay {
     }
 
     /// A message arrived (nim-libp2p `rpcHandler` for one message).
-    fn on_message(&mut self, from: NodeId, msg: WireMsg, ctx: &mut impl RelayCtx) {
+    fn on_message(&mut self, from: NodeId, msg: WireMsg, ctx: &mut impl Io<Relay>) {
         if self.peer_pos(from).is_none() {
             return;
         }
@@ -1013,7 +992,7 @@ impl Relay {
         from: NodeId,
         msg: WireMsg,
         seen_during: &[NodeId],
-        ctx: &mut impl RelayCtx,
+        ctx: &mut impl Io<Relay>,
     ) {
         let t = msg.topic;
         let mut verdict = validate(&msg);
@@ -1089,7 +1068,7 @@ impl Relay {
     }
 
     /// An IHAVE from `from`, at `i` in the peer list.
-    fn handle_ihave(&mut self, from: NodeId, i: usize, ih: &Ihave, ctx: &mut impl RelayCtx) {
+    fn handle_ihave(&mut self, from: NodeId, i: usize, ih: &Ihave, ctx: &mut impl Io<Relay>) {
         let (hb, budget) = (self.hb, self.sh.cfg.max_iwant_ids_per_heartbeat);
         let p = &mut self.peers[i];
         p.counters(hb, budget);
@@ -1125,7 +1104,7 @@ impl Relay {
         self.send(from, Rpc::Iwant(want.into_boxed_slice()), true, ctx);
     }
 
-    fn handle_iwant(&mut self, from: NodeId, ids: &[MsgId], ctx: &mut impl RelayCtx) {
+    fn handle_iwant(&mut self, from: NodeId, ids: &[MsgId], ctx: &mut impl Io<Relay>) {
         let i = self.peer_pos(from).expect("checked by on_rpc");
         if self.peers[i].score < self.sh.cfg.scoring.gossip_threshold {
             return;
@@ -1189,7 +1168,7 @@ impl Relay {
         self.idontwants.push_back((id, from, hb));
     }
 
-    fn handle_graft(&mut self, from: NodeId, topic: TopicIdx, ctx: &mut impl RelayCtx) {
+    fn handle_graft(&mut self, from: NodeId, topic: TopicIdx, ctx: &mut impl Io<Relay>) {
         let now = ctx.now();
         let k = self.topic_entry(topic);
         if self.topics[k].mesh.contains(&from) {
@@ -1234,7 +1213,7 @@ impl Relay {
         }
     }
 
-    fn handle_prune(&mut self, from: NodeId, p: &Prune, ctx: &mut impl RelayCtx) {
+    fn handle_prune(&mut self, from: NodeId, p: &Prune, ctx: &mut impl Io<Relay>) {
         let now = ctx.now();
         let k = self.topic_entry(p.topic);
         if p.backoff_s > 0 {
@@ -1266,7 +1245,7 @@ impl Relay {
         }
     }
 
-    fn handle_subscribe(&mut self, from: NodeId, s: &Subscriptions, ctx: &mut impl RelayCtx) {
+    fn handle_subscribe(&mut self, from: NodeId, s: &Subscriptions, ctx: &mut impl Io<Relay>) {
         let now = ctx.now();
         for &t in &s.topics {
             let k = self.topic_entry(t);
@@ -1299,7 +1278,7 @@ impl Relay {
     // ----- timers -----------------------------------------------------------------------
 
     /// A relay timer fired.
-    pub fn on_timer(&mut self, timer: RelayTimer, ctx: &mut impl RelayCtx) {
+    pub fn on_timer(&mut self, timer: RelayTimer, ctx: &mut impl Io<Relay>) {
         match timer {
             RelayTimer::Heartbeat => self.heartbeat(ctx),
             RelayTimer::ScoreTick => self.score_tick(ctx),
@@ -1315,7 +1294,7 @@ impl Relay {
     }
 
     /// The gossipsub heartbeat (nim-libp2p `onHeartbeat`).
-    fn heartbeat(&mut self, ctx: &mut impl RelayCtx) {
+    fn heartbeat(&mut self, ctx: &mut impl Io<Relay>) {
         let now = ctx.now();
         self.hb = self.hb.wrapping_add(1);
         let hb = self.hb;
@@ -1426,7 +1405,7 @@ impl Relay {
     }
 
     /// nim-libp2p `rebalanceMesh` for the topic at `k`.
-    fn rebalance(&mut self, k: usize, ctx: &mut impl RelayCtx) {
+    fn rebalance(&mut self, k: usize, ctx: &mut impl Io<Relay>) {
         let now = ctx.now();
         let cfg = &self.sh.cfg;
         let (d, d_low, d_high, d_score, d_out) = (
@@ -1572,7 +1551,7 @@ impl Relay {
     /// IHAVE emission (nim-libp2p `makeGossipControlMessages`): for every topic with a mesh
     /// or fanout, the ids of the gossip window go to max(D_lazy, gossip_factor x eligible)
     /// non-mesh peers; one IHAVE RPC per peer.
-    fn emit_gossip(&mut self, ctx: &mut impl RelayCtx) {
+    fn emit_gossip(&mut self, ctx: &mut impl Io<Relay>) {
         if self.mcache.window_is_empty() || self.peers.is_empty() {
             return;
         }
@@ -1645,7 +1624,7 @@ impl Relay {
         entries: &[(TopicIdx, u8, usize, usize)],
         ids: &[MsgId],
         masks: &mut [u32],
-        ctx: &mut impl RelayCtx,
+        ctx: &mut impl Io<Relay>,
     ) {
         let batch = IhaveBatch::new(entries.iter().map(|&(topic, topic_len, a, b)| IhaveEntry {
             topic,
@@ -1683,7 +1662,7 @@ impl Relay {
 
     /// The scoring heartbeat (nim-libp2p `updateScores`): recompute, decay, disconnect
     /// graylisted peers, forget expired retained scores.
-    fn score_tick(&mut self, ctx: &mut impl RelayCtx) {
+    fn score_tick(&mut self, ctx: &mut impl Io<Relay>) {
         let now = ctx.now();
         let sc = &self.sh.cfg.scoring;
         let ips: Vec<u32> = self.peer_ids.iter().map(|&p| self.sh.ip_of(p)).collect();
@@ -1726,7 +1705,7 @@ impl Relay {
     }
 
     /// Publishes an own message (nim-libp2p `GossipSub.publish`).
-    pub fn publish(&mut self, msg: WireMsg, ctx: &mut impl RelayCtx) -> PublishOutcome {
+    pub fn publish(&mut self, msg: WireMsg, ctx: &mut impl Io<Relay>) -> PublishOutcome {
         let sh = self.sh.clone();
         let cfg = &sh.cfg;
         if msg.data_bytes > cfg.max_message_bytes {
@@ -1794,7 +1773,7 @@ impl Relay {
 
     /// Subscribes to `topic` (nim-libp2p `onTopicSubscription(true)`): announces it to every
     /// peer, drops a fanout for it, builds a mesh.
-    pub fn subscribe(&mut self, topic: TopicIdx, ctx: &mut impl RelayCtx) {
+    pub fn subscribe(&mut self, topic: TopicIdx, ctx: &mut impl Io<Relay>) {
         let k = self.topic_entry(topic);
         if self.topics[k].subscribed {
             return;
@@ -1812,7 +1791,7 @@ impl Relay {
 
     /// Unsubscribes from `topic` (nim-libp2p `onTopicSubscription(false)`): PRUNE to the mesh
     /// with the unsubscribe backoff, then the announcement to every peer.
-    pub fn unsubscribe(&mut self, topic: TopicIdx, ctx: &mut impl RelayCtx) {
+    pub fn unsubscribe(&mut self, topic: TopicIdx, ctx: &mut impl Io<Relay>) {
         let Some(k) = self.topic_pos(topic).filter(|&k| self.topics[k].subscribed) else {
             return;
         };
@@ -1831,7 +1810,7 @@ impl Relay {
         self.announce(topic, false, ctx);
     }
 
-    fn announce(&mut self, topic: TopicIdx, subscribe: bool, ctx: &mut impl RelayCtx) {
+    fn announce(&mut self, topic: TopicIdx, subscribe: bool, ctx: &mut impl Io<Relay>) {
         let rpc = Rpc::Subscribe(Rc::new(Subscriptions {
             topics: vec![topic],
             subscribe,
@@ -1847,7 +1826,7 @@ impl Relay {
     /// with a backoff of `backoff`, and back off from all of them. Neither side grafts the
     /// other until the backoff ends, so the node stays connected but outside every mesh and
     /// receives only through gossip (IHAVE / IWANT).
-    pub fn prune_all(&mut self, backoff: SimDuration, ctx: &mut impl RelayCtx) {
+    pub fn prune_all(&mut self, backoff: SimDuration, ctx: &mut impl Io<Relay>) {
         let now = ctx.now();
         for k in 0..self.topics.len() {
             if !self.topics[k].subscribed {
@@ -1864,5 +1843,67 @@ impl Relay {
                 self.send(p, rpc.clone(), true, ctx);
             }
         }
+    }
+}
+
+impl Wire for Rpc {
+    #[inline]
+    fn kind(&self) -> u16 {
+        Rpc::kind(self)
+    }
+    #[inline]
+    fn wire_bytes(&self) -> u32 {
+        Rpc::wire_bytes(self)
+    }
+    /// IDONTWANT only: its handler stores the id for the peer and does nothing else
+    /// (`Relay::handle_idontwant`).
+    #[inline]
+    fn passive(&self) -> bool {
+        matches!(self, Rpc::Idontwant(_))
+    }
+}
+
+impl Protocol for Relay {
+    type Msg = Rpc;
+    type Timer = RelayTimer;
+    type Event = RelayEvent;
+    type Metrics = RelayMetrics;
+    const CATEGORIES: &'static [(&'static str, &'static str)] = crate::relay::rpc::RELAY_CATEGORIES;
+
+    fn on_start(&mut self, restart: bool, ctx: &mut impl Io<Self>) {
+        self.start(restart, ctx);
+    }
+    #[inline]
+    fn on_message(&mut self, from: NodeId, msg: Rpc, ctx: &mut impl Io<Self>) {
+        self.on_rpc(from, msg, ctx);
+    }
+    #[inline]
+    fn on_timer(&mut self, timer: RelayTimer, ctx: &mut impl Io<Self>) {
+        Relay::on_timer(self, timer, ctx);
+    }
+    fn on_connection_up(&mut self, peer: NodeId, outbound: bool, ctx: &mut impl Io<Self>) {
+        Relay::on_connection_up(self, peer, outbound, ctx);
+    }
+    fn on_connection_down(&mut self, peer: NodeId, ctx: &mut impl Io<Self>) {
+        Relay::on_connection_down(self, peer, ctx);
+    }
+    #[inline]
+    fn record(metrics: &mut RelayMetrics, node: NodeId, now: SimTime, event: RelayEvent) {
+        metrics.relay_event(node, now, event);
+    }
+    #[inline]
+    fn on_send(metrics: &mut RelayMetrics, now: SimTime, msg: &Rpc, wire: u32) {
+        if metrics.per_topic_bytes && now >= metrics.count_from {
+            metrics.attribute_to_topics(msg, wire);
+        }
+    }
+}
+
+impl crate::node::registry::Build for Relay {
+    type Shared = RelayShared;
+    /// Every node relays (light clients, which do not, come with filter and light push).
+    fn build(sh: &Rc<RelayShared>, node: NodeId, topics: &[u16]) -> Option<Self> {
+        let topics: Vec<TopicIdx> = topics.iter().map(|&t| TopicIdx(t)).collect();
+        Some(Relay::new(sh.clone(), node, &topics))
     }
 }

@@ -7,10 +7,7 @@
 //! IDONTWANT = 5 + 34n, GRAFT 21, PRUNE 23, SUBSCRIBE 21, publish framing +21 / +24 / +27)
 //! and stay exact beyond. Field tags below 16 take one byte.
 //!
-//! Transport framing ([`framing_bytes`]) is counted under its own category: yamux adds a
-//! 12-byte header per frame (frames of at most 256,000 bytes, the initial window), noise adds
-//! 2 + 16 bytes per chunk of at most 65,487 plaintext bytes, and each yamux frame is one noise
-//! write. Yamux window updates, TCP/IP headers and acknowledgements are not counted.
+//! Transport framing is the node's, not relay's ([`crate::wire::framing_bytes`]).
 //!
 //! One simulated RPC carries one kind of content, as nim-libp2p sends them: a forwarded or
 //! published message per RPC, one IDONTWANT id per RPC, GRAFTs and PRUNEs per topic, one IHAVE
@@ -20,72 +17,44 @@
 
 use std::rc::Rc;
 
-use sim_core::{Category, CategoryTable, NodeId};
+use sim_core::NodeId;
 
 use crate::relay::message::{MSG_ID_BYTES, MsgId, TopicIdx, WireMsg, varint_len};
 
-/// Accounting categories of the Waku node model, in registration order. Their indices are
-/// fixed so that a message can name its category without a lookup.
-pub mod category {
-    use sim_core::Category;
-
+/// Relay's accounting kinds: indices into [`RELAY_CATEGORIES`] ([`crate::proto::Wire::kind`]).
+pub mod kind {
     /// Own published messages (the publisher's sends).
-    pub const PUBLISH: Category = Category(0);
+    pub const PUBLISH: u16 = 0;
     /// Messages forwarded through the mesh.
-    pub const FORWARD: Category = Category(1);
+    pub const FORWARD: u16 = 1;
     /// Messages sent in reply to IWANT.
-    pub const IWANT_REPLY: Category = Category(2);
+    pub const IWANT_REPLY: u16 = 2;
     /// IHAVE control messages.
-    pub const IHAVE: Category = Category(3);
+    pub const IHAVE: u16 = 3;
     /// IWANT control messages.
-    pub const IWANT: Category = Category(4);
+    pub const IWANT: u16 = 4;
     /// IDONTWANT control messages.
-    pub const IDONTWANT: Category = Category(5);
+    pub const IDONTWANT: u16 = 5;
     /// GRAFT control messages.
-    pub const GRAFT: Category = Category(6);
+    pub const GRAFT: u16 = 6;
     /// PRUNE control messages.
-    pub const PRUNE: Category = Category(7);
+    pub const PRUNE: u16 = 7;
     /// SUBSCRIBE / unsubscribe announcements.
-    pub const SUBSCRIBE: Category = Category(8);
-    /// Transport framing (yamux headers, noise lengths and tags) of every message.
-    pub const FRAMING: Category = Category(9);
-    /// Metadata protocol requests (`/vac/waku/metadata/1.0.0`, one per connection side).
-    pub const METADATA_REQUEST: Category = Category(10);
-    /// Metadata protocol responses.
-    pub const METADATA_RESPONSE: Category = Category(11);
-    /// Keepalive pings (`/ipfs/ping/1.0.0`).
-    pub const PING: Category = Category(12);
-    /// Keepalive ping replies.
-    pub const PONG: Category = Category(13);
-
-    /// (protocol, kind) names, by category index.
-    pub const NAMES: [(&str, &str); 14] = [
-        ("relay", "publish"),
-        ("relay", "forward"),
-        ("relay", "iwant_reply"),
-        ("relay", "ihave"),
-        ("relay", "iwant"),
-        ("relay", "idontwant"),
-        ("relay", "graft"),
-        ("relay", "prune"),
-        ("relay", "subscribe"),
-        ("transport", "framing"),
-        ("metadata", "request"),
-        ("metadata", "response"),
-        ("ping", "request"),
-        ("ping", "response"),
-    ];
+    pub const SUBSCRIBE: u16 = 8;
 }
 
-/// The category table of the Waku node model (see [`category`]).
-pub fn category_table() -> CategoryTable {
-    let mut t = CategoryTable::new();
-    for (i, (p, k)) in category::NAMES.iter().enumerate() {
-        let c = t.register(p, k);
-        assert_eq!(c, Category(i as u16), "categories register in order");
-    }
-    t
-}
+/// (protocol, kind) names of relay's accounting categories, indexed by [`kind`].
+pub const RELAY_CATEGORIES: &[(&str, &str)] = &[
+    ("relay", "publish"),
+    ("relay", "forward"),
+    ("relay", "iwant_reply"),
+    ("relay", "ihave"),
+    ("relay", "iwant"),
+    ("relay", "idontwant"),
+    ("relay", "graft"),
+    ("relay", "prune"),
+    ("relay", "subscribe"),
+];
 
 /// A gossipsub RPC in flight (32 bytes).
 #[derive(Clone, Debug, PartialEq)]
@@ -232,19 +201,19 @@ pub struct Subscriptions {
 }
 
 impl Rpc {
-    /// The accounting category.
+    /// The accounting kind (an index into [`RELAY_CATEGORIES`]).
     #[inline]
-    pub fn category(&self) -> Category {
+    pub fn kind(&self) -> u16 {
         match self {
-            Rpc::Publish(_) => category::PUBLISH,
-            Rpc::Forward(_) => category::FORWARD,
-            Rpc::IwantReply(_) => category::IWANT_REPLY,
-            Rpc::Ihave(_) => category::IHAVE,
-            Rpc::Iwant(_) => category::IWANT,
-            Rpc::Idontwant(_) => category::IDONTWANT,
-            Rpc::Graft { .. } => category::GRAFT,
-            Rpc::Prune(_) => category::PRUNE,
-            Rpc::Subscribe(_) => category::SUBSCRIBE,
+            Rpc::Publish(_) => kind::PUBLISH,
+            Rpc::Forward(_) => kind::FORWARD,
+            Rpc::IwantReply(_) => kind::IWANT_REPLY,
+            Rpc::Ihave(_) => kind::IHAVE,
+            Rpc::Iwant(_) => kind::IWANT,
+            Rpc::Idontwant(_) => kind::IDONTWANT,
+            Rpc::Graft { .. } => kind::GRAFT,
+            Rpc::Prune(_) => kind::PRUNE,
+            Rpc::Subscribe(_) => kind::SUBSCRIBE,
         }
     }
 
@@ -352,34 +321,6 @@ pub fn subscribe_rpc_bytes(topic_lens: impl Iterator<Item = u8>) -> u32 {
     lp(body)
 }
 
-/// Largest yamux frame payload (the initial stream window), in bytes.
-pub const YAMUX_MAX_FRAME: u32 = 256_000;
-/// Yamux frame header bytes.
-pub const YAMUX_HEADER: u32 = 12;
-/// Largest plaintext of one noise transport message, in bytes.
-pub const NOISE_MAX_PLAINTEXT: u32 = 65_487;
-/// Noise bytes added per transport message: 2-byte length + 16-byte ChaChaPoly tag.
-pub const NOISE_OVERHEAD: u32 = 18;
-
-/// Transport framing of a write of `rpc_bytes`: yamux frames of at most 256,000 bytes, each
-/// written to noise as one write split into chunks of at most 65,487 bytes.
-#[inline]
-pub const fn framing_bytes(rpc_bytes: u32) -> u32 {
-    // The usual case, one frame in one noise chunk (the same value as below).
-    if rpc_bytes <= NOISE_MAX_PLAINTEXT - YAMUX_HEADER {
-        return YAMUX_HEADER + NOISE_OVERHEAD;
-    }
-    let full = rpc_bytes / YAMUX_MAX_FRAME;
-    let rest = rpc_bytes % YAMUX_MAX_FRAME;
-    let per_full = YAMUX_HEADER
-        + NOISE_OVERHEAD * (YAMUX_MAX_FRAME + YAMUX_HEADER).div_ceil(NOISE_MAX_PLAINTEXT);
-    let mut n = full * per_full;
-    if rest > 0 || full == 0 {
-        n += YAMUX_HEADER + NOISE_OVERHEAD * (rest + YAMUX_HEADER).div_ceil(NOISE_MAX_PLAINTEXT);
-    }
-    n
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,33 +361,17 @@ mod tests {
     }
 
     #[test]
-    fn framing_by_hand() {
-        // Small RPC: one yamux frame (12) + one noise chunk (18).
-        assert_eq!(framing_bytes(55), 30);
-        // 150 KiB publish (153,627 B): one frame; 153,639 B to noise = 3 chunks -> 12 + 54.
-        assert_eq!(framing_bytes(153_627), 66);
-        // 300,000 B: frame 1 of 256,000 (+12 -> 256,012 = 4 chunks: 12 + 72 = 84) and frame 2
-        // of 44,000 (+12 = 1 chunk: 30) -> 114.
-        assert_eq!(framing_bytes(300_000), 114);
-        assert_eq!(framing_bytes(0), 30);
-        // Either side of the one-chunk fast path: 65,475 + 12 = 65,487 fits one noise chunk
-        // (30); one byte more needs two (12 + 36 = 48).
-        assert_eq!(framing_bytes(65_475), 30);
-        assert_eq!(framing_bytes(65_476), 48);
-    }
-
-    #[test]
-    fn rpc_is_small_and_categories_are_fixed() {
+    fn rpc_is_small_and_kinds_name_their_categories() {
         assert!(
             std::mem::size_of::<Rpc>() <= 32,
             "{}",
             std::mem::size_of::<Rpc>()
         );
-        let t = category_table();
-        assert_eq!(t.len(), 14);
-        assert_eq!(t.name(category::METADATA_REQUEST), ("metadata", "request"));
-        assert_eq!(t.name(category::PONG), ("ping", "response"));
-        assert_eq!(t.name(category::FRAMING), ("transport", "framing"));
-        assert_eq!(t.name(category::IDONTWANT), ("relay", "idontwant"));
+        assert_eq!(RELAY_CATEGORIES.len(), 9);
+        assert_eq!(
+            RELAY_CATEGORIES[kind::IDONTWANT as usize],
+            ("relay", "idontwant")
+        );
+        assert_eq!(Rpc::Idontwant(7).kind(), kind::IDONTWANT);
     }
 }

@@ -4,65 +4,18 @@
 
 use std::rc::Rc;
 
-use sim_core::rng::{self, SimRng};
 use sim_core::{NodeId, SimDuration, SimTime};
 
 use crate::relay::config::RelayConfig;
 use crate::relay::message::{TopicIdx, Topics, WireMsg};
 use crate::relay::rpc::{Prune, Rpc, Subscriptions, ihave_rpc_bytes, subscribe_rpc_bytes};
-use crate::relay::{PublishOutcome, Relay, RelayCtx, RelayEvent, RelayShared, RelayTimer};
+use crate::relay::{PublishOutcome, Relay, RelayEvent, RelayShared, RelayTimer};
+use crate::testing::Recorder;
 
 const T0: TopicIdx = TopicIdx(0);
 
-/// A recording context.
-struct TestCtx {
-    now: SimTime,
-    rng: SimRng,
-    /// How long a write takes to finish (0: at once).
-    write_time: SimDuration,
-    sent: Vec<(NodeId, Rpc)>,
-    timers: Vec<(SimDuration, RelayTimer)>,
-    disconnects: Vec<NodeId>,
-    dials: Vec<NodeId>,
-    events: Vec<RelayEvent>,
-    connections: usize,
-}
-
-impl RelayCtx for TestCtx {
-    fn now(&self) -> SimTime {
-        self.now
-    }
-    fn rng(&mut self) -> &mut SimRng {
-        &mut self.rng
-    }
-    fn send(&mut self, to: NodeId, rpc: Rpc, wire: u32) -> Option<SimTime> {
-        assert_eq!(
-            wire,
-            rpc.wire_bytes(),
-            "the relay passes the RPC's own size"
-        );
-        self.sent.push((to, rpc));
-        Some(self.now + self.write_time)
-    }
-    fn set_timer(&mut self, delay: SimDuration, timer: RelayTimer) {
-        self.timers.push((delay, timer));
-    }
-    fn compute(&mut self, cost: SimDuration, timer: RelayTimer) {
-        self.timers.push((cost, timer));
-    }
-    fn disconnect(&mut self, peer: NodeId) {
-        self.disconnects.push(peer);
-    }
-    fn dial(&mut self, peer: NodeId) {
-        self.dials.push(peer);
-    }
-    fn connection_count(&self) -> usize {
-        self.connections
-    }
-    fn report(&mut self, event: RelayEvent) {
-        self.events.push(event);
-    }
-}
+/// The one recorder of every protocol's tests.
+type TestCtx = Recorder<Relay>;
 
 /// Builds node 0 with `peers` connected peers (ids 1..=peers), all subscribed to topic 0.
 struct Builder {
@@ -98,17 +51,8 @@ impl Builder {
         let sh = Rc::new(RelayShared::new(self.cfg, Topics::shards(1, 2), Vec::new()));
         let topics: &[TopicIdx] = if self.subscribe { &[T0] } else { &[] };
         let mut r = Relay::new(sh, NodeId(0), topics);
-        let mut ctx = TestCtx {
-            now: SimTime::from_secs(100),
-            rng: rng::stream(1, 0, "test"),
-            write_time: SimDuration::ZERO,
-            sent: Vec::new(),
-            timers: Vec::new(),
-            disconnects: Vec::new(),
-            dials: Vec::new(),
-            events: Vec::new(),
-            connections: self.peers as usize,
-        };
+        let mut ctx = TestCtx::new(NodeId(0), SimTime::from_secs(100), "test");
+        ctx.connections = self.peers as usize;
         let subs = Rc::new(Subscriptions {
             topics: vec![T0],
             subscribe: true,
@@ -589,12 +533,13 @@ fn queued_messages_drain_after_priority_writes() {
     assert_eq!(sent_to(&ctx, 2).len(), 1);
     assert_eq!(r.queued(n(2)), 2);
     // A drain timer was set for when the first write finishes (10 ms).
-    let (delay, t) = ctx
+    let (at, t) = ctx
         .timers
         .iter()
         .find(|(_, t)| matches!(t, RelayTimer::Drain(_)))
         .cloned()
         .unwrap();
+    let delay = at.saturating_since(ctx.now);
     assert_eq!(delay, SimDuration::from_millis(10));
     ctx.now += delay;
     r.on_timer(t, &mut ctx);
@@ -610,7 +555,8 @@ fn validation_delay_uses_compute_and_skips_peers_that_sent_meanwhile() {
         .build();
     ctx.timers.clear();
     r.on_rpc(n(1), Rpc::Forward(msg(9, 100)), &mut ctx);
-    let (cost, t) = ctx.timers.pop().unwrap();
+    let (at, t) = ctx.timers.pop().unwrap();
+    let cost = at.saturating_since(ctx.now);
     assert_eq!(cost, SimDuration::from_millis(12));
     // Peer 3 delivers the same message while it is being validated.
     r.on_rpc(n(3), Rpc::Forward(msg(9, 100)), &mut ctx);

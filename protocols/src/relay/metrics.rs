@@ -1,4 +1,4 @@
-//! The run-wide measurement sink ([`WakuObserver`]): the registry of published messages,
+//! Relay's run-wide measurement sink ([`RelayMetrics`]): the registry of published messages,
 //! who got them and when, duplicates, and counters. Nodes only write to it; nothing in it
 //! changes their behaviour.
 //!
@@ -12,8 +12,8 @@
 use sim_core::metrics::DurationHistogram;
 use sim_core::{NodeId, SimTime};
 
-use crate::peer_manager::PmCounter;
 use crate::relay::message::TopicIdx;
+use crate::relay::rpc::{Rpc, ihave_rpc_bytes, publish_rpc_bytes};
 use crate::relay::seen::SeenEntry;
 use crate::relay::{PublishOutcome, RelayCounter, RelayEvent};
 
@@ -107,7 +107,7 @@ impl Eligibility {
 
 /// The measurement sink of a run (the engine's `Observer`).
 #[derive(Clone, Debug)]
-pub struct WakuObserver {
+pub struct RelayMetrics {
     /// Every published message, by registry index.
     pub msgs: Vec<MsgRecord>,
     /// Publish-to-acceptance latency of counted messages at eligible nodes.
@@ -118,8 +118,6 @@ pub struct WakuObserver {
     pub copies: Vec<u64>,
     /// Relay counters, by [`RelayCounter`] index.
     pub counters: Vec<u64>,
-    /// Peer manager counters, by [`PmCounter`] index.
-    pub pm_counters: Vec<u64>,
     /// Relay bytes sent per topic (messages, IHAVE entries, GRAFT, PRUNE; without framing)
     /// from `count_from` on, by topic index (shorter when the last topics saw nothing).
     /// Counted only when `per_topic_bytes` is set (runs with several topics; with one topic
@@ -135,16 +133,22 @@ pub struct WakuObserver {
     pub count_until: SimTime,
 }
 
-impl WakuObserver {
+impl Default for RelayMetrics {
+    /// An empty sink counting nothing (the harness replaces it with [`RelayMetrics::new`]).
+    fn default() -> Self {
+        RelayMetrics::new(Eligibility::default(), SimTime::MAX, SimTime::ZERO)
+    }
+}
+
+impl RelayMetrics {
     /// An empty sink counting messages published in `[count_from, count_until]`.
     pub fn new(eligibility: Eligibility, count_from: SimTime, count_until: SimTime) -> Self {
-        WakuObserver {
+        RelayMetrics {
             msgs: Vec::new(),
             latency: DurationHistogram::new(),
             hops: Vec::new(),
             copies: Vec::new(),
             counters: vec![0; RelayCounter::ALL.len()],
-            pm_counters: vec![0; PmCounter::ALL.len()],
             topic_bytes_out: Vec::new(),
             per_topic_bytes: false,
             eligibility,
@@ -241,5 +245,32 @@ impl WakuObserver {
     /// Records a seen entry flushed at the end of the run.
     pub fn seen_entry(&mut self, e: SeenEntry) {
         self.copies_of(e.seq, e.copies);
+    }
+
+    /// Counts the bytes of a relay RPC under the topics it concerns (per-shard bandwidth):
+    /// messages under their topic, IHAVE entries under theirs, GRAFT and PRUNE under theirs.
+    /// IWANT, IDONTWANT (ids only) and SUBSCRIBE are not attributed.
+    #[inline]
+    pub fn attribute_to_topics(&mut self, rpc: &Rpc, wire: u32) {
+        let obs = self;
+        match rpc {
+            Rpc::Publish(m) | Rpc::Forward(m) => obs.topic_bytes(m.topic, wire as u64),
+            Rpc::IwantReply(ms) => {
+                for m in ms.iter() {
+                    obs.topic_bytes(m.topic, publish_rpc_bytes(m.data_bytes, m.topic_len) as u64);
+                }
+            }
+            Rpc::Ihave(ih) => {
+                for (i, e) in ih.batch.entries().enumerate() {
+                    if ih.mask & (1u32 << i) != 0 {
+                        let b = ihave_rpc_bytes([(e.topic_len, e.ids.len() as u32)].into_iter());
+                        obs.topic_bytes(e.topic, b as u64);
+                    }
+                }
+            }
+            Rpc::Graft { topic, .. } => obs.topic_bytes(*topic, wire as u64),
+            Rpc::Prune(p) => obs.topic_bytes(p.topic, wire as u64),
+            Rpc::Iwant(_) | Rpc::Idontwant(_) | Rpc::Subscribe(_) => {}
+        }
     }
 }

@@ -1,0 +1,123 @@
+//! The protocol interface: what every Waku protocol implements ([`Protocol`]) and what it may
+//! do ([`Io`]).
+//!
+//! A protocol is a sans-IO state machine of one node. The node ([`crate::node`]) owns one
+//! instance per protocol it runs and hands each input to the protocol it belongs to, with an
+//! [`Io`] that reaches the engine: the time, the protocol's own random stream, sending its own
+//! messages, its own timers, CPU time, dialling and disconnecting, and its own measurement
+//! sink. A protocol never sees another protocol's messages or timers; what protocols tell each
+//! other goes through the node (`node/glue.rs`), as rust-libp2p's composed behaviours do
+//! through their parent.
+//!
+//! Each protocol declares:
+//! - its message type ([`Protocol::Msg`], which tells its wire size and accounting kind through
+//!   [`Wire`]), its timer type and the events it reports;
+//! - its accounting categories ([`Protocol::CATEGORIES`]): (protocol, kind) names, one per
+//!   message kind. The node's list gives each protocol a contiguous range of the run's
+//!   category table; a message's category is that range's start plus its [`Wire::kind`];
+//! - its measurement sink ([`Protocol::Metrics`]) and how an event lands in it
+//!   ([`Protocol::record`]).
+//!
+//! Handlers take `ctx: &mut impl Io<Self>`: the engine's adapter in a run
+//! ([`crate::node`]), the [`crate::testing::Recorder`] in unit tests.
+
+use sim_core::{DialError, NodeId, SimDuration, SimRng, SimTime, TimerId};
+
+/// What a protocol's message tells the accounting.
+pub trait Wire {
+    /// Its index in the protocol's [`Protocol::CATEGORIES`].
+    fn kind(&self) -> u16;
+    /// Bytes of the message on the wire (its encoding with length prefixes; transport framing
+    /// is added by the node, [`crate::wire::framing_bytes`]).
+    fn wire_bytes(&self) -> u32;
+    /// Whether the receiver's handler only updates the receiver's own state (see
+    /// `sim_core::Payload::passive`). Default false.
+    #[inline]
+    fn passive(&self) -> bool {
+        false
+    }
+}
+
+/// A Waku protocol: one node's state machine for it.
+pub trait Protocol: Sized {
+    /// The messages it exchanges with its peers.
+    type Msg: Wire;
+    /// The values its timers carry.
+    type Timer;
+    /// What it reports to its measurement sink.
+    type Event;
+    /// Its run-wide measurement sink (one per run; nodes only write to it).
+    type Metrics;
+    /// (protocol, kind) names of its accounting categories, indexed by [`Wire::kind`].
+    const CATEGORIES: &'static [(&'static str, &'static str)];
+
+    /// The node starts (`restart`: it ran before and comes back from churn; its connections
+    /// and timers are gone).
+    fn on_start(&mut self, restart: bool, ctx: &mut impl Io<Self>);
+    /// A message of this protocol arrived from `from`.
+    fn on_message(&mut self, from: NodeId, msg: Self::Msg, ctx: &mut impl Io<Self>);
+    /// A timer of this protocol fired (or a compute job finished).
+    fn on_timer(&mut self, timer: Self::Timer, ctx: &mut impl Io<Self>);
+    /// A connection opened (`outbound`: this node dialled), whoever opened it.
+    fn on_connection_up(&mut self, peer: NodeId, outbound: bool, ctx: &mut impl Io<Self>) {
+        let _ = (peer, outbound, ctx);
+    }
+    /// A connection closed.
+    fn on_connection_down(&mut self, peer: NodeId, ctx: &mut impl Io<Self>) {
+        let _ = (peer, ctx);
+    }
+    /// A dial this node made failed.
+    fn on_dial_failed(&mut self, peer: NodeId, reason: DialError, ctx: &mut impl Io<Self>) {
+        let _ = (peer, reason, ctx);
+    }
+    /// Records `event` of node `node` at `now` in the run's sink.
+    fn record(metrics: &mut Self::Metrics, node: NodeId, now: SimTime, event: Self::Event);
+    /// Counts, in the sink, a message this node sends (after the node's own accounting, which
+    /// the engine does per category). Default: nothing.
+    #[inline]
+    fn on_send(metrics: &mut Self::Metrics, now: SimTime, msg: &Self::Msg, wire: u32) {
+        let _ = (metrics, now, msg, wire);
+    }
+}
+
+/// What a protocol's handler can see and do. One implementation serves every protocol in a run
+/// (the node's adapter), one every protocol's unit tests ([`crate::testing::Recorder`]).
+pub trait Io<P: Protocol> {
+    /// The current time.
+    fn now(&self) -> SimTime;
+    /// This node's id.
+    fn id(&self) -> NodeId;
+    /// The protocol's own random stream: (seed, node id, the protocol's stream name).
+    fn rng(&mut self) -> &mut SimRng;
+    /// Writes `msg` to `to` over their connection now. Returns when the write counts as
+    /// finished for the sender (all but a socket buffer's worth of it has left the upload
+    /// link), or `None` when the upload link refused it (the backlog bound).
+    #[inline]
+    fn send(&mut self, to: NodeId, msg: P::Msg) -> Option<SimTime> {
+        let wire = msg.wire_bytes();
+        self.send_sized(to, msg, wire)
+    }
+    /// [`Io::send`] for a caller that has computed `wire` = `msg.wire_bytes()`.
+    fn send_sized(&mut self, to: NodeId, msg: P::Msg, wire: u32) -> Option<SimTime>;
+    /// Fires `timer` after `delay`.
+    fn set_timer(&mut self, delay: SimDuration, timer: P::Timer) -> TimerId;
+    /// Cancels a timer; false when it already fired or was cancelled.
+    fn cancel_timer(&mut self, id: TimerId) -> bool;
+    /// Queues `cost` of CPU time on the node's compute queue and fires `timer` when it is done.
+    fn compute(&mut self, cost: SimDuration, timer: P::Timer);
+    /// Dials `peer` (the outcome comes as a connection up or a dial failure).
+    fn dial(&mut self, peer: NodeId);
+    /// Closes the connection to `peer`.
+    fn disconnect(&mut self, peer: NodeId);
+    /// The node's open connections.
+    fn connection_count(&self) -> usize;
+    /// Reports a measurement to the protocol's sink.
+    fn report(&mut self, event: P::Event);
+    /// Hint: sends to `to` follow soon (the engine may fetch what they read). No effect on
+    /// results; the default does nothing.
+    #[inline]
+    fn prefetch_send(&self, _to: NodeId) {}
+    /// Hint: a passive message to `to` follows soon. The default does nothing.
+    #[inline]
+    fn prefetch_passive_send(&self, _to: NodeId) {}
+}
