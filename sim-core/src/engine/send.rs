@@ -13,7 +13,7 @@ use crate::NodeId;
 use crate::accounting::{Category, Direction, DropReason};
 use crate::error::SimError;
 use crate::network::Jitter;
-use crate::node::{Input, Node, Payload};
+use crate::node::{Input, Node, Payload, Sent};
 use crate::time::{SimDuration, SimTime};
 
 impl<M: Payload, T> Core<M, T> {
@@ -32,6 +32,9 @@ impl<M: Payload, T> Core<M, T> {
         }
     }
 
+    /// Sends `msg` from `from` to `to` (over their connection when `stream`). Returns when its
+    /// last byte leaves `from`'s uplink (the new `up_free`) or why it was not put on it: see
+    /// [`Sent`].
     pub(crate) fn send(
         &mut self,
         from: NodeId,
@@ -39,7 +42,7 @@ impl<M: Payload, T> Core<M, T> {
         msg: M,
         stream: bool,
         (cat, wire, framing): (Category, u32, u32),
-    ) -> Result<(), SimError> {
+    ) -> Result<Sent, SimError> {
         self.check_active("send");
         self.check_node("send target", to)?;
         if from == to {
@@ -53,7 +56,7 @@ impl<M: Payload, T> Core<M, T> {
                 Some(i) => Some(i),
                 None => {
                     self.accounting.count_drop(to, DropReason::NoConnection);
-                    return Ok(());
+                    return Ok(Sent::Dropped(DropReason::NoConnection));
                 }
             }
         } else {
@@ -61,7 +64,7 @@ impl<M: Payload, T> Core<M, T> {
         };
         if !self.partitions.is_empty() && !self.reachable(from, to) {
             self.accounting.count_drop(to, DropReason::Partition);
-            return Ok(());
+            return Ok(Sent::Dropped(DropReason::Partition));
         }
         let now = self.now;
         let size = wire as u64 + framing as u64;
@@ -69,7 +72,7 @@ impl<M: Payload, T> Core<M, T> {
         let u0 = now.max(sender.up_free);
         if u0.saturating_since(now) > self.net.max_upload_backlog {
             self.accounting.count_drop(to, DropReason::UploadQueueFull);
-            return Ok(());
+            return Ok(Sent::Dropped(DropReason::UploadQueueFull));
         }
         let u1 = u0 + sender.up_rate.transmit(size);
         sender.up_free = u1;
@@ -102,7 +105,8 @@ impl<M: Payload, T> Core<M, T> {
             let loss = 1.0 - (1.0 - loss) * (1.0 - self.net.datagram_loss);
             if loss > 0.0 && self.net_rng.random::<f64>() < loss {
                 self.accounting.count_drop(to, DropReason::Loss);
-                return Ok(());
+                // The uplink carried it: lost in the network, not on the sender's side.
+                return Ok(Sent::Queued { leaves_at: u1 });
             }
         }
         let mut first = u0 + lat;
@@ -172,7 +176,7 @@ impl<M: Payload, T> Core<M, T> {
         } else {
             self.downlink_push_back(to, idx, first, end);
         }
-        Ok(())
+        Ok(Sent::Queued { leaves_at: u1 })
     }
 
     /// Puts a passive message in `to`'s pending list (at the end: a write that does not

@@ -15,7 +15,7 @@ use crate::network::{Degradation, Fault, LatencyModel, NetworkConfig};
 use crate::node::Payload;
 use crate::queue::EventQueue;
 use crate::rng::{self, SimRng};
-use crate::time::{SimDuration, SimTime};
+use crate::time::{Rate, SimDuration, SimTime};
 
 /// Everything of the engine except the nodes and the observer, so that a handler can borrow
 /// its node mutably while the context borrows the core.
@@ -124,6 +124,12 @@ impl<M: Payload, T> Core<M, T> {
 
     pub(crate) fn base_latency(&self, a: NodeId, b: NodeId) -> SimDuration {
         self.latency.latency(a, b)
+    }
+
+    /// `n`'s current upload rate (degradations applied): [`crate::Ctx::upload_rate`].
+    #[inline]
+    pub(crate) fn upload_rate(&self, n: NodeId) -> Rate {
+        self.nodes[n.index()].up_rate
     }
 
     /// Panics when a passive message's handler tries to act (see [`Payload::passive`]): its
