@@ -33,6 +33,23 @@
 //!    order, so every node sees the same inputs as without deferral
 //!    ([`EngineConfig::defer_passive`]); only the event hash differs.
 //!
+//! ## Upload link and `Sent`
+//!
+//! Each node's upload link is a FIFO at its upload rate: a message leaves after those sent
+//! before it, in `(wire + framing bytes) x 8 / rate` (see [`network`]). The engine reserves
+//! that time when the message is sent, so [`Ctx::send`], [`Ctx::send_sized`] and
+//! [`Ctx::send_datagram`] return [`Sent::Queued`] with `leaves_at`, the time its last byte
+//! leaves the sender, or [`Sent::Dropped`] with the reason it was not put on the uplink (no
+//! connection, a partition, the upload backlog bound); a protocol needs no mirror of the
+//! FIFO to know when a write has left. [`Ctx::upload_rate`] is the current rate (after a
+//! degradation), e.g. to compute how long a socket buffer takes to drain.
+//!
+//! A `leaves_at` is fixed when the message is sent (a later rate change affects later sends
+//! only), and does not survive churn: a node going offline has its upload FIFO emptied
+//! (whatever had not left never leaves; its connections close), and when it comes back
+//! ([`Input::Start`] with `restart: true`) its uplink is idle, so the first send leaves at
+//! now plus its own transfer time.
+//!
 //! ## Units
 //!
 //! Time in nanoseconds ([`SimTime`], [`SimDuration`]); capacities in bits per second
@@ -64,7 +81,7 @@ pub use network::{
     ConstantLatency, Degradation, Fault, FnLatency, Jitter, LatencyModel, LinkCapacity,
     NetworkConfig,
 };
-pub use node::{CloseReason, Ctx, DialError, Hint, Input, Node, Payload, TimerId};
+pub use node::{CloseReason, Ctx, DialError, Hint, Input, Node, Payload, Sent, TimerId};
 pub use queue::QueueKind;
 pub use rng::SimRng;
 pub use time::{Rate, SimDuration, SimTime};

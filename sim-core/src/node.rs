@@ -2,11 +2,11 @@
 //! ([`Ctx`]).
 
 use crate::NodeId;
-use crate::accounting::Category;
+use crate::accounting::{Category, DropReason};
 use crate::engine::{Core, Links};
 use crate::error::SimError;
 use crate::rng::SimRng;
-use crate::time::{SimDuration, SimTime};
+use crate::time::{Rate, SimDuration, SimTime};
 
 /// What every message type must tell the engine: its accounting category and its size.
 pub trait Payload {
@@ -70,6 +70,46 @@ pub enum DialError {
     AlreadyConnected,
     /// The connection was closed before the dialer saw it open.
     ClosedDuringHandshake,
+}
+
+/// What became of a message handed to the engine ([`Ctx::send`], [`Ctx::send_sized`],
+/// [`Ctx::send_datagram`]), as far as the sender's upload link is concerned.
+///
+/// A node's upload link is a FIFO: a message starts leaving when the messages sent before it
+/// have left, and takes `(wire + framing bytes) x 8 / upload rate` to leave. The engine
+/// reserves that time when the message is sent, so it knows at once when its last byte
+/// leaves the sender; a node that models, say, a socket send buffer or writes that complete
+/// when their bytes are out can use [`Sent::Queued::leaves_at`] instead of mirroring the FIFO.
+/// See the crate docs, "Upload link and `Sent`".
+///
+/// - `leaves_at` is fixed when the message is sent: a later change of the upload rate (a
+///   [`crate::Fault::DegradeNode`] or [`crate::Fault::RestoreNode`]) only affects messages
+///   sent after it ([`Ctx::upload_rate`] gives the current rate).
+/// - It says nothing of delivery: the message still takes its latency, the receiver's
+///   downlink, and may be lost (datagrams), dropped when its connection closes, or find its
+///   receiver offline.
+/// - **Restarts.** When a node goes offline ([`crate::Fault::NodeOffline`]) the engine empties
+///   its upload FIFO: whatever had not left by then never leaves (its connections close, so
+///   stream messages still in flight are dropped as [`DropReason::ConnectionClosed`];
+///   datagrams already handed to the network are still delivered). When the node comes back
+///   ([`Input::Start`] with `restart: true`) its uplink is idle: the first send gets
+///   `leaves_at = now + transfer time`. A `leaves_at` obtained before going offline is void;
+///   forget it on restart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// Reserved on the sender's upload FIFO: its last byte leaves the sender at `leaves_at`
+    /// (not before now; `leaves_at - now` is the upload backlog, this message included).
+    /// A datagram lost in the network after leaving the uplink is still `Queued`.
+    Queued {
+        /// When the message's last byte leaves the sender.
+        leaves_at: SimTime,
+    },
+    /// Not put on the uplink (which is left as it was): no connection
+    /// ([`DropReason::NoConnection`], stream sends only), a partition
+    /// ([`DropReason::Partition`]), or the upload backlog bound
+    /// ([`DropReason::UploadQueueFull`], see [`crate::NetworkConfig::max_upload_backlog`]).
+    /// Counted as a drop against the receiver with this reason.
+    Dropped(DropReason),
 }
 
 /// An input to a node's handler.
@@ -229,9 +269,11 @@ impl<N: Node> Ctx<'_, N> {
 
     /// Sends `msg` to `to` over their connection (reliable, ordered). Without an open
     /// connection the message is dropped and counted as [`crate::DropReason::NoConnection`].
-    /// Errors only for a node id that does not exist or for sending to itself.
+    /// Returns when its last byte leaves this node's uplink ([`Sent::Queued`]) or why it was
+    /// not put on it ([`Sent::Dropped`]). Errors only for a node id that does not exist or for
+    /// sending to itself.
     #[inline]
-    pub fn send(&mut self, to: NodeId, msg: N::Msg) -> Result<(), SimError> {
+    pub fn send(&mut self, to: NodeId, msg: N::Msg) -> Result<Sent, SimError> {
         let sizes = msg.sizes();
         self.core.send(self.node, to, msg, true, sizes)
     }
@@ -244,12 +286,14 @@ impl<N: Node> Ctx<'_, N> {
         to: NodeId,
         msg: N::Msg,
         sizes: (Category, u32, u32),
-    ) -> Result<(), SimError> {
+    ) -> Result<Sent, SimError> {
         debug_assert_eq!(sizes, msg.sizes(), "send_sized with wrong sizes");
         self.core.send(self.node, to, msg, true, sizes)
     }
     /// Sends `msg` to `to` as a datagram: no connection needed, may be lost, not ordered.
-    pub fn send_datagram(&mut self, to: NodeId, msg: N::Msg) -> Result<(), SimError> {
+    /// Returns as [`Ctx::send`] does; a datagram lost in the network has left the uplink and
+    /// is [`Sent::Queued`].
+    pub fn send_datagram(&mut self, to: NodeId, msg: N::Msg) -> Result<Sent, SimError> {
         let sizes = msg.sizes();
         self.core.send(self.node, to, msg, false, sizes)
     }
@@ -316,6 +360,14 @@ impl<N: Node> Ctx<'_, N> {
         if let Some(n) = self.core.nodes.get(peer.index()) {
             n.prefetch_pending_end();
         }
+    }
+    /// This node's current upload rate: its configured [`crate::LinkCapacity::upload_bps`],
+    /// scaled by the `bandwidth_factor` of a [`crate::Fault::DegradeNode`] while one applies
+    /// to it (link degradations do not change it). The rate later sends leave at: a socket
+    /// buffer of `b` bytes drains in `ctx.upload_rate().transmit(b)`.
+    #[inline]
+    pub fn upload_rate(&self) -> Rate {
+        self.core.upload_rate(self.node)
     }
     /// One-way base latency to `peer` (without jitter), e.g. for RTT estimates.
     pub fn base_latency(&self, peer: NodeId) -> SimDuration {

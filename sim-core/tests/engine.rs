@@ -79,8 +79,8 @@ impl Node for T {
             },
             Input::Timer(act) => {
                 match act {
-                    Act::Send(to, size, seq) => ctx
-                        .send(
+                    Act::Send(to, size, seq) => {
+                        ctx.send(
                             NodeId(to),
                             M {
                                 size,
@@ -88,9 +88,10 @@ impl Node for T {
                                 framing: 0,
                             },
                         )
-                        .unwrap(),
-                    Act::Datagram(to, size, seq) => ctx
-                        .send_datagram(
+                        .unwrap();
+                    }
+                    Act::Datagram(to, size, seq) => {
+                        ctx.send_datagram(
                             NodeId(to),
                             M {
                                 size,
@@ -98,7 +99,8 @@ impl Node for T {
                                 framing: 0,
                             },
                         )
-                        .unwrap(),
+                        .unwrap();
+                    }
                     Act::Dial(to) => ctx.dial(NodeId(to)).unwrap(),
                     Act::Close(to) => {
                         ctx.disconnect(NodeId(to));
@@ -381,8 +383,8 @@ fn framing_bytes_have_their_own_category_and_take_link_time() {
         type Observer = Vec<SimTime>;
         fn handle(&mut self, input: Input<M, ()>, ctx: &mut Ctx<'_, Self>) {
             match input {
-                Input::Timer(()) => ctx
-                    .send(
+                Input::Timer(()) => {
+                    ctx.send(
                         NodeId(1),
                         M {
                             size: 900,
@@ -390,7 +392,8 @@ fn framing_bytes_have_their_own_category_and_take_link_time() {
                             framing: 100,
                         },
                     )
-                    .unwrap(),
+                    .unwrap();
+                }
                 Input::Message { .. } => {
                     let now = ctx.now();
                     ctx.observer().push(now)

@@ -267,7 +267,9 @@ fn a_passive_handler_that_sends_is_refused() {
                 Input::Message {
                     msg: Msg::Note { .. },
                     from,
-                } => ctx.send(from, Msg::Token { ttl: 0, size: 10 }).unwrap(),
+                } => {
+                    ctx.send(from, Msg::Token { ttl: 0, size: 10 }).unwrap();
+                }
                 _ => {}
             }
         }

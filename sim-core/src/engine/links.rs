@@ -1,0 +1,93 @@
+//! A node's link and connections ([`NodeNet`], [`Conn`]) and prefetch access to them
+//! ([`Links`]).
+
+use super::events::Pending;
+use crate::NodeId;
+use crate::network::LinkCapacity;
+use crate::time::{Rate, SimDuration, SimTime};
+
+#[derive(Clone, Debug)]
+pub(crate) struct Conn {
+    pub(super) peer: NodeId,
+    pub(super) id: u64,
+    pub(super) outbound: bool,
+    /// Whether this side has been told the connection is up.
+    pub(super) announced: bool,
+    /// Latest first-bit / last-bit arrival at the peer of a message sent on this connection
+    /// (keeps stream messages in order under jitter).
+    pub(super) last_first: SimTime,
+    pub(super) last_last: SimTime,
+}
+
+/// A node's link and connections. Laid out by use, one cache line each: line 0 what a send
+/// reads of its receiver (the downlink and its deferred messages), line 1 what it reads of
+/// its sender (the connection index and the uplink: the sender is the node handling an
+/// input, whose lines 0 and 1 are prefetched), line 2 the rest.
+#[derive(Clone, Debug)]
+#[repr(C, align(64))]
+pub(crate) struct NodeNet {
+    /// The current capacity as rates (serialisation times without a division for the usual
+    /// capacities).
+    pub(super) down_rate: Rate,
+    /// When the downlink finishes the last message of its schedule (`down_tail`).
+    pub(super) down_free: SimTime,
+    /// The first-bit arrival of `down_tail`.
+    pub(super) down_tail_first: SimTime,
+    /// The in-flight message last in the downlink's schedule ([`NO_MSG`]: none since the
+    /// node last went offline). Messages are scheduled on the downlink when sent, in
+    /// first-bit arrival order; see the comment above [`Core::downlink_position`].
+    ///
+    /// [`NO_MSG`]: super::inflight::NO_MSG
+    /// [`Core::downlink_position`]: super::Core::downlink_position
+    pub(super) down_tail: u32,
+    pub(super) online: bool,
+    pub(super) started: bool,
+    pub(super) degraded: bool,
+    /// Whether this node is in `Core::pending_nodes`.
+    pub(super) pending_listed: bool,
+    /// Passive messages sent to this node and not yet handed to it, in the order sent (see
+    /// [`Payload::passive`]; sorted by (delivery time, seq) when handed over).
+    ///
+    /// [`Payload::passive`]: crate::Payload::passive
+    pub(super) pending: Vec<Pending>,
+    // Line 1.
+    /// `peer << 32 | connection id` of each of `conns`, in the same (ascending) order: a
+    /// send finds its connection and id in these two or three lines without reading `conns`.
+    pub(super) conn_keys: Vec<u64>,
+    pub(super) up_rate: Rate,
+    pub(super) up_free: SimTime,
+    pub(super) cpu_free: SimTime,
+    pub(super) incarnation: u32,
+    // Line 2.
+    pub(crate) conns: Vec<Conn>,
+    /// The configured capacity (degradations scale it).
+    pub(super) base_cap: LinkCapacity,
+    pub(super) extra_latency: SimDuration,
+    pub(super) loss: f64,
+}
+
+/// Prefetch access to the nodes' link records, for [`Node::prefetch`]: a node that knows
+/// whom it will send to can have their records fetched before the sends read them.
+///
+/// [`Node::prefetch`]: crate::Node::prefetch
+pub struct Links<'a>(pub(crate) &'a [NodeNet]);
+
+impl Links<'_> {
+    /// Prefetches the link record a send to `peer` reads. A hint only.
+    #[inline]
+    pub fn prefetch(&self, peer: NodeId) {
+        crate::prefetch::prefetch(self.0.as_ptr().wrapping_add(peer.index()));
+    }
+}
+
+impl NodeNet {
+    /// Prefetches where the next deferred message is written (a hint).
+    #[inline]
+    pub(crate) fn prefetch_pending_end(&self) {
+        crate::prefetch::prefetch(self.pending.as_ptr().wrapping_add(self.pending.len()));
+    }
+    pub(super) fn set_cap(&mut self, cap: LinkCapacity) {
+        self.up_rate = Rate::new(cap.upload_bps);
+        self.down_rate = Rate::new(cap.download_bps);
+    }
+}
