@@ -623,7 +623,6 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         },
         workload: plan,
         seed: input.seed,
-        max_upload_backlog: input.network.max_upload_backlog,
     });
     if input.capacities.len() != n {
         return Err(bad(
@@ -633,12 +632,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
     }
     let nodes: Vec<WakuNode> = (0..n)
         .map(|i| {
-            let node = WakuNode::new(
-                NodeId(i as u32),
-                shared.clone(),
-                subs[i].clone(),
-                input.capacities[i].upload_bps,
-            );
+            let node = WakuNode::new(NodeId(i as u32), shared.clone(), subs[i].clone());
             match input.bootstrap.get(i) {
                 Some(list) => {
                     let mut peers = list.clone();
@@ -671,19 +665,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         engine.connect_now(NodeId(a), NodeId(b))?;
     }
     for (t, f) in input.faults {
-        // Tell a node when its upload capacity changes, so its uplink mirror follows.
-        let notify = match &f {
-            Fault::DegradeNode(x, d) if x.index() < n => Some((
-                *x,
-                ((caps[x.index()].upload_bps as f64 * d.bandwidth_factor) as u64).max(1),
-            )),
-            Fault::RestoreNode(x) if x.index() < n => Some((*x, caps[x.index()].upload_bps)),
-            _ => None,
-        };
         engine.schedule_fault(t, f)?;
-        if let Some((x, bps)) = notify {
-            engine.set_timer(x, t, WakuTimer::SetUplink(bps))?;
-        }
     }
     for (t, node, c) in input.commands {
         engine.set_timer(node, t, WakuTimer::Command(c))?;

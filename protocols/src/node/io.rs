@@ -1,9 +1,12 @@
 //! The one adapter between every protocol and the engine: [`NodeIo`] implements
-//! [`Io`] for any protocol of the node's list over the engine's `Ctx`.
+//! [`Io`] for any protocol of the node's list over the engine's `Ctx`, and the socket send
+//! buffer ([`SendBuffer`]) that decides when a write counts as finished.
 
 use std::marker::PhantomData;
 
-use sim_core::{Category, Ctx, NodeId, Rate, SimDuration, SimRng, SimTime, TimerId};
+use sim_core::{
+    Category, Ctx, DropReason, NodeId, Rate, Sent, SimDuration, SimRng, SimTime, TimerId,
+};
 
 use crate::node::WakuNode;
 use crate::node::registry::Member;
@@ -15,7 +18,7 @@ use crate::wire::framing_bytes;
 pub struct NodeIo<'a, 'c, P> {
     ctx: &'a mut Ctx<'c, WakuNode>,
     rng: &'a mut SimRng,
-    uplink: &'a mut Uplink,
+    buffer: &'a mut SendBuffer,
     _p: PhantomData<fn(P)>,
 }
 
@@ -25,12 +28,12 @@ impl<'a, 'c, P> NodeIo<'a, 'c, P> {
     pub(crate) fn new(
         ctx: &'a mut Ctx<'c, WakuNode>,
         rng: &'a mut SimRng,
-        uplink: &'a mut Uplink,
+        buffer: &'a mut SendBuffer,
     ) -> Self {
         NodeIo {
             ctx,
             rng,
-            uplink,
+            buffer,
             _p: PhantomData,
         }
     }
@@ -55,12 +58,20 @@ impl<P: Member> Io<P> for NodeIo<'_, '_, P> {
         let framing = framing_bytes(wire);
         let sizes = (Category(P::OFFSET + msg.kind()), wire, framing);
         let now = self.ctx.now();
-        let done = self.uplink.write(now, wire as u64 + framing as u64);
         P::on_send(P::metrics(self.ctx.observer()), now, &msg, wire);
-        self.ctx
+        let sent = self
+            .ctx
             .send_sized(to, P::wrap_msg(msg), sizes)
             .expect("protocols send only to existing peers other than themselves");
-        done
+        match sent {
+            Sent::Queued { leaves_at } => {
+                let rate = self.ctx.upload_rate();
+                Some(self.buffer.finished(now, leaves_at, rate))
+            }
+            Sent::Dropped(DropReason::UploadQueueFull) => None,
+            // No connection or a partition: nothing of it waits on the uplink.
+            Sent::Dropped(_) => Some(now),
+        }
     }
     #[inline]
     fn set_timer(&mut self, delay: SimDuration, timer: P::Timer) -> TimerId {
@@ -97,57 +108,64 @@ impl<P: Member> Io<P> for NodeIo<'_, '_, P> {
     }
 }
 
-/// The node's mirror of its upload FIFO (the engine's `up_free`), to tell when a write has
-/// left: the same arithmetic as the engine's `send`.
+/// The socket send buffer of a node: a write counts as finished for the sender once all but
+/// `bytes` of it have left the upload link (the engine tells when its last byte leaves,
+/// `sim_core::Sent`). Relay's per-peer send queues ([`crate::relay::queues`]) start queueing
+/// when a write has not finished.
 #[derive(Clone, Copy, Debug)]
-pub struct Uplink {
-    free_at: SimTime,
+pub struct SendBuffer {
+    bytes: u32,
+    /// The rate `drain` was computed for.
     rate: Rate,
-    max_backlog: SimDuration,
-    buffer: u32,
-    /// The time the socket buffer takes to drain at `rate`.
-    buffered: SimDuration,
+    /// The time `bytes` take to leave at `rate`.
+    drain: SimDuration,
 }
 
-impl Uplink {
-    /// A link of `bps` bits per second with the engine's backlog bound and a socket send
-    /// buffer of `buffer` bytes.
-    pub fn new(bps: u64, max_backlog: SimDuration, buffer: u32) -> Self {
-        let rate = Rate::new(bps);
-        Uplink {
-            free_at: SimTime::ZERO,
+impl SendBuffer {
+    /// A buffer of `bytes` bytes.
+    pub fn new(bytes: u32) -> Self {
+        let rate = Rate::new(1);
+        SendBuffer {
+            bytes,
             rate,
-            max_backlog,
-            buffer,
-            buffered: rate.transmit(buffer as u64),
+            drain: rate.transmit(bytes as u64),
         }
     }
 
-    /// The link's capacity changed (a degradation fault) to `bps` bits per second.
-    pub fn set_bps(&mut self, bps: u64) {
-        self.rate = Rate::new(bps.max(1));
-        self.buffered = self.rate.transmit(self.buffer as u64);
-    }
-
-    /// Reserves `bytes` at `now`; returns when the write counts as finished (its bytes left
-    /// the link, but for a socket buffer's worth), or `None` when the engine will drop it.
+    /// When a write whose last byte leaves at `leaves_at` finishes, at upload rate `rate`.
     #[inline]
-    pub fn write(&mut self, now: SimTime, bytes: u64) -> Option<SimTime> {
-        let u0 = now.max(self.free_at);
-        if u0.saturating_since(now) > self.max_backlog {
-            return None;
+    fn finished(&mut self, now: SimTime, leaves_at: SimTime, rate: Rate) -> SimTime {
+        if rate != self.rate {
+            // A degradation fault changed the link (or this is the first write).
+            self.rate = rate;
+            self.drain = rate.transmit(self.bytes as u64);
         }
-        self.free_at = u0 + self.rate.transmit(bytes);
-        let done = SimTime::from_nanos(
-            self.free_at
-                .as_nanos()
-                .saturating_sub(self.buffered.as_nanos()),
-        );
-        Some(done.max(now))
+        SimTime::from_nanos(leaves_at.as_nanos().saturating_sub(self.drain.as_nanos())).max(now)
     }
+}
 
-    /// The link after a restart (the engine empties the queue of an offline node).
-    pub fn reset(&mut self, now: SimTime) {
-        self.free_at = now;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_finishes_when_all_but_the_buffer_has_left() {
+        // 1,000 bytes at 8 Mbit/s drain in 1 ms (8,000 bits / 8e6 bit/s).
+        let mut b = SendBuffer::new(1_000);
+        let now = SimTime::from_secs(10);
+        let rate = Rate::new(8_000_000);
+        let ms = SimDuration::from_millis;
+        // Its last byte leaves 5 ms from now: it finishes 1 ms earlier.
+        assert_eq!(b.finished(now, now + ms(5), rate), now + ms(4));
+        // A write that fits the buffer finishes at once.
+        assert_eq!(
+            b.finished(now, now + SimDuration::from_micros(500), rate),
+            now
+        );
+        // At half the rate (a degradation) the buffer drains in 2 ms.
+        assert_eq!(
+            b.finished(now, now + ms(5), Rate::new(4_000_000)),
+            now + ms(3)
+        );
     }
 }

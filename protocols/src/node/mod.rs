@@ -22,8 +22,9 @@
 //! opened them, so an overlay wired before the run and one the peer managers dial look the
 //! same to it. Every protocol hears of connections in list order.
 //!
-//! The node also mirrors its own upload link ([`io::Uplink`]): relay's per-peer send queues
-//! ([`crate::relay::queues`]) need to know when a write has left.
+//! The engine tells a sender when each write leaves its upload link (`sim_core::Sent`); the
+//! node's socket send buffer ([`io::SendBuffer`]) turns that into when the write counts as
+//! finished, which relay's per-peer send queues ([`crate::relay::queues`]) need.
 
 pub mod app;
 pub mod glue;
@@ -42,7 +43,7 @@ use crate::relay::message::TopicIdx;
 use crate::relay::{Relay, RelayShared};
 use crate::wire::Transport;
 use crate::workload::WorkloadPlan;
-use io::{NodeIo, Uplink};
+use io::{NodeIo, SendBuffer};
 use registry::{Absent, Boxed, Inline, Member, Slot};
 
 crate::waku_protocols! {
@@ -85,9 +86,7 @@ pub struct NodeShared {
     pub workload: WorkloadPlan,
     /// The master seed.
     pub seed: u64,
-    /// The engine's upload backlog bound (mirrored).
-    pub max_upload_backlog: SimDuration,
-    /// The socket send buffer, in bytes (see [`io::Uplink`]).
+    /// The socket send buffer, in bytes (see [`io::SendBuffer`]).
     pub send_buffer_bytes: u32,
 }
 
@@ -103,26 +102,25 @@ impl NodeShared {
 
 /// A simulated Waku node.
 ///
-/// `repr(C)`: the uplink mirror (every send), then the protocols with relay's slot first (its
+/// `repr(C)`: the send buffer (every send), then the protocols with relay's slot first (its
 /// random stream's pointer, read by every relay input, and the relay record's hot part), so
 /// that prefetching a few lines covers what an input touches ([`Node::prefetch`]).
 #[derive(Debug)]
 #[repr(C)]
 pub struct WakuNode {
-    uplink: Uplink,
+    buffer: SendBuffer,
     id: NodeId,
     protocols: Protocols,
     sh: Rc<NodeShared>,
     workload_rng: Option<Box<SimRng>>,
-    base_upload_bps: u64,
     topics: Vec<TopicIdx>,
     published: u64,
 }
 
 impl WakuNode {
-    /// Node `id` subscribed to `topics`, with an upload link of `upload_bps`, running each
+    /// Node `id` subscribed to `topics`, running each
     /// protocol of the run that [`registry::Build`] gives it.
-    pub fn new(id: NodeId, sh: Rc<NodeShared>, topics: Vec<TopicIdx>, upload_bps: u64) -> Self {
+    pub fn new(id: NodeId, sh: Rc<NodeShared>, topics: Vec<TopicIdx>) -> Self {
         let shards: Vec<u16> = topics.iter().map(|t| t.0).collect();
         let protocols = Protocols::build(&sh.protocols, sh.seed, id, &shards);
         let publishes = sh
@@ -132,14 +130,12 @@ impl WakuNode {
             .is_some_and(|v| !v.is_empty());
         let workload_rng =
             publishes.then(|| Box::new(rng::stream(sh.seed, id.0 as u64, "workload")));
-        let uplink = Uplink::new(upload_bps, sh.max_upload_backlog, sh.send_buffer_bytes);
         WakuNode {
-            uplink,
+            buffer: SendBuffer::new(sh.send_buffer_bytes),
             id,
             protocols,
             sh,
             workload_rng,
-            base_upload_bps: upload_bps,
             topics,
             published: 0,
         }
@@ -181,7 +177,7 @@ impl WakuNode {
         f: impl FnOnce(&mut Relay, &mut NodeIo<'_, '_, Relay>) -> R,
     ) -> Option<R> {
         let (r, rng) = self.protocols.relay.parts()?;
-        Some(f(r, &mut NodeIo::new(ctx, rng, &mut self.uplink)))
+        Some(f(r, &mut NodeIo::new(ctx, rng, &mut self.buffer)))
     }
 
     /// Runs `f` on the peer manager (when the node runs one) with its context.
@@ -191,20 +187,11 @@ impl WakuNode {
         f: impl FnOnce(&mut PeerManager, &mut NodeIo<'_, '_, PeerManager>) -> R,
     ) -> Option<R> {
         let (p, rng) = self.protocols.peer_manager.parts()?;
-        Some(f(p, &mut NodeIo::new(ctx, rng, &mut self.uplink)))
+        Some(f(p, &mut NodeIo::new(ctx, rng, &mut self.buffer)))
     }
 
     fn start(&mut self, restart: bool, ctx: &mut Ctx<'_, Self>) {
-        if restart {
-            // The engine emptied the upload queue of the offline node.
-            self.uplink = Uplink::new(
-                self.base_upload_bps,
-                self.sh.max_upload_backlog,
-                self.sh.send_buffer_bytes,
-            );
-            self.uplink.reset(ctx.now());
-        }
-        self.protocols.start(restart, ctx, &mut self.uplink);
+        self.protocols.start(restart, ctx, &mut self.buffer);
         self.start_workload(ctx);
     }
 
@@ -213,7 +200,6 @@ impl WakuNode {
         match t {
             WakuTimer::Publish(s) => self.publish_stream(s, ctx),
             WakuTimer::Command(c) => self.command(c, ctx),
-            WakuTimer::SetUplink(bps) => self.uplink.set_bps(bps),
             _ => unreachable!("protocol timers go to their protocol"),
         }
     }
@@ -233,25 +219,25 @@ impl Node for WakuNode {
     fn handle(&mut self, input: Input<WakuMsg, WakuTimer>, ctx: &mut Ctx<'_, Self>) {
         match input {
             Input::Message { from, msg } => {
-                self.protocols.message(from, msg, ctx, &mut self.uplink)
+                self.protocols.message(from, msg, ctx, &mut self.buffer)
             }
             Input::Timer(t) => {
                 glue::before_timer(&mut self.protocols, &t);
-                if let Some(t) = self.protocols.timer(t, ctx, &mut self.uplink) {
+                if let Some(t) = self.protocols.timer(t, ctx, &mut self.buffer) {
                     self.app_timer(t, ctx);
                 }
             }
             Input::Start { restart } => self.start(restart, ctx),
             Input::ConnectionUp { peer, outbound } => {
                 self.protocols
-                    .connection_up(peer, outbound, ctx, &mut self.uplink);
+                    .connection_up(peer, outbound, ctx, &mut self.buffer);
             }
             Input::ConnectionDown { peer, .. } => {
-                self.protocols.connection_down(peer, ctx, &mut self.uplink);
+                self.protocols.connection_down(peer, ctx, &mut self.buffer);
             }
             Input::DialFailed { peer, reason } => {
                 self.protocols
-                    .dial_failed(peer, reason, ctx, &mut self.uplink);
+                    .dial_failed(peer, reason, ctx, &mut self.buffer);
             }
         }
     }

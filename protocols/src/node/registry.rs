@@ -171,8 +171,6 @@ macro_rules! waku_protocols {
             Publish(u16),
             /// A scripted command (set from outside by the harness).
             Command(NodeCommand),
-            /// The node's upload capacity changed (a degradation fault), in bits per second.
-            SetUplink(u64),
         }
 
         /// The run's measurement sinks: one per protocol of the list.
@@ -254,7 +252,7 @@ macro_rules! waku_protocols {
             }
 
             /// Every protocol starts, in list order.
-            pub(crate) fn start(&mut self, restart: bool, ctx: &mut Ctx<'_, WakuNode>, up: &mut Uplink) {
+            pub(crate) fn start(&mut self, restart: bool, ctx: &mut Ctx<'_, WakuNode>, up: &mut SendBuffer) {
                 $( if let Some((p, rng)) = self.$field.parts() {
                     <$Ty as $crate::proto::Protocol>::on_start(p, restart, &mut NodeIo::<$Ty>::new(ctx, rng, up));
                 } )*
@@ -262,7 +260,7 @@ macro_rules! waku_protocols {
 
             /// A message goes to its protocol.
             #[inline(always)]
-            pub(crate) fn message(&mut self, from: NodeId, msg: WakuMsg, ctx: &mut Ctx<'_, WakuNode>, up: &mut Uplink) {
+            pub(crate) fn message(&mut self, from: NodeId, msg: WakuMsg, ctx: &mut Ctx<'_, WakuNode>, up: &mut SendBuffer) {
                 match msg { $(
                     WakuMsg::$Variant(m) => if let Some((p, rng)) = self.$field.parts() {
                         <$Ty as $crate::proto::Protocol>::on_message(p, from, m, &mut NodeIo::<$Ty>::new(ctx, rng, up));
@@ -272,7 +270,7 @@ macro_rules! waku_protocols {
 
             /// A protocol timer goes to its protocol; the application's come back.
             #[inline(always)]
-            pub(crate) fn timer(&mut self, t: WakuTimer, ctx: &mut Ctx<'_, WakuNode>, up: &mut Uplink) -> Option<WakuTimer> {
+            pub(crate) fn timer(&mut self, t: WakuTimer, ctx: &mut Ctx<'_, WakuNode>, up: &mut SendBuffer) -> Option<WakuTimer> {
                 match t {
                     $( WakuTimer::$Variant(t) => {
                         if let Some((p, rng)) = self.$field.parts() {
@@ -285,21 +283,21 @@ macro_rules! waku_protocols {
             }
 
             /// Every protocol hears of a new connection, in list order.
-            pub(crate) fn connection_up(&mut self, peer: NodeId, outbound: bool, ctx: &mut Ctx<'_, WakuNode>, up: &mut Uplink) {
+            pub(crate) fn connection_up(&mut self, peer: NodeId, outbound: bool, ctx: &mut Ctx<'_, WakuNode>, up: &mut SendBuffer) {
                 $( if let Some((p, rng)) = self.$field.parts() {
                     <$Ty as $crate::proto::Protocol>::on_connection_up(p, peer, outbound, &mut NodeIo::<$Ty>::new(ctx, rng, up));
                 } )*
             }
 
             /// Every protocol hears of a closed connection, in list order.
-            pub(crate) fn connection_down(&mut self, peer: NodeId, ctx: &mut Ctx<'_, WakuNode>, up: &mut Uplink) {
+            pub(crate) fn connection_down(&mut self, peer: NodeId, ctx: &mut Ctx<'_, WakuNode>, up: &mut SendBuffer) {
                 $( if let Some((p, rng)) = self.$field.parts() {
                     <$Ty as $crate::proto::Protocol>::on_connection_down(p, peer, &mut NodeIo::<$Ty>::new(ctx, rng, up));
                 } )*
             }
 
             /// Every protocol hears of a failed dial, in list order.
-            pub(crate) fn dial_failed(&mut self, peer: NodeId, reason: DialError, ctx: &mut Ctx<'_, WakuNode>, up: &mut Uplink) {
+            pub(crate) fn dial_failed(&mut self, peer: NodeId, reason: DialError, ctx: &mut Ctx<'_, WakuNode>, up: &mut SendBuffer) {
                 $( if let Some((p, rng)) = self.$field.parts() {
                     <$Ty as $crate::proto::Protocol>::on_dial_failed(p, peer, reason, &mut NodeIo::<$Ty>::new(ctx, rng, up));
                 } )*
