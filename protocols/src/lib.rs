@@ -120,6 +120,7 @@
 
 pub mod discovery;
 pub mod harness;
+pub mod identify;
 pub mod node;
 pub mod peer_manager;
 pub mod proto;

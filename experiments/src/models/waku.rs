@@ -526,6 +526,7 @@ impl Model for Waku {
             )?,
             queue: None,
             defer_passive: true,
+            identify: None,
         };
         let out = harness::run(input, &|sim_time_s| {
             progress(Progress {

@@ -21,9 +21,10 @@ use sim_core::{
 };
 
 use crate::discovery::{Bootstrap, PeerSource};
+use crate::identify::{IdentifyConfig, IdentifyShared};
 use crate::node::registry::Member;
 use crate::node::{NodeCommand, NodeShared, ProtocolShared, WakuNode, WakuTimer};
-use crate::node::{WakuObserver, category_names};
+use crate::node::{WakuObserver, category_names, category_ranges};
 use crate::peer_manager::{PeerManagerConfig, PmCounter, PmShared};
 use crate::relay::Relay;
 use crate::relay::config::{ConfigError, RelayConfig};
@@ -111,6 +112,8 @@ pub struct SimInput {
     /// before the receiver's next input ([`sim_core::EngineConfig::defer_passive`]; default
     /// true). Results are identical either way; deferring spares an event per IDONTWANT.
     pub defer_passive: bool,
+    /// libp2p identify on every connection (`None`: off, the default).
+    pub identify: Option<IdentifyConfig>,
 }
 
 impl SimInput {
@@ -148,6 +151,7 @@ impl SimInput {
             overlay_sample_interval: SimDuration::from_secs(10),
             queue: None,
             defer_passive: true,
+            identify: None,
         }
     }
 }
@@ -620,6 +624,10 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
             relay: Some(Rc::new(relay)),
             transport: None,
             peer_manager: pm,
+            identify: input
+                .identify
+                .clone()
+                .map(|c| Rc::new(IdentifyShared::new(c))),
         },
         workload: plan,
         seed: input.seed,
@@ -648,7 +656,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         .collect();
     let cfg = EngineConfig {
         seed: input.seed,
-        categories: category_names().len(),
+        categories: run_categories(&shared.protocols),
         framing_category: Some(Category(<Transport as Member>::OFFSET)),
         series_interval: input.series_interval,
         network: input.network.clone(),
@@ -1051,7 +1059,7 @@ fn collect(p: Prepared, warm: Vec<Counters>, mesh: Vec<MeshSample>) -> SimOutput
         per_node,
         series,
     };
-    let categories = category_names()
+    let categories = category_names()[..ncat]
         .iter()
         .map(|&(a, b)| (a.to_owned(), b.to_owned()))
         .collect();
@@ -1140,4 +1148,20 @@ fn collect(p: Prepared, warm: Vec<Counters>, mesh: Vec<MeshSample>) -> SimOutput
             })
             .collect(),
     }
+}
+
+/// The run's category table: the node's list up to the last protocol the run has, and at
+/// least up to the peer manager's (relay, transport, metadata and ping rows are in every
+/// result file). A protocol after that which no node runs adds no rows.
+fn run_categories(sh: &ProtocolShared) -> usize {
+    let present = sh.present();
+    let ranges = category_ranges();
+    let end = |f: &str| {
+        ranges
+            .iter()
+            .find(|(g, _)| *g == f)
+            .map_or(0, |(_, r)| r.end)
+    };
+    let last = present.iter().map(|f| end(f)).max().unwrap_or(0);
+    last.max(end("peer_manager")) as usize
 }

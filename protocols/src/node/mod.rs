@@ -37,6 +37,7 @@ use std::rc::Rc;
 use sim_core::rng::{self, SimRng};
 use sim_core::{Category, Ctx, DialError, Hint, Input, Links, Node, NodeId, Payload, SimDuration};
 
+use crate::identify::Identify;
 use crate::peer_manager::PeerManager;
 use crate::proto::Wire;
 use crate::relay::message::TopicIdx;
@@ -50,6 +51,7 @@ crate::waku_protocols! {
     relay: Relay => Relay in Inline, stream "gossipsub", "Relay (gossipsub v1.1 / v1.2 as nwaku runs it).";
     transport: Transport => Transport in Absent, stream "transport", "The transport: only its framing category.";
     peer_manager: PeerManager => PeerManager in Boxed, stream "peer_manager", "nwaku's peer manager with the metadata and ping protocols.";
+    identify: Identify => Identify in Boxed, stream "identify", "libp2p identify.";
 }
 
 /// Nanoseconds added to simulated time for WakuMessage timestamps (a Unix time in 2023, so

@@ -188,6 +188,15 @@ macro_rules! waku_protocols {
             $( #[doc = $doc] pub $field: Option<std::rc::Rc<<$Ty as $crate::node::registry::Build>::Shared>>, )*
         }
 
+        impl ProtocolShared {
+            /// The field names of the protocols the run has, in list order.
+            pub fn present(&self) -> Vec<&'static str> {
+                let mut v = Vec::new();
+                $( if self.$field.is_some() { v.push(stringify!($field)); } )*
+                v
+            }
+        }
+
         $crate::waku_protocols!(@member 0u16; $( $Ty => $Variant, $field, $stream; )*);
 
         /// The run's accounting categories: (protocol, kind) names of every protocol of the

@@ -1,0 +1,58 @@
+//! The worked example of the protocol interface, in a whole run: identify on every
+//! connection, its bytes in the run's accounting, and no rows for it in runs without it.
+
+use protocols::harness::{SimInput, SimOutput, run};
+use protocols::identify::IdentifyConfig;
+use sim_core::{ConstantLatency, SimDuration};
+
+/// A ring of 10 nodes: 10 connections, all opened at time 0.
+fn ring(identify: bool) -> SimInput {
+    let n = 10;
+    let edges = (0..n as u32).map(|a| (a, (a + 1) % n as u32)).collect();
+    let mut i = SimInput::new(
+        n,
+        edges,
+        Box::new(ConstantLatency(SimDuration::from_millis(20))),
+    );
+    i.topics = vec!["/waku/2/rs/1/0".to_owned()];
+    i.subscriptions = vec![vec![0]; n];
+    i.warmup = SimDuration::ZERO;
+    i.duration = SimDuration::from_secs(5);
+    i.delivery_grace = SimDuration::from_secs(1);
+    i.identify = identify.then(IdentifyConfig::default);
+    i
+}
+
+/// (messages, bytes) sent under a category.
+fn out(o: &SimOutput, protocol: &str, kind: &str) -> (u64, u64) {
+    let c = o
+        .categories
+        .iter()
+        .position(|(p, k)| p == protocol && k == kind)
+        .unwrap_or_else(|| panic!("no {protocol}/{kind} category"));
+    o.bandwidth
+        .per_node
+        .iter()
+        .fold((0, 0), |(m, b), t| (m + t.msgs_out[c], b + t.bytes_out[c]))
+}
+
+#[test]
+fn each_connection_identifies_both_ways() {
+    let o = run(ring(true), &|_| {}).unwrap();
+    // 10 connections, each side asks once (36 bytes) and answers once (36 + 211 bytes, see
+    // identify::tests::record_size_by_hand): 20 requests and 20 responses.
+    assert_eq!(out(&o, "identify", "request"), (20, 20 * 36));
+    assert_eq!(out(&o, "identify", "response"), (20, 20 * 247));
+}
+
+#[test]
+fn runs_without_identify_have_no_identify_rows() {
+    let o = run(ring(false), &|_| {}).unwrap();
+    assert!(o.categories.iter().all(|(p, _)| p != "identify"));
+    // Relay, transport, metadata and ping rows stay in every run.
+    assert_eq!(o.categories.len(), 14);
+    assert_eq!(
+        o.categories[9],
+        ("transport".to_owned(), "framing".to_owned())
+    );
+}
