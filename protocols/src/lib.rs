@@ -10,30 +10,29 @@
 //!
 //! ## Layout
 //!
-//! Small focused modules, on the grain of rust-libp2p's gossipsub:
+//! One interface for every protocol ([`proto::Protocol`], acting through [`proto::Io`]), one
+//! folder each, one list of the protocols a node can run ([`node`]):
 //!
 //! | module | what |
 //! |---|---|
-//! | [`config`] | [`RelayConfig`] / [`ScoreConfig`]: every parameter, nwaku defaults, `validate()` |
-//! | [`message`] | [`WireMsg`] (24 bytes in flight), message ids (sha256), WakuMessage sizes, topics |
-//! | [`rpc`] | [`Rpc`], exact protobuf wire sizes, transport framing, accounting categories |
-//! | [`mcache`], [`seen`], [`backoff`] | message cache, seen cache (TTL), backoff table |
-//! | [`peer_score`] | P1, P2, P4, P6, P7 and decay as nim-libp2p computes them |
-//! | [`queues`] | per-peer priority / non-priority send queues (nim-libp2p `PubSubPeer`) |
-//! | [`behaviour`] | [`Relay`]: the sans-IO state machine (mesh, heartbeat, gossip, scoring, publish) |
+//! | [`proto`] | the protocol interface: messages, timers, events, sinks, categories; the context |
+//! | [`wire`] | transport framing shared by every message; the transport's category |
+//! | [`testing`] | [`testing::Recorder`]: the context stand-in of every protocol's unit tests |
+//! | [`node`] | [`WakuNode`] and the list of protocols; the one adapter; glue; the application; prefetch hints |
+//! | [`relay`] | [`Relay`]: gossipsub as nwaku runs it (config, RPCs and wire sizes, mcache, seen, backoff, scoring, send queues, protected shards, metrics) |
+//! | [`sharding`] | clusters, static shards, content topics, autosharding; subscriptions; mesh health |
+//! | [`peer_manager`] | nwaku's peer manager with the metadata and ping (keepalive) protocols |
+//! | [`discovery`] | where peer managers find peers (bootstrap lists; discv5, rendezvous, peer exchange next) |
+//! | [`identify`] | libp2p identify: the worked example of adding a protocol |
 //! | [`workload`] | publishers, rates (fixed or Poisson), sizes, spam streams, content topics |
-//! | [`sharding`] | clusters, static shards, content topics (typed errors), autosharding |
-//! | [`subscriptions`] | which node joins which shards: rules per node group, from the seed |
-//! | [`protected`] | protected shards: signed messages, the signature check |
-//! | [`metadata`] | the metadata protocol (`/vac/waku/metadata/1.0.0`): sizes, verdicts |
-//! | [`peer_manager`] | nwaku's peer manager: limits, loop, backoff, peer store, keepalive |
-//! | [`peer_source`] | where peer managers find peers (bootstrap lists; discovery later) |
-//! | [`node`] | [`WakuNode`]: protocol composition implementing `sim_core::Node` |
-//! | [`metrics`], [`shard_metrics`] | [`WakuObserver`]: the run's measurement sink; mesh health and connection samples |
-//! | [`sim`] | the harness: [`SimInput`] -> [`run`] -> [`SimOutput`] |
+//! | [`harness`] | [`SimInput`] -> [`run`] -> [`SimOutput`] |
+//!
+//! Places for the protocols to come: `rln/`, `store/`, `store_sync/`, `filter/`,
+//! `lightpush/`, `sds/`. docs/architecture.md, "Adding a protocol", walks through the files a
+//! new protocol needs.
 //!
 //! Every protocol part is a sans-IO state machine: it gets time and randomness from its
-//! context ([`RelayCtx`], [`peer_manager::PmCtx`]), never from a clock or an ambient
+//! context ([`proto::Io`]), never from a clock or an ambient
 //! generator, and iterates only over ordered collections. Each node's relay draws from its own
 //! stream (seed, node id, `"gossipsub"`), its workload from (seed, node id, `"workload"`), its
 //! peer manager from (seed, node id, `"peer_manager"`), its subscriptions and bootstrap list
@@ -80,13 +79,13 @@
 //! - **One RPC per kind.** nim-libp2p sometimes puts a control response's IWANT and PRUNE in
 //!   one RPC; the simulator sends them separately (a few bytes of RPC header apart), so every
 //!   message has one accounting category.
-//! - **Send queues and the socket buffer.** The engine models a node's upload as one FIFO. The
-//!   node mirrors it and counts a write as finished once at most `send_buffer_bytes` of it wait
-//!   in the uplink; that decides when nim-libp2p's per-peer non-priority queueing kicks in
-//!   ([`queues`]). Yamux stream windows (back-pressure from slow receivers) are not modelled.
+//! - **Send queues and the socket buffer.** The engine models a node's upload as one FIFO and
+//!   tells the sender when each write leaves it; the node counts a write as finished once at
+//!   most `send_buffer_bytes` of it wait in the uplink; that decides when nim-libp2p's per-peer non-priority queueing kicks in
+//!   ([`relay::queues`]). Yamux stream windows (back-pressure from slow receivers) are not modelled.
 //! - **P3 / P3b / P5** have weight 0 in nwaku and are not modelled; nor are direct peers,
 //!   libp2p message signing (StrictNoSign; protected shards sign in the WakuMessage's `meta`,
-//!   [`protected`]), the overhead rate limit, or gossipsub 1.4 extensions.
+//!   [`relay::protected`]), the overhead rate limit, or gossipsub 1.4 extensions.
 //! - **Heartbeat phases.** Each node's gossipsub and scoring heartbeats start at a random phase
 //!   (real nodes start at different times; lockstep heartbeats would synchronise the network).
 //! - **Peer exchange** (off by default) dials offered peers while the node has fewer than
@@ -96,7 +95,7 @@
 //! - **Seen TTL from the first receipt.** nim-libp2p refreshes a seen entry on every duplicate;
 //!   the simulator counts the TTL (2 min) from the first receipt, which differs only for a copy
 //!   arriving more than 2 min after the first, impossible while peers keep a message for 6
-//!   heartbeats ([`seen`]).
+//!   heartbeats ([`relay::seen`]).
 //! - **Per-node lists instead of per-peer sets.** IDONTWANTs received and IHAVE ids advertised
 //!   are kept in one list per node with the peer in each entry (the same information as
 //!   nim-libp2p's per-peer sets, in fewer cache lines); per-heartbeat budgets reset lazily.

@@ -262,7 +262,7 @@ pub struct Duplicates {
     pub mean: f64,
     /// 95th percentile (nearest rank).
     pub p95: f64,
-    /// Largest (capped at [`crate::metrics::MAX_COPIES_BUCKET`]).
+    /// Largest (capped at [`crate::relay::metrics::MAX_COPIES_BUCKET`]).
     pub max: u64,
     /// Pairs by number of extra copies (index = copies).
     pub histogram: Vec<u64>,

@@ -3,12 +3,12 @@
 //! cross-protocol rule of nwaku is written here, in one place.
 //!
 //! - Keepalive (the peer manager) pings relay's mesh peers: before a keepalive round the
-//!   node hands the peer manager relay's current mesh ([`before_timer`]).
+//!   node hands the peer manager relay's current mesh (`before_timer`).
 //! - Metadata (the peer manager) announces the shards relay is subscribed to, updated on
-//!   every subscription change ([`WakuNode::announce_shards`]).
+//!   every subscription change (`WakuNode::announce_shards`).
 //! - An inbound connection is refused when relay graylists the peer or the peer manager's
 //!   limits are reached; without a peer manager relay's own connection cap decides
-//!   ([`accept_inbound`]).
+//!   (`accept_inbound`).
 
 use std::rc::Rc;
 

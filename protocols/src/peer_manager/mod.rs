@@ -2,7 +2,7 @@
 //! connects to, how many, and whom it drops.
 //!
 //! [`PeerManager`] is a sans-IO state machine driven by the node composition through
-//! [`PmCtx`]. What it does, in nwaku's terms:
+//! [`crate::proto::Io`]. What it does, in nwaku's terms:
 //!
 //! - **Limits.** At most `max_connections` (50) connections of any kind, dials in progress
 //!   included: an inbound connection beyond it is refused ([`PeerManager::accept_inbound`]).

@@ -1,7 +1,7 @@
 //! The relay state machine: gossipsub v1.1 / v1.2 as nim-libp2p v1.14.3 runs it for nwaku.
 //!
 //! [`Relay`] is sans-IO: every input comes through a method (`on_rpc`, `on_timer`,
-//! `on_connection_up`, `publish`, ...) together with a [`RelayCtx`] that gives it the time,
+//! `on_connection_up`, `publish`, ...) together with a [`crate::proto::Io`] that gives it the time,
 //! randomness, and the means to send, set timers and report measurements. It never reads a
 //! clock or an ambient random generator, and it iterates only over vectors (peer lists kept
 //! sorted by id, mesh lists in graft order), so a run is a pure function of its seed.
