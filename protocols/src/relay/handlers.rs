@@ -10,9 +10,7 @@ use crate::relay::message::{MsgId, TopicIdx, WireMsg};
 use crate::relay::peer_score::PeerScore;
 use crate::relay::queues::SendQueue;
 use crate::relay::rpc::{Ihave, Prune, Rpc, Subscriptions};
-use crate::relay::{
-    Peer, Relay, RelayCounter, RelayEvent, RelayTimer, Validation, remove_id, validate,
-};
+use crate::relay::{Peer, Relay, RelayCounter, RelayEvent, RelayTimer, Validation, remove_id};
 
 impl Relay {
     /// Whether to accept an inbound connection: refused while the peer's retained score is
@@ -185,10 +183,7 @@ impl Relay {
         ctx: &mut impl Io<Relay>,
     ) {
         let t = msg.topic;
-        let mut verdict = validate(&msg);
-        if verdict == Validation::Accept && self.sh.protected.any() {
-            verdict = self.sh.protected.check(t, msg.flags & WireMsg::SIGNED != 0);
-        }
+        let verdict = self.sh.validate(&msg);
         match verdict {
             Validation::Reject => {
                 ctx.report(RelayEvent::Count(RelayCounter::Rejected));

@@ -37,6 +37,7 @@ pub mod protected;
 pub mod queues;
 pub mod rpc;
 pub mod seen;
+pub mod validation;
 
 mod gossip;
 mod handlers;
@@ -66,6 +67,7 @@ use crate::relay::protected::ProtectedTopics;
 use crate::relay::queues::SendQueue;
 use crate::relay::rpc::{Rpc, Subscriptions};
 use crate::relay::seen::SeenCache;
+use crate::relay::validation::Validators;
 
 /// Timers the relay sets.
 #[derive(Clone, Debug, PartialEq)]
@@ -171,29 +173,7 @@ pub enum PublishOutcome {
     Duplicate,
 }
 
-/// The outcome of validation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Validation {
-    /// Deliver and forward.
-    Accept,
-    /// Drop silently.
-    Ignore,
-    /// Drop and penalise the sender (P4).
-    Reject,
-}
-
-/// Validates a message. Messages flagged invalid by the workload are rejected; on protected
-/// shards the relay then checks the signature ([`RelayShared::protected`]); RLN proof checks
-/// plug in here later.
-pub fn validate(msg: &WireMsg) -> Validation {
-    if msg.flags & WireMsg::INVALID != 0 {
-        Validation::Reject
-    } else if msg.flags & WireMsg::IGNORE != 0 {
-        Validation::Ignore
-    } else {
-        Validation::Accept
-    }
-}
+pub use crate::relay::validation::{Validation, validate};
 
 /// Run-wide read-only data every relay shares.
 #[derive(Clone, Debug)]
@@ -207,6 +187,10 @@ pub struct RelayShared {
     /// Protected shards: their messages must carry a valid signature
     /// ([`crate::relay::protected`]). Default none.
     pub protected: ProtectedTopics,
+    /// The validation chain ([`crate::relay::validation`]): the basic check, then (run
+    /// between the two by [`RelayShared::validate`]) the protected shards, then further
+    /// validators in order. Default: the basic check only.
+    pub validators: Validators,
     heartbeat: SimDuration,
     seen_ttl: SimDuration,
     prune_backoff: SimDuration,
@@ -233,7 +217,16 @@ impl RelayShared {
             topics,
             ip_groups,
             protected: ProtectedTopics::none(),
+            validators: Validators::basic(),
         }
+    }
+    /// Validates `msg`: the chain [`RelayShared::validators`] with the protected-shard
+    /// signature check after the basic check when any shard is protected. The first verdict
+    /// other than Accept wins.
+    #[inline]
+    pub fn validate(&self, msg: &WireMsg) -> Validation {
+        let protected = Some(&self.protected).filter(|p| p.any());
+        self.validators.run(msg, protected)
     }
     fn ip_of(&self, n: NodeId) -> u32 {
         // Default: every node its own IP.
