@@ -14,8 +14,8 @@
 //! Signature verification takes no modelled CPU time (about 0.1 ms with secp256k1, far below
 //! RLN's 12 ms).
 
-use crate::relay::Validation;
-use crate::relay::message::TopicIdx;
+use crate::relay::message::{TopicIdx, WireMsg};
+use crate::relay::validation::{Validation, Validator};
 
 /// Bytes of the signature a publisher puts in `meta` (secp256k1 compact, r ++ s).
 pub const SIGNATURE_BYTES: u32 = 64;
@@ -84,6 +84,14 @@ impl ProtectedTopics {
         } else {
             Validation::Reject
         }
+    }
+}
+
+/// The protected-shard step of the validation chain ([`crate::relay::validation`]).
+impl Validator for ProtectedTopics {
+    #[inline]
+    fn validate(&self, msg: &WireMsg) -> Validation {
+        self.check(msg.topic, msg.flags & WireMsg::SIGNED != 0)
     }
 }
 

@@ -9,7 +9,8 @@ use sim_core::{NodeId, SimDuration, SimTime};
 use crate::relay::config::RelayConfig;
 use crate::relay::message::{TopicIdx, Topics, WireMsg};
 use crate::relay::rpc::{Prune, Rpc, Subscriptions, ihave_rpc_bytes, subscribe_rpc_bytes};
-use crate::relay::{PublishOutcome, Relay, RelayEvent, RelayShared, RelayTimer};
+use crate::relay::validation::{Validation, Validator};
+use crate::relay::{PublishOutcome, Relay, RelayCounter, RelayEvent, RelayShared, RelayTimer};
 use crate::testing::Recorder;
 
 const T0: TopicIdx = TopicIdx(0);
@@ -23,6 +24,7 @@ struct Builder {
     peers: u32,
     outbound: Vec<u32>,
     subscribe: bool,
+    validators: Vec<Rc<dyn Validator>>,
 }
 
 impl Builder {
@@ -32,7 +34,12 @@ impl Builder {
             peers,
             outbound: Vec::new(),
             subscribe: true,
+            validators: Vec::new(),
         }
+    }
+    fn validator(mut self, v: Rc<dyn Validator>) -> Self {
+        self.validators.push(v);
+        self
     }
     fn cfg(mut self, f: impl FnOnce(&mut RelayConfig)) -> Self {
         f(&mut self.cfg);
@@ -48,7 +55,11 @@ impl Builder {
     }
     fn build(self) -> (Relay, TestCtx) {
         self.cfg.validate().unwrap();
-        let sh = Rc::new(RelayShared::new(self.cfg, Topics::shards(1, 2), Vec::new()));
+        let mut sh = RelayShared::new(self.cfg, Topics::shards(1, 2), Vec::new());
+        for v in self.validators {
+            sh.validators.push(v);
+        }
+        let sh = Rc::new(sh);
         let topics: &[TopicIdx] = if self.subscribe { &[T0] } else { &[] };
         let mut r = Relay::new(sh, NodeId(0), topics);
         let mut ctx = TestCtx::new(NodeId(0), SimTime::from_secs(100), "test");
@@ -633,4 +644,77 @@ fn seen_messages_are_not_delivered_twice_and_duplicates_are_counted() {
     let mut copies = Vec::new();
     r.drain_seen(|e| copies.push(e.copies));
     assert_eq!(copies, vec![2]);
+}
+
+/// Returns `verdict` for messages on `topic`, Accept otherwise.
+#[derive(Debug)]
+struct OnTopic(TopicIdx, Validation);
+
+impl Validator for OnTopic {
+    fn validate(&self, msg: &WireMsg) -> Validation {
+        if msg.topic == self.0 {
+            self.1
+        } else {
+            Validation::Accept
+        }
+    }
+}
+
+fn count(ctx: &TestCtx, c: RelayCounter) -> usize {
+    ctx.events
+        .iter()
+        .filter(|e| **e == RelayEvent::Count(c))
+        .count()
+}
+
+fn forwarded(ctx: &TestCtx) -> usize {
+    ctx.sent
+        .iter()
+        .filter(|(_, r)| matches!(r, Rpc::Forward(_)))
+        .count()
+}
+
+#[test]
+fn a_validator_that_rejects_a_topic_stops_forwarding_and_penalises_the_sender() {
+    // Without it the message is delivered and forwarded to the mesh.
+    let (mut r, mut ctx) = Builder::new(6).build();
+    r.on_rpc(n(3), Rpc::Forward(msg(7, 300)), &mut ctx);
+    assert!(forwarded(&ctx) > 0);
+    assert_eq!(count(&ctx, RelayCounter::Rejected), 0);
+
+    let reject: Rc<dyn Validator> = Rc::new(OnTopic(T0, Validation::Reject));
+    let (mut r, mut ctx) = Builder::new(6).validator(reject).build();
+    r.on_rpc(n(3), Rpc::Forward(msg(7, 300)), &mut ctx);
+    assert_eq!(forwarded(&ctx), 0, "rejected messages are not forwarded");
+    assert_eq!(count(&ctx, RelayCounter::Rejected), 1);
+    assert!(
+        !ctx.events
+            .iter()
+            .any(|e| matches!(e, RelayEvent::Accepted { .. }))
+    );
+    r.on_timer(RelayTimer::ScoreTick, &mut ctx);
+    assert!(r.score(n(3)).unwrap() < 0.0, "P4 for the sender");
+    assert_eq!(r.score(n(4)), Some(0.0));
+}
+
+#[test]
+fn the_validation_chain_runs_in_order() {
+    let ignore: Rc<dyn Validator> = Rc::new(OnTopic(T0, Validation::Ignore));
+    let reject: Rc<dyn Validator> = Rc::new(OnTopic(T0, Validation::Reject));
+    // Ignore first: dropped silently, no penalty.
+    let (mut r, mut ctx) = Builder::new(6)
+        .validator(ignore.clone())
+        .validator(reject.clone())
+        .build();
+    r.on_rpc(n(3), Rpc::Forward(msg(7, 300)), &mut ctx);
+    assert_eq!(forwarded(&ctx), 0);
+    assert_eq!(count(&ctx, RelayCounter::Ignored), 1);
+    assert_eq!(count(&ctx, RelayCounter::Rejected), 0);
+    r.on_timer(RelayTimer::ScoreTick, &mut ctx);
+    assert_eq!(r.score(n(3)), Some(0.0));
+    // Reject first: rejected.
+    let (mut r, mut ctx) = Builder::new(6).validator(reject).validator(ignore).build();
+    r.on_rpc(n(3), Rpc::Forward(msg(7, 300)), &mut ctx);
+    assert_eq!(count(&ctx, RelayCounter::Ignored), 0);
+    assert_eq!(count(&ctx, RelayCounter::Rejected), 1);
 }
