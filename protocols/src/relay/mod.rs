@@ -9,15 +9,19 @@
 //! The structure follows nim-libp2p (`gossipsub.nim`, `gossipsub/behavior.nim`,
 //! `gossipsub/scoring.nim`, `pubsubpeer.nim`), function by function:
 //!
-//! | nim-libp2p | here |
-//! |---|---|
-//! | `rpcHandler`, `validateAndRelay` | [`Relay::on_rpc`], `on_message`, `validated` |
-//! | `handleGraft`, `handlePrune`, `handleIHave`, `handleIWant`, `handleIDontWant` | `handle_*` |
-//! | `onHeartbeat`, `rebalanceMesh`, `makeGossipControlMessages` | `heartbeat`, `rebalance`, `emit_gossip` |
-//! | `updateScores` | `score_tick` |
-//! | `makePeersForPublishDefault`, `publish` | [`Relay::publish`] |
-//! | `onTopicSubscription` | [`Relay::subscribe`], [`Relay::unsubscribe`] |
-//! | `PubSubPeer.sendEncoded`, `sendNonPriorityTask` | `send`, `drain` ([`crate::relay::queues`]) |
+//! | nim-libp2p | here | file |
+//! |---|---|---|
+//! | `rpcHandler`, `validateAndRelay` | [`Relay::on_rpc`], `on_message`, `validated` | `handlers.rs` |
+//! | `validate` (topic validators) | [`RelayShared::validate`], [`validation::Validator`] | `validation.rs` |
+//! | `handleGraft`, `handlePrune`, `handleIHave`, `handleIWant`, `handleIDontWant` | `handle_*` | `handlers.rs` |
+//! | `onHeartbeat`, `rebalanceMesh` | `heartbeat`, `rebalance` | `mesh.rs` |
+//! | `makeGossipControlMessages` | `emit_gossip` | `gossip.rs` |
+//! | `updateScores` | `score_tick` | `scoring.rs` |
+//! | `makePeersForPublishDefault`, `publish` | [`Relay::publish`] | `publish.rs` |
+//! | `onTopicSubscription` | [`Relay::subscribe`], [`Relay::unsubscribe`] | `mesh.rs` |
+//! | `PubSubPeer.sendEncoded`, `sendNonPriorityTask` | `send`, `drain` ([`crate::relay::queues`]) | `send.rs` |
+//!
+//! Prefetch hints (hot-path tuning, no behaviour) are in `prefetch.rs`.
 //!
 //! Deliberate details kept from nim-libp2p, because they change results:
 //! - a PRUNE from any peer sets a backoff, even from outside the mesh (v1.14.3);
