@@ -10,7 +10,10 @@
 //! modelled: connections in the simulator do not die silently.
 
 use rand::seq::SliceRandom;
-use sim_core::{NodeId, SimRng};
+use sim_core::{NodeId, SimDuration, SimRng};
+
+use super::{PeerManager, PmCounter, PmMsg, PmTimer};
+use crate::proto::Io;
 
 use crate::peer_manager::metadata::{MULTISTREAM_HEADER_BYTES, protocol_line_bytes};
 
@@ -52,6 +55,40 @@ pub fn select(mesh: &[NodeId], outbound: &[NodeId], max: usize, rng: &mut SimRng
     let room = max.saturating_sub(picked.len());
     picked.extend(others.into_iter().take(room));
     picked
+}
+
+impl PeerManager {
+    /// A keepalive round: the mesh peers (a sample, `keepalive_peers` of them) on most rounds,
+    /// every outbound peer every `keepalive_all_s`.
+    pub(super) fn keepalive(&mut self, mesh: &[NodeId], ctx: &mut impl Io<PeerManager>) {
+        let cfg = &self.sh.cfg;
+        let outbound: Vec<NodeId> = self
+            .conns
+            .iter()
+            .filter(|c| c.outbound)
+            .map(|c| c.peer)
+            .collect();
+        let targets = if self.keepalive_countdown > 0 {
+            self.keepalive_countdown -= 1;
+            let mesh: Vec<NodeId> = mesh
+                .iter()
+                .copied()
+                .filter(|&p| self.is_connected(p))
+                .collect();
+            select(&mesh, &outbound, cfg.keepalive_peers as usize, ctx.rng())
+        } else {
+            self.keepalive_countdown = self.keepalive_ratio().saturating_sub(1);
+            outbound
+        };
+        for p in targets {
+            ctx.report(PmCounter::Pings);
+            ctx.send(p, PmMsg::Ping(PingMsg::Request));
+        }
+        ctx.set_timer(
+            SimDuration::from_secs(cfg.keepalive_interval_s),
+            PmTimer::Keepalive,
+        );
+    }
 }
 
 #[cfg(test)]
