@@ -9,7 +9,8 @@
 //!
 //! The simulator keeps these queues in the node and hands a message to the engine when it is
 //! written. When is a write *finished*? The engine models the node's upload link as one FIFO,
-//! and the node mirrors it (see `node.rs`): a write finishes once at most
+//! and tells the sender when each write leaves it (`sim_core::Sent`); the node's socket send
+//! buffer (`node/io.rs`, `SendBuffer`) makes a write finished once at most
 //! `send_buffer_bytes` of it still wait in the upload link, i.e. when the kernel's socket
 //! buffer would have taken it. Under light load every write finishes at once and nothing is
 //! queued; under load the non-priority messages wait behind the high-priority ones, which is
