@@ -31,6 +31,7 @@
 //! | [`node`] | [`WakuNode`]: protocol composition implementing `sim_core::Node` |
 //! | [`metrics`], [`shard_metrics`] | [`WakuObserver`]: the run's measurement sink; mesh health and connection samples |
 //! | [`sim`] | the harness: [`SimInput`] -> [`run`] -> [`SimOutput`] |
+//! | [`flood`] | plain flooding ([`flood::FloodNode`]), the test model's protocol, and its overlays |
 //!
 //! Every protocol part is a sans-IO state machine: it gets time and randomness from its
 //! context ([`RelayCtx`], [`peer_manager::PmCtx`]), never from a clock or an ambient
@@ -121,6 +122,7 @@
 pub mod backoff;
 pub mod behaviour;
 pub mod config;
+pub mod flood;
 pub mod mcache;
 pub mod message;
 pub mod metadata;
