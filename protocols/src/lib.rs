@@ -26,6 +26,7 @@
 //! | [`identify`] | libp2p identify: the worked example of adding a protocol |
 //! | [`workload`] | publishers, rates (fixed or Poisson), sizes, spam streams, content topics |
 //! | [`harness`] | [`SimInput`] -> [`run`] -> [`SimOutput`] |
+//! | [`flood`] | plain flooding ([`flood::FloodNode`]), the test model's protocol (its own `sim_core::Node`, outside the Waku node's list), and its overlays |
 //!
 //! Places for the protocols to come: `rln/`, `store/`, `store_sync/`, `filter/`,
 //! `lightpush/`, `sds/`. docs/architecture.md, "Adding a protocol", walks through the files a
@@ -118,6 +119,7 @@
 #![warn(missing_docs)]
 
 pub mod discovery;
+pub mod flood;
 pub mod harness;
 pub mod identify;
 pub mod node;

@@ -11,15 +11,18 @@
 //! that every measured message has time to arrive), their delivery to the other N - 1 nodes,
 //! publish-to-first-receipt latency, duplicates, and bytes per node per category after the
 //! warm-up, from the engine's accounting.
+//!
+//! The protocol (node, message, observer, overlays) is [`protocols::flood`]; this file holds
+//! the scenario sections, maps them onto the protocol's inputs, runs the engine and reports.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use rand::Rng;
+use protocols::flood::{FloodConfig, FloodNode, FloodObserver, overlay};
 use serde::{Deserialize, Serialize};
-use sim_core::metrics::{DurationHistogram, Stats};
+use sim_core::metrics::Stats;
 use sim_core::{
-    Category, CategoryTable, ConstantLatency, Counters, Ctx, Direction, Engine, EngineConfig,
-    Input, Jitter, LinkCapacity, NetworkConfig, Node, NodeId, Payload, SimDuration, SimTime, rng,
+    Category, CategoryTable, ConstantLatency, Counters, Direction, Engine, EngineConfig, Jitter,
+    LinkCapacity, NetworkConfig, NodeId, SimDuration, SimTime,
 };
 
 use crate::model::{
@@ -166,183 +169,12 @@ impl Default for FloodSection {
     }
 }
 
-/// A message: who published it and its sequence number there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-struct MsgId {
-    origin: u32,
-    seq: u32,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct FloodMsg {
-    id: MsgId,
-    category: Category,
-    size: u32,
-    framing: u32,
-}
-
-impl Payload for FloodMsg {
-    fn category(&self) -> Category {
-        self.category
-    }
-    fn wire_bytes(&self) -> u32 {
-        self.size
-    }
-    fn framing_bytes(&self) -> u32 {
-        self.framing
-    }
-}
-
-/// The one timer: publish the next message.
-#[derive(Debug)]
-struct Publish;
-
-/// Run-wide measurements the nodes report to.
-struct Observer {
-    warmup: SimTime,
-    /// Every published message: publish time and receivers so far (the origin excluded).
-    messages: BTreeMap<MsgId, (SimTime, u32)>,
-    latency: DurationHistogram,
-    /// First receipts and duplicates of measured messages, run-wide and per node.
-    receipts: u64,
-    duplicates: u64,
-    node_duplicates: Vec<u64>,
-}
-
-impl Observer {
-    fn published(&mut self, id: MsgId, now: SimTime) {
-        self.messages.insert(id, (now, 0));
-    }
-    fn received(&mut self, id: MsgId, node: NodeId, now: SimTime, first: bool) {
-        let Some((at, receivers)) = self.messages.get_mut(&id) else {
-            return;
-        };
-        if *at < self.warmup {
-            return;
-        }
-        if first {
-            *receivers += 1;
-            self.receipts += 1;
-            self.latency.record(now.saturating_since(*at));
-        } else {
-            self.duplicates += 1;
-            self.node_duplicates[node.index()] += 1;
-        }
-    }
-}
-
-struct FloodNode {
-    neighbours: Vec<NodeId>,
-    seen: BTreeSet<MsgId>,
-    /// Publishers: when the first message goes out, relative to the start.
-    first_publish: Option<SimDuration>,
-    next_seq: u32,
-    interval: SimDuration,
-    publish_end: SimTime,
-    category: Category,
-    size: u32,
-    framing: u32,
-}
-
-impl FloodNode {
-    fn forward(&mut self, msg: FloodMsg, except: Option<NodeId>, ctx: &mut Ctx<'_, Self>) {
-        for &peer in &self.neighbours {
-            if Some(peer) != except {
-                // Cannot fail: peers are existing nodes other than this one.
-                let _ = ctx.send(peer, msg);
-            }
-        }
-    }
-}
-
-impl Node for FloodNode {
-    type Msg = FloodMsg;
-    type Timer = Publish;
-    type Observer = Observer;
-
-    fn handle(&mut self, input: Input<FloodMsg, Publish>, ctx: &mut Ctx<'_, Self>) {
-        match input {
-            Input::Start { restart: false } => {
-                if let Some(at) = self.first_publish {
-                    ctx.set_timer(at, Publish);
-                }
-            }
-            Input::Start { restart: true } => {}
-            Input::Timer(Publish) => {
-                let now = ctx.now();
-                if now >= self.publish_end {
-                    return;
-                }
-                let id = MsgId {
-                    origin: ctx.id().0,
-                    seq: self.next_seq,
-                };
-                self.next_seq += 1;
-                self.seen.insert(id);
-                ctx.observer().published(id, now);
-                let msg = FloodMsg {
-                    id,
-                    category: self.category,
-                    size: self.size,
-                    framing: self.framing,
-                };
-                self.forward(msg, None, ctx);
-                ctx.set_timer(self.interval, Publish);
-            }
-            Input::Message { from, msg } => {
-                let first = self.seen.insert(msg.id);
-                let (id, node, now) = (msg.id, ctx.id(), ctx.now());
-                ctx.observer().received(id, node, now, first);
-                if first {
-                    self.forward(msg, Some(from), ctx);
-                }
-            }
-            Input::ConnectionUp { peer, .. } => {
-                if let Err(i) = self.neighbours.binary_search(&peer) {
-                    self.neighbours.insert(i, peer);
-                }
-            }
-            Input::ConnectionDown { peer, .. } => {
-                if let Ok(i) = self.neighbours.binary_search(&peer) {
-                    self.neighbours.remove(i);
-                }
-            }
-            Input::DialFailed { .. } => {}
-        }
-    }
-}
-
 /// The links of the run, each once as (lower id, higher id), sorted.
 fn edges(f: &FloodSection, seed: u64) -> Vec<(u32, u32)> {
-    let n = f.nodes;
-    let mut set = BTreeSet::new();
     match f.topology {
-        Topology::Full => {
-            for a in 0..n {
-                for b in a + 1..n {
-                    set.insert((a, b));
-                }
-            }
-        }
-        Topology::RingChords => {
-            for a in 0..n {
-                let b = (a + 1) % n;
-                set.insert((a.min(b), a.max(b)));
-            }
-            let mut r = rng::stream(seed, rng::GLOBAL_SCOPE, "flood-topology");
-            // Each node draws its chords from the one stream, in node order; a draw that hits
-            // itself or an existing link is skipped (so a node may get fewer than `chords`).
-            for a in 0..n {
-                for _ in 0..f.chords {
-                    let b = r.random_range(0..n);
-                    if b != a {
-                        set.insert((a.min(b), a.max(b)));
-                    }
-                }
-            }
-        }
+        Topology::Full => overlay::full_mesh(f.nodes),
+        Topology::RingChords => overlay::ring_chords(f.nodes, f.chords, seed),
     }
-    set.into_iter().collect()
 }
 
 fn field(path: &str, message: String) -> FieldError {
@@ -514,27 +346,20 @@ impl Model for Flood {
         let n = f.nodes as usize;
         let p = f.publishers as usize;
         // Publisher k is node floor(k * n / p); it first publishes at k / p of an interval.
-        let mut nodes: Vec<FloodNode> = (0..n)
-            .map(|_| FloodNode {
-                neighbours: Vec::new(),
-                seen: BTreeSet::new(),
-                first_publish: None,
-                next_seq: 0,
-                interval,
-                publish_end,
-                category: message_cat,
-                size: f.message_size_bytes,
-                framing: net.framing_bytes,
-            })
-            .collect();
-        let mut is_publisher = vec![false; n];
+        let node_config = FloodConfig {
+            interval,
+            publish_end,
+            category: message_cat,
+            size: f.message_size_bytes,
+            framing: net.framing_bytes,
+        };
+        let mut nodes: Vec<FloodNode> = (0..n).map(|_| FloodNode::new(node_config)).collect();
         for k in 0..p {
-            let i = k * n / p;
-            is_publisher[i] = true;
-            nodes[i].first_publish = Some(SimDuration::from_nanos(
+            nodes[k * n / p].set_first_publish(SimDuration::from_nanos(
                 interval.as_nanos() / p as u64 * k as u64,
             ));
         }
+        let is_publisher: Vec<bool> = nodes.iter().map(FloodNode::is_publisher).collect();
         let bps = (net.bandwidth_mbps * 1e6).round() as u64;
         let config = EngineConfig {
             seed,
@@ -553,14 +378,7 @@ impl Model for Flood {
             },
             ..EngineConfig::default()
         };
-        let observer = Observer {
-            warmup: warmup_end,
-            messages: BTreeMap::new(),
-            latency: DurationHistogram::new(),
-            receipts: 0,
-            duplicates: 0,
-            node_duplicates: vec![0; n],
-        };
+        let observer = FloodObserver::new(n, warmup_end);
         let mut engine = Engine::new(
             config,
             Box::new(ConstantLatency(latency)),
@@ -705,14 +523,14 @@ fn report(
         .unwrap_or(1_000_000_000);
     let mut rates = Vec::new();
     let mut by_interval: BTreeMap<u64, (f64, u64)> = BTreeMap::new();
-    for (at, receivers) in obs.messages.values() {
-        if *at < obs.warmup {
+    for m in obs.messages().values() {
+        if m.at < obs.warmup() {
             continue;
         }
-        let r = *receivers as f64 / receivers_wanted;
+        let r = m.receivers as f64 / receivers_wanted;
         rates.push(r);
         let e = by_interval
-            .entry(at.as_nanos() / interval_ns)
+            .entry(m.at.as_nanos() / interval_ns)
             .or_insert((0.0, 0));
         e.0 += r;
         e.1 += 1;
@@ -747,10 +565,10 @@ fn report(
         }
     }
 
-    let latency = crate::model::latency_rows(&obs.latency);
+    let latency = crate::model::latency_rows(obs.latency());
 
     let degrees: Vec<f64> = (0..n)
-        .map(|i| engine.node(NodeId(i as u32)).neighbours.len() as f64)
+        .map(|i| engine.node(NodeId(i as u32)).neighbours().len() as f64)
         .collect();
     let nodes_table = ExtraTable {
         file_name: "nodes.csv".to_owned(),
@@ -773,7 +591,7 @@ fn report(
                     fmt_f64(degrees[i]),
                     t.bytes_in.to_string(),
                     t.bytes_out.to_string(),
-                    obs.node_duplicates[i].to_string(),
+                    obs.node_duplicates()[i].to_string(),
                 ]
             })
             .collect(),
@@ -790,14 +608,14 @@ fn report(
         },
         delivery_rate_min: rates.iter().copied().fold(1.0, f64::min),
         messages_not_fully_delivered: rates.iter().filter(|r| **r < 1.0).count() as u64,
-        latency_p50_ms: obs.latency.quantile_ms(0.50),
-        latency_p95_ms: obs.latency.quantile_ms(0.95),
-        latency_p99_ms: obs.latency.quantile_ms(0.99),
-        latency_max_ms: obs.latency.max_ms(),
-        duplicates_mean: if obs.receipts == 0 {
+        latency_p50_ms: obs.latency().quantile_ms(0.50),
+        latency_p95_ms: obs.latency().quantile_ms(0.95),
+        latency_p99_ms: obs.latency().quantile_ms(0.99),
+        latency_max_ms: obs.latency().max_ms(),
+        duplicates_mean: if obs.receipts() == 0 {
             0.0
         } else {
-            obs.duplicates as f64 / obs.receipts as f64
+            obs.duplicates() as f64 / obs.receipts() as f64
         },
         bandwidth_in_mean_bytes_per_sec: all_in.mean,
         bandwidth_out_mean_bytes_per_sec: all_out.mean,
@@ -805,7 +623,7 @@ fn report(
         bandwidth_out_p95_bytes_per_sec: all_out.p95,
         extra: vec![
             ("degree_mean".to_owned(), crate::model::mean(&degrees)),
-            ("latency_mean_ms".to_owned(), obs.latency.mean_ms()),
+            ("latency_mean_ms".to_owned(), obs.latency().mean_ms()),
         ],
     };
     RunResult {
