@@ -18,10 +18,14 @@
 //! - its measurement sink ([`Protocol::Metrics`]) and how an event lands in it
 //!   ([`Protocol::record`]).
 //!
+//! Performance hints are an optional extension of the same interface
+//! ([`Protocol::prefetch_message`], [`Protocol::prefetch_passive`], [`Protocol::prefetch_timer`]),
+//! implemented in the protocol's own `prefetch.rs`, never between the lines of its logic.
+//!
 //! Handlers take `ctx: &mut impl Io<Self>`: the engine's adapter in a run
 //! ([`crate::node`]), the [`crate::testing::Recorder`] in unit tests.
 
-use sim_core::{DialError, NodeId, SimDuration, SimRng, SimTime, TimerId};
+use sim_core::{DialError, Links, NodeId, SimDuration, SimRng, SimTime, TimerId};
 
 /// What a protocol's message tells the accounting.
 pub trait Wire {
@@ -72,6 +76,26 @@ pub trait Protocol: Sized {
     }
     /// Records `event` of node `node` at `now` in the run's sink.
     fn record(metrics: &mut Self::Metrics, node: NodeId, now: SimTime, event: Self::Event);
+    /// Hot-path hint, optional (see `sim_core::Node::prefetch`): a message of this protocol
+    /// from `from` reaches this node in a few events (stage 1 to 3, the last one event before).
+    /// May prefetch (`sim_core::prefetch`) what handling it will read; must not change state or
+    /// results. Keep the implementation in the protocol's own `prefetch.rs`. Default: nothing.
+    #[inline(always)]
+    fn prefetch_message(&self, stage: u8, from: NodeId, msg: &Self::Msg, links: &Links<'_>) {
+        let _ = (stage, from, msg, links);
+    }
+    /// Hot-path hint, optional: a deferred passive message of kind `kind` from `from` will be
+    /// handed over before the next input (stage 2 only). Default: nothing.
+    #[inline(always)]
+    fn prefetch_passive(&self, from: NodeId, kind: u16) {
+        let _ = (from, kind);
+    }
+    /// Hot-path hint, optional: a timer of this protocol fires in a few events; `rng` is the
+    /// protocol's random stream. Default: nothing.
+    #[inline(always)]
+    fn prefetch_timer(&self, stage: u8, timer: &Self::Timer, rng: &SimRng) {
+        let _ = (stage, timer, rng);
+    }
     /// Counts, in the sink, a message this node sends (after the node's own accounting, which
     /// the engine does per category). Default: nothing.
     #[inline]

@@ -1,14 +1,15 @@
 //! The node's hot-path hints ([`sim_core::Node::prefetch`]): which memory an input to come
 //! will touch, so the engine's look-ahead can fetch it. Hints only: nothing here changes
-//! results. Protocol logic stays in the protocols; what relay's inputs read is listed by
-//! relay's own hint file (`relay/prefetch.rs`).
+//! results. Stage 0 fetches the node record up to the end of relay's hot part (a layout
+//! fact, so it lives here); later stages go to the protocols' optional prefetch methods
+//! (`crate::proto::Protocol::prefetch_message` and siblings), each in its protocol's own
+//! `prefetch.rs` (relay: `relay/prefetch.rs`).
 
 use sim_core::{Hint, Links};
 
-use crate::node::registry::{Member, Slot, inline_state_offset};
+use crate::node::registry::inline_state_offset;
 use crate::node::{Protocols, WakuMsg, WakuNode, WakuTimer};
-use crate::relay::rpc::kind;
-use crate::relay::{Relay, RelayTimer};
+use crate::relay::Relay;
 
 /// [`sim_core::Node::prefetch`] of a Waku node.
 #[inline(always)]
@@ -28,30 +29,5 @@ pub(crate) fn hints(
         sim_core::prefetch::prefetch_range(node, 0, hot);
         return;
     }
-    let Some(relay) = node.protocols.relay.get() else {
-        return;
-    };
-    match input {
-        Hint::Message {
-            from,
-            msg: WakuMsg::Relay(rpc),
-        } => relay.prefetch(stage, from, rpc, links),
-        Hint::Message { .. } => {}
-        Hint::Deferred { from, category }
-            if category.0 == <Relay as Member>::OFFSET + kind::IDONTWANT =>
-        {
-            relay.prefetch_idontwant(from);
-        }
-        Hint::Deferred { .. } => {}
-        Hint::Timer(WakuTimer::Relay(t)) => {
-            if stage == 1 && matches!(t, RelayTimer::Heartbeat) {
-                // The heartbeat shuffles: the random stream's buffer and state.
-                if let Some(rng) = node.protocols.relay.rng() {
-                    sim_core::prefetch::prefetch_all(rng);
-                }
-            }
-            relay.prefetch_timer(stage, t);
-        }
-        Hint::Timer(_) => {}
-    }
+    node.protocols.prefetch(stage, input, links);
 }

@@ -41,6 +41,8 @@ pub trait Slot<P>: Default {
     fn parts(&mut self) -> Option<(&mut P, &mut SimRng)>;
     /// The protocol, when the node runs it.
     fn get(&self) -> Option<&P>;
+    /// The protocol and its stream, read-only (for prefetch hints).
+    fn get_with_rng(&self) -> Option<(&P, &SimRng)>;
     /// The protocol, mutably.
     fn get_mut(&mut self) -> Option<&mut P> {
         self.parts().map(|(p, _)| p)
@@ -81,20 +83,16 @@ impl<P> Slot<P> for Inline<P> {
     fn get(&self) -> Option<&P> {
         self.0.as_ref().map(|x| &x.state)
     }
+    #[inline(always)]
+    fn get_with_rng(&self) -> Option<(&P, &SimRng)> {
+        self.0.as_ref().map(|x| (&x.state, &*x.rng))
+    }
 }
 
 /// Where the state of an [`Inline`] slot starts within it (the slot is an `Option` with the
 /// stream's pointer as its niche, so the state sits where it sits in [`InlineParts`]).
 pub(crate) const fn inline_state_offset<P>() -> usize {
     std::mem::offset_of!(InlineParts<P>, state)
-}
-
-impl<P> Inline<P> {
-    /// The stream, for prefetching (`node/prefetch.rs`).
-    #[inline(always)]
-    pub(crate) fn rng(&self) -> Option<&SimRng> {
-        self.0.as_ref().map(|x| &*x.rng)
-    }
 }
 
 /// Behind one pointer (rarely used state: a node that does not run the protocol pays 8 bytes).
@@ -119,6 +117,10 @@ impl<P> Slot<P> for Boxed<P> {
     fn get(&self) -> Option<&P> {
         self.0.as_deref().map(|(p, _)| p)
     }
+    #[inline]
+    fn get_with_rng(&self) -> Option<(&P, &SimRng)> {
+        self.0.as_deref().map(|(p, r)| (p, r))
+    }
 }
 
 /// No state in any node: an entry of the list that only declares categories (the transport's
@@ -142,6 +144,10 @@ impl<P> Slot<P> for Absent<P> {
     }
     #[inline(always)]
     fn get(&self) -> Option<&P> {
+        None
+    }
+    #[inline(always)]
+    fn get_with_rng(&self) -> Option<(&P, &SimRng)> {
         None
     }
 }
@@ -258,6 +264,35 @@ macro_rules! waku_protocols {
                         })
                         .unwrap_or_default(),
                 )* }
+            }
+
+            /// The hint of an input to come (stages 1 to 3) goes to its protocol's optional
+            /// prefetch methods ([`$crate::proto::Protocol::prefetch_message`] and siblings).
+            #[inline(always)]
+            pub(crate) fn prefetch(&self, stage: u8, input: Hint<'_, WakuMsg, WakuTimer>, links: &Links<'_>) {
+                match input {
+                    Hint::Message { from, msg } => match msg { $(
+                        WakuMsg::$Variant(m) => if let Some(p) = self.$field.get() {
+                            <$Ty as $crate::proto::Protocol>::prefetch_message(p, stage, from, m, links);
+                        },
+                    )* },
+                    Hint::Deferred { from, category } => { $(
+                        let first = <$Ty as Member>::OFFSET;
+                        let n = <$Ty as $crate::proto::Protocol>::CATEGORIES.len() as u16;
+                        if category.0 >= first && category.0 < first + n {
+                            if let Some(p) = self.$field.get() {
+                                <$Ty as $crate::proto::Protocol>::prefetch_passive(p, from, category.0 - first);
+                            }
+                            return;
+                        }
+                    )* }
+                    Hint::Timer(t) => match t {
+                        $( WakuTimer::$Variant(t) => if let Some((p, rng)) = self.$field.get_with_rng() {
+                            <$Ty as $crate::proto::Protocol>::prefetch_timer(p, stage, t, rng);
+                        }, )*
+                        _ => {}
+                    },
+                }
             }
 
             /// Every protocol starts, in list order.

@@ -579,6 +579,24 @@ impl Protocol for Relay {
     fn on_connection_down(&mut self, peer: NodeId, ctx: &mut impl Io<Self>) {
         Relay::on_connection_down(self, peer, ctx);
     }
+    #[inline(always)]
+    fn prefetch_message(&self, stage: u8, from: NodeId, msg: &Rpc, links: &sim_core::Links<'_>) {
+        self.prefetch(stage, from, msg, links);
+    }
+    #[inline(always)]
+    fn prefetch_passive(&self, from: NodeId, kind: u16) {
+        if kind == crate::relay::rpc::kind::IDONTWANT {
+            self.prefetch_idontwant(from);
+        }
+    }
+    #[inline(always)]
+    fn prefetch_timer(&self, stage: u8, timer: &RelayTimer, rng: &sim_core::SimRng) {
+        if stage == 1 && matches!(timer, RelayTimer::Heartbeat) {
+            // The heartbeat shuffles: the random stream's buffer and state.
+            sim_core::prefetch::prefetch_all(rng);
+        }
+        self.prefetch_timer(stage, timer);
+    }
     #[inline]
     fn record(metrics: &mut RelayMetrics, node: NodeId, now: SimTime, event: RelayEvent) {
         metrics.relay_event(node, now, event);
