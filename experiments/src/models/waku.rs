@@ -28,7 +28,10 @@ use sim_core::metrics::Stats;
 use sim_core::{NetworkConfig, SimDuration, SimTime};
 
 use protocols::discovery::BootstrapSpec;
-use protocols::harness::{self, SimInput, SimOutput};
+use protocols::harness::{
+    self, AppInput, NetworkInput, PeerManagerInput, RelayInput, RunInput, ShardingInput, SimInput,
+    SimOutput,
+};
 use protocols::peer_manager::PeerManagerConfig;
 use protocols::relay::config::RelayConfig;
 use protocols::relay::message::Topics;
@@ -495,37 +498,49 @@ impl Model for Waku {
         };
         let faults = net.faults.clone();
         let input = SimInput {
-            nodes: n,
-            edges,
-            capacities: net.capacities.clone(),
-            latency: Box::new(net.latency),
-            network,
-            groups,
-            ip_groups: Vec::new(),
-            topics: topics.clone(),
-            subscriptions: subs.clone(),
-            relay: p.relay.clone(),
-            workload: p.workload.clone(),
-            faults,
-            commands: Vec::new(),
-            duration: duration_t,
-            warmup: duration("run.warmup_s", run.warmup_s)?,
-            series_interval: duration("run.series_interval_s", run.series_interval_s)?,
-            delivery_grace: duration("metrics.delivery_grace_s", p.metrics.delivery_grace_s)?,
-            seed,
-            cluster: p.shards.cluster_id,
-            clusters: Vec::new(),
-            protected_topics: p.shards.protected.clone(),
-            autosharding_shards: p.shards.autosharding_shards.unwrap_or(0),
-            peer_manager: with_pm.then(|| p.peer_manager.clone()),
-            bootstrap,
-            relay_capable: Vec::new(),
-            overlay_sample_interval: duration(
-                "metrics.overlay_sample_interval_s",
-                p.metrics.overlay_sample_interval_s,
-            )?,
-            queue: None,
-            defer_passive: true,
+            run: RunInput {
+                seed,
+                duration: duration_t,
+                warmup: duration("run.warmup_s", run.warmup_s)?,
+                delivery_grace: duration("metrics.delivery_grace_s", p.metrics.delivery_grace_s)?,
+                series_interval: duration("run.series_interval_s", run.series_interval_s)?,
+                overlay_sample_interval: duration(
+                    "metrics.overlay_sample_interval_s",
+                    p.metrics.overlay_sample_interval_s,
+                )?,
+                queue: None,
+                defer_passive: true,
+            },
+            network: NetworkInput {
+                nodes: n,
+                edges,
+                capacities: net.capacities.clone(),
+                latency: Box::new(net.latency),
+                config: network,
+                groups,
+                ip_groups: Vec::new(),
+                faults,
+            },
+            relay: RelayInput {
+                config: p.relay.clone(),
+                protected_topics: p.shards.protected.clone(),
+            },
+            sharding: ShardingInput {
+                topics: topics.clone(),
+                subscriptions: subs.clone(),
+                cluster: p.shards.cluster_id,
+                clusters: Vec::new(),
+                autosharding_shards: p.shards.autosharding_shards.unwrap_or(0),
+            },
+            peer_manager: with_pm.then(|| PeerManagerInput {
+                config: p.peer_manager.clone(),
+                bootstrap,
+                relay_capable: Vec::new(),
+            }),
+            app: AppInput {
+                workload: p.workload.clone(),
+                commands: Vec::new(),
+            },
         };
         let out = harness::run(input, &|sim_time_s| {
             progress(Progress {
@@ -594,6 +609,7 @@ fn report(
         .collect();
     let n = bw.per_node.len();
     let publishers: BTreeSet<u32> = out
+        .relay
         .delivery
         .per_message
         .iter()
@@ -667,7 +683,7 @@ fn report(
 
     // Time series: delivery, traffic per category, mesh degrees.
     let mut timeseries = Vec::new();
-    for d in &out.delivery_series {
+    for d in &out.relay.delivery_series {
         if d.messages > 0 {
             timeseries.push(TimePoint {
                 time_s: d.t_s,
@@ -698,11 +714,11 @@ fn report(
     if topics.len() > MAX_PER_SHARD_SERIES {
         // Too many shards for a series each: the mean and minimum over every subscription.
         let mut k = 0;
-        while k < out.mesh.len() {
-            let t = out.mesh[k].t_s;
+        while k < out.relay.mesh.len() {
+            let t = out.relay.mesh[k].t_s;
             let (mut nodes, mut sum, mut min) = (0u64, 0.0, u32::MAX);
-            while k < out.mesh.len() && out.mesh[k].t_s == t {
-                let m = &out.mesh[k];
+            while k < out.relay.mesh.len() && out.relay.mesh[k].t_s == t {
+                let m = &out.relay.mesh[k];
                 nodes += m.nodes as u64;
                 sum += m.mean * m.nodes as f64;
                 min = min.min(m.min);
@@ -721,6 +737,7 @@ fn report(
         }
     }
     for m in out
+        .relay
         .mesh
         .iter()
         .filter(|_| topics.len() <= MAX_PER_SHARD_SERIES)
@@ -748,13 +765,14 @@ fn report(
     let overlay = overlay_report(s, out, groups, topics, subs, window);
     timeseries.extend(overlay.series);
 
-    let latency = crate::model::latency_rows(&out.latency.histogram);
+    let latency = crate::model::latency_rows(&out.relay.latency.histogram);
 
-    let hops_total: u64 = out.latency.hops.iter().sum();
+    let hops_total: u64 = out.relay.latency.hops.iter().sum();
     let hops_mean = if hops_total == 0 {
         0.0
     } else {
-        out.latency
+        out.relay
+            .latency
             .hops
             .iter()
             .enumerate()
@@ -763,16 +781,16 @@ fn report(
             / hops_total as f64
     };
     let mut extra = vec![
-        ("latency_mean_ms".to_owned(), out.latency.mean_ms),
-        ("duplicates_p95".to_owned(), out.duplicates.p95),
+        ("latency_mean_ms".to_owned(), out.relay.latency.mean_ms),
+        ("duplicates_p95".to_owned(), out.relay.duplicates.p95),
         ("hops_mean".to_owned(), hops_mean),
         (
             "publish_no_peers".to_owned(),
-            out.publishing.no_peers as f64,
+            out.relay.publishing.no_peers as f64,
         ),
         (
             "publish_too_large".to_owned(),
-            out.publishing.too_large as f64,
+            out.relay.publishing.too_large as f64,
         ),
     ];
     for (name, v) in &out.drops {
@@ -783,15 +801,15 @@ fn report(
     let summary = Summary {
         nodes: n as u64,
         sim_seconds: out.sim_seconds,
-        messages_published: out.delivery.messages,
-        delivery_rate_mean: out.delivery.mean,
-        delivery_rate_min: out.delivery.worst,
-        messages_not_fully_delivered: out.delivery.not_fully_delivered,
-        latency_p50_ms: out.latency.p50_ms,
-        latency_p95_ms: out.latency.p95_ms,
-        latency_p99_ms: out.latency.p99_ms,
-        latency_max_ms: out.latency.max_ms,
-        duplicates_mean: out.duplicates.mean,
+        messages_published: out.relay.delivery.messages,
+        delivery_rate_mean: out.relay.delivery.mean,
+        delivery_rate_min: out.relay.delivery.worst,
+        messages_not_fully_delivered: out.relay.delivery.not_fully_delivered,
+        latency_p50_ms: out.relay.latency.p50_ms,
+        latency_p95_ms: out.relay.latency.p95_ms,
+        latency_p99_ms: out.relay.latency.p99_ms,
+        latency_max_ms: out.relay.latency.max_ms,
+        duplicates_mean: out.relay.duplicates.mean,
         bandwidth_in_mean_bytes_per_sec: totals[0].mean,
         bandwidth_out_mean_bytes_per_sec: totals[1].mean,
         bandwidth_in_p95_bytes_per_sec: totals[0].p95,
@@ -804,6 +822,7 @@ fn report(
             file_name: "hops.csv".to_owned(),
             header: vec!["hops".into(), "first_copies".into()],
             rows: out
+                .relay
                 .latency
                 .hops
                 .iter()
@@ -815,6 +834,7 @@ fn report(
             file_name: "duplicates.csv".to_owned(),
             header: vec!["extra_copies".into(), "node_message_pairs".into()],
             rows: out
+                .relay
                 .duplicates
                 .histogram
                 .iter()
@@ -836,6 +856,7 @@ fn report(
             .map(String::from)
             .to_vec(),
             rows: out
+                .relay
                 .delivery
                 .per_message
                 .iter()
@@ -856,11 +877,13 @@ fn report(
             file_name: "counters.csv".to_owned(),
             header: vec!["counter".into(), "value".into()],
             rows: out
+                .relay
                 .counters
                 .iter()
                 .map(|(k, v)| vec![format!("relay/{k}"), v.to_string()])
                 .chain(
-                    out.pm_counters
+                    out.peer_manager
+                        .counters
                         .iter()
                         .map(|(k, v)| vec![format!("peer_manager/{k}"), v.to_string()]),
                 )
@@ -913,7 +936,7 @@ fn overlay_report(
 
     // Mesh health over every (node, shard) subscription, per sample.
     let mut k = 0;
-    let h = &out.shard_health;
+    let h = &out.overlay.shard_health;
     let (mut measured, mut unhealthy_sum, mut healthy_sum) = (0u32, 0.0, 0.0);
     while k < h.len() {
         let t = h[k].t_s;
@@ -950,7 +973,7 @@ fn overlay_report(
     summary.push(("mesh_healthy_fraction".to_owned(), healthy_sum / m));
 
     // Connections per node, per sample.
-    for c in &out.connections {
+    for c in &out.overlay.connections {
         for (name, value) in [
             ("connections_mean", c.mean),
             ("connections_p95", c.p95),
@@ -967,11 +990,16 @@ fn overlay_report(
             });
         }
     }
-    if let Some(last) = out.connections.last() {
+    if let Some(last) = out.overlay.connections.last() {
         summary.push(("connections_mean".to_owned(), last.mean));
         summary.push((
             "connections_max".to_owned(),
-            out.connections.iter().map(|c| c.max).max().unwrap_or(0) as f64,
+            out.overlay
+                .connections
+                .iter()
+                .map(|c| c.max)
+                .max()
+                .unwrap_or(0) as f64,
         ));
         summary.push((
             "nodes_below_out_target".to_owned(),
@@ -1014,6 +1042,7 @@ fn overlay_report(
         .map(String::from)
         .to_vec(),
         rows: out
+            .overlay
             .nodes
             .iter()
             .enumerate()
@@ -1043,7 +1072,7 @@ fn overlay_report(
 
     // Bandwidth by number of shards subscribed.
     let mut by_count: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
-    for (i, nd) in out.nodes.iter().enumerate() {
+    for (i, nd) in out.overlay.nodes.iter().enumerate() {
         by_count.entry(nd.shards).or_default().push(i);
     }
     let shard_counts = ExtraTable {
@@ -1069,7 +1098,7 @@ fn overlay_report(
                 let (a, b) = (Stats::of(&ins), Stats::of(&outs));
                 let conns = members
                     .iter()
-                    .map(|&i| out.nodes[i].conns.total() as f64)
+                    .map(|&i| out.overlay.nodes[i].conns.total() as f64)
                     .sum::<f64>()
                     / members.len() as f64;
                 vec![
@@ -1097,7 +1126,7 @@ fn overlay_report(
     }
     let mut msgs = vec![(0u64, 0.0f64, 1.0f64); nt];
     let mut publishers: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); nt];
-    for m in &out.delivery.per_message {
+    for m in &out.relay.delivery.per_message {
         let t = m.topic as usize;
         let f = m.delivered as f64 / m.eligible as f64;
         msgs[t].0 += 1;
@@ -1144,7 +1173,7 @@ fn overlay_report(
         rows: (0..nt)
             .map(|t| {
                 let (n, sum, worst) = msgs[t];
-                let bytes = out.topic_bytes_out.get(t).copied().unwrap_or(0) as f64 / window;
+                let bytes = out.relay.topic_bytes_out.get(t).copied().unwrap_or(0) as f64 / window;
                 let l = last[t];
                 vec![
                     t.to_string(),
