@@ -309,6 +309,6 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         overlay_interval: run_in.overlay_sample_interval,
         d_low: relay_in.config.d_low,
         out_target,
-        relay_capable: relay_capable,
+        relay_capable,
     })
 }
