@@ -18,7 +18,7 @@ use crate::wire::Transport;
 use super::RADIX_QUEUE_MIN_NODES;
 use super::input::{PeerManagerInput, SimInput, SimInputError, bad};
 
-/// The engine and the data a run needs besides it; [`build`] makes one, [`run`] drives it.
+/// The engine and the data a run needs besides it; [`build`] makes one, [`run_prepared`](super::run_prepared) drives it.
 pub struct Prepared {
     /// The engine.
     pub engine: Engine<WakuNode>,
