@@ -74,7 +74,7 @@ fn run_bench(b: &Bench, seed: u64) {
         edges,
         Box::new(ConstantLatency(SimDuration::from_millis(100))),
     );
-    input.workload = WorkloadConfig {
+    input.app.workload = WorkloadConfig {
         streams: vec![StreamConfig {
             publishers: Publishers::Count(10),
             interval_ms: b.interval_ms,
@@ -83,9 +83,9 @@ fn run_bench(b: &Bench, seed: u64) {
             ..StreamConfig::default()
         }],
     };
-    input.duration = SimDuration::from_secs(warmup + b.measured_s);
-    input.warmup = SimDuration::from_secs(warmup);
-    input.seed = seed;
+    input.run.duration = SimDuration::from_secs(warmup + b.measured_s);
+    input.run.warmup = SimDuration::from_secs(warmup);
+    input.run.seed = seed;
     let sim_s = (warmup + b.measured_s) as f64;
     let start = Instant::now();
     let out = run(input, &|_| {}).expect("valid benchmark input");
@@ -111,14 +111,14 @@ fn run_bench(b: &Bench, seed: u64) {
         out.events as f64 / wall,
         wall / sim_s,
         peak_rss_mib(),
-        out.delivery.mean,
-        out.delivery.worst,
-        out.delivery.messages,
-        out.latency.p50_ms,
-        out.latency.p95_ms,
-        out.latency.max_ms,
-        out.duplicates.mean,
-        out.duplicates.p95,
+        out.relay.delivery.mean,
+        out.relay.delivery.worst,
+        out.relay.delivery.messages,
+        out.relay.latency.p50_ms,
+        out.relay.latency.p95_ms,
+        out.relay.latency.max_ms,
+        out.relay.duplicates.mean,
+        out.relay.duplicates.p95,
         total_out / n / window / 1000.0,
         out.event_hash,
     );

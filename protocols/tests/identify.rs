@@ -14,11 +14,11 @@ fn ring(identify: bool) -> SimInput {
         edges,
         Box::new(ConstantLatency(SimDuration::from_millis(20))),
     );
-    i.topics = vec!["/waku/2/rs/1/0".to_owned()];
-    i.subscriptions = vec![vec![0]; n];
-    i.warmup = SimDuration::ZERO;
-    i.duration = SimDuration::from_secs(5);
-    i.delivery_grace = SimDuration::from_secs(1);
+    i.sharding.topics = vec!["/waku/2/rs/1/0".to_owned()];
+    i.sharding.subscriptions = vec![vec![0]; n];
+    i.run.warmup = SimDuration::ZERO;
+    i.run.duration = SimDuration::from_secs(5);
+    i.run.delivery_grace = SimDuration::from_secs(1);
     i.identify = identify.then(IdentifyConfig::default);
     i
 }

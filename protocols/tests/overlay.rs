@@ -2,8 +2,7 @@
 //! manager on the engine. Expected numbers are derived in the comments from nwaku's defaults
 //! (50 connections; 30 relay slots: an outbound target of 10 and an inbound target of 20).
 
-use protocols::harness::{self, SimInput, SimOutput, run};
-use protocols::peer_manager::PeerManagerConfig;
+use protocols::harness::{self, PeerManagerInput, SimInput, SimOutput, run};
 use protocols::relay::message::TopicIdx;
 use protocols::relay::protected::Signing;
 use protocols::workload::{Arrival, PayloadSize, Publishers, StreamConfig, WorkloadConfig};
@@ -17,16 +16,18 @@ fn emergent(n: usize, known: usize, seed: u64) -> SimInput {
         Vec::new(),
         Box::new(ConstantLatency(SimDuration::from_millis(40))),
     );
-    i.peer_manager = Some(PeerManagerConfig::default());
-    i.bootstrap = (0..n)
-        .map(|a| {
-            (1..=known)
-                .map(|k| NodeId(((a + k * 7919) % n) as u32))
-                .filter(|&p| p.index() != a)
-                .collect()
-        })
-        .collect();
-    i.workload = WorkloadConfig {
+    i.peer_manager = Some(PeerManagerInput {
+        bootstrap: (0..n)
+            .map(|a| {
+                (1..=known)
+                    .map(|k| NodeId(((a + k * 7919) % n) as u32))
+                    .filter(|&p| p.index() != a)
+                    .collect()
+            })
+            .collect(),
+        ..PeerManagerInput::default()
+    });
+    i.app.workload = WorkloadConfig {
         streams: vec![StreamConfig {
             publishers: Publishers::Count(3),
             interval_ms: 1000.0,
@@ -35,14 +36,14 @@ fn emergent(n: usize, known: usize, seed: u64) -> SimInput {
             ..StreamConfig::default()
         }],
     };
-    i.duration = SimDuration::from_secs(120);
-    i.warmup = SimDuration::from_secs(60);
-    i.seed = seed;
+    i.run.duration = SimDuration::from_secs(120);
+    i.run.warmup = SimDuration::from_secs(60);
+    i.run.seed = seed;
     i
 }
 
 fn counter(o: &SimOutput, name: &str) -> u64 {
-    o.pm_counter(name)
+    o.peer_manager.counter(name)
 }
 
 #[test]
@@ -50,20 +51,25 @@ fn emergent_overlay_respects_limits_reaches_out_targets_and_delivers() {
     // 200 nodes knowing 40 peers each: 10 outbound each = 2,000 connections, 10 inbound per
     // node on average, well under the inbound target of 20: every node can reach its target.
     let o = run(emergent(200, 40, 1), &|_| {}).unwrap();
-    assert!(!o.connections.is_empty());
-    for s in &o.connections {
+    assert!(!o.overlay.connections.is_empty());
+    for s in &o.overlay.connections {
         assert!(s.max <= 50, "{} connections at {} s", s.max, s.t_s);
     }
     // The loop runs at once (within 1 s), dials a batch of 10 (a dial takes 3 RTT = 240 ms),
     // pauses 5 s: targets are met within about 7 s, surely within three 30 s periods.
-    let late: Vec<_> = o.connections.iter().filter(|s| s.t_s >= 90.0).collect();
+    let late: Vec<_> = o
+        .overlay
+        .connections
+        .iter()
+        .filter(|s| s.t_s >= 90.0)
+        .collect();
     assert!(!late.is_empty());
     for s in late {
         assert_eq!(s.below_out_target, 0, "at {} s", s.t_s);
         assert!(s.outbound_mean >= 10.0 && s.outbound_mean <= 10.0 + 1e-9);
     }
-    assert!(o.delivery.messages > 100);
-    assert_eq!(o.delivery.mean, 1.0);
+    assert!(o.relay.delivery.messages > 100);
+    assert_eq!(o.relay.delivery.mean, 1.0);
     // Every connection ran metadata both ways: at least 200 x 10 connections, each with two
     // requests of 46 + 1 + 5 = 52 bytes (cluster 1, shard 0) over the whole run.
     let cats = &o.categories;
@@ -77,8 +83,8 @@ fn emergent_overlay_respects_limits_reaches_out_targets_and_delivers() {
     assert!(counter(&o, "pings") > 0);
     // One topic: its relay bytes are the message and control categories' bytes: at least
     // each published message (500 B payload) sent to D = 6 peers by its publisher.
-    assert_eq!(o.topic_bytes_out.len(), 1);
-    assert!(o.topic_bytes_out[0] > o.delivery.messages * 500 * 6);
+    assert_eq!(o.relay.topic_bytes_out.len(), 1);
+    assert!(o.relay.topic_bytes_out[0] > o.relay.delivery.messages * 500 * 6);
 }
 
 #[test]
@@ -95,9 +101,9 @@ fn same_seed_same_emergent_run_different_seed_different_run() {
 fn nodes_of_another_cluster_are_disconnected() {
     // Nodes 0..39 in cluster 1, 40..79 in cluster 2, everyone knowing peers of both.
     let mut i = emergent(80, 30, 1);
-    i.clusters = (0..80).map(|n| if n < 40 { 1 } else { 2 }).collect();
-    i.duration = SimDuration::from_secs(40);
-    i.warmup = SimDuration::from_secs(20);
+    i.sharding.clusters = (0..80).map(|n| if n < 40 { 1 } else { 2 }).collect();
+    i.run.duration = SimDuration::from_secs(40);
+    i.run.warmup = SimDuration::from_secs(20);
     let mut p = harness::build(i).unwrap();
     p.engine.run_until(SimTime::from_secs(40));
     for a in 0..80u32 {
@@ -116,8 +122,8 @@ fn a_node_on_many_shards_keeps_a_healthy_mesh_on_each() {
     // to 20 in) give each shard about 15 candidates: at least D_low = 4 each.
     let n = 120;
     let mut i = emergent(n, 0, 1);
-    i.topics = (0..16).map(|s| format!("/waku/2/rs/1/{s}")).collect();
-    i.subscriptions = (0..n)
+    i.sharding.topics = (0..16).map(|s| format!("/waku/2/rs/1/{s}")).collect();
+    i.sharding.subscriptions = (0..n)
         .map(|a| match a {
             0 => (0..16).collect(),
             1..60 => (0..8).collect(),
@@ -126,7 +132,7 @@ fn a_node_on_many_shards_keeps_a_healthy_mesh_on_each() {
         .collect();
     // Each node knows 30 random nodes of its own group, plus node 0 for everybody; node 0
     // knows 40 of each group.
-    i.bootstrap = (0..n)
+    i.peer_manager.as_mut().expect("set by emergent").bootstrap = (0..n)
         .map(|a| {
             if a == 0 {
                 (1..n).step_by(3).map(|p| NodeId(p as u32)).collect()
@@ -141,8 +147,8 @@ fn a_node_on_many_shards_keeps_a_healthy_mesh_on_each() {
             }
         })
         .collect();
-    i.workload = WorkloadConfig::default();
-    i.workload.streams[0].publishers = Publishers::Count(2);
+    i.app.workload = WorkloadConfig::default();
+    i.app.workload.streams[0].publishers = Publishers::Count(2);
     let mut p = harness::build(i).unwrap();
     p.engine.run_until(SimTime::from_secs(60));
     let relay = p.engine.node(NodeId(0)).relay().expect("node 0 relays");
@@ -156,15 +162,17 @@ fn a_node_on_many_shards_keeps_a_healthy_mesh_on_each() {
 fn restarted_nodes_reconnect_from_their_source() {
     let mut i = emergent(100, 30, 2);
     for a in 0..10u32 {
-        i.faults
+        i.network
+            .faults
             .push((SimTime::from_secs(30), Fault::NodeOffline(NodeId(a))));
-        i.faults
+        i.network
+            .faults
             .push((SimTime::from_secs(40), Fault::NodeOnline(NodeId(a))));
     }
     let o = run(i, &|_| {}).unwrap();
     // Back at 40 s with an empty store refilled from the list: targets met again well before
     // 90 s.
-    for s in o.connections.iter().filter(|s| s.t_s >= 90.0) {
+    for s in o.overlay.connections.iter().filter(|s| s.t_s >= 90.0) {
         assert_eq!(s.below_out_target, 0, "at {} s", s.t_s);
     }
 }
@@ -172,30 +180,30 @@ fn restarted_nodes_reconnect_from_their_source() {
 #[test]
 fn protected_shard_rejects_unsigned_messages() {
     let mut ok = emergent(60, 20, 1);
-    ok.protected_topics = vec![0];
+    ok.relay.protected_topics = vec![0];
     let o = run(ok, &|_| {}).unwrap();
-    assert_eq!(o.delivery.mean, 1.0);
+    assert_eq!(o.relay.delivery.mean, 1.0);
     let mut bad = emergent(60, 20, 1);
-    bad.protected_topics = vec![0];
-    bad.workload.streams[0].signing = Signing::None;
+    bad.relay.protected_topics = vec![0];
+    bad.app.workload.streams[0].signing = Signing::None;
     let o = run(bad, &|_| {}).unwrap();
     // Nobody accepts: every receiver rejects (P4); the messages reach only direct peers.
-    assert_eq!(o.delivery.mean, 0.0);
-    assert!(o.counter("rejected") > 0);
+    assert_eq!(o.relay.delivery.mean, 0.0);
+    assert!(o.relay.counter("rejected") > 0);
 }
 
 #[test]
 fn autosharding_puts_a_content_topic_on_its_shard() {
     // "/toychat/2/huilong/proto" -> shard 3 of 8 (nwaku's own test vector).
     let mut i = emergent(60, 20, 1);
-    i.topics = (0..8).map(|s| format!("/waku/2/rs/1/{s}")).collect();
-    i.subscriptions = vec![(0..8).collect(); 60];
-    i.workload.streams[0].content_topic = "/toychat/2/huilong/proto".into();
-    i.workload.streams[0].autoshard = true;
+    i.sharding.topics = (0..8).map(|s| format!("/waku/2/rs/1/{s}")).collect();
+    i.sharding.subscriptions = vec![(0..8).collect(); 60];
+    i.app.workload.streams[0].content_topic = "/toychat/2/huilong/proto".into();
+    i.app.workload.streams[0].autoshard = true;
     let o = run(i, &|_| {}).unwrap();
-    assert!(!o.delivery.per_message.is_empty());
-    assert!(o.delivery.per_message.iter().all(|m| m.topic == 3));
+    assert!(!o.relay.delivery.per_message.is_empty());
+    assert!(o.relay.delivery.per_message.iter().all(|m| m.topic == 3));
     // Traffic is attributed to shard 3 (messages and gossip) and to no shard without
     // publishers but for mesh maintenance (GRAFT / PRUNE), far less.
-    assert!(o.topic_bytes_out[3] > 10 * o.topic_bytes_out[0]);
+    assert!(o.relay.topic_bytes_out[3] > 10 * o.relay.topic_bytes_out[0]);
 }

@@ -56,12 +56,12 @@ fn small_run(seed: u64) -> SimInput {
         overlay(n, 5, 7),
         Box::new(ConstantLatency(SimDuration::from_millis(50))),
     );
-    i.workload = WorkloadConfig {
+    i.app.workload = WorkloadConfig {
         streams: vec![stream(Publishers::Count(5), 1000.0, 2000)],
     };
-    i.duration = SimDuration::from_secs(40);
-    i.warmup = SimDuration::from_secs(10);
-    i.seed = seed;
+    i.run.duration = SimDuration::from_secs(40);
+    i.run.warmup = SimDuration::from_secs(10);
+    i.run.seed = seed;
     i
 }
 
@@ -86,28 +86,28 @@ fn full_delivery_and_settled_meshes_without_faults() {
     let o = run(small_run(1), &|_| {}).unwrap();
     // 5 publishers x 1/s from 10 s to 35 s (the last 5 s are the delivery grace): 125.
     assert!(
-        (120..=130).contains(&o.delivery.messages),
+        (120..=130).contains(&o.relay.delivery.messages),
         "{}",
-        o.delivery.messages
+        o.relay.delivery.messages
     );
-    assert_eq!(o.delivery.mean, 1.0);
-    assert_eq!(o.delivery.worst, 1.0);
-    assert_eq!(o.delivery.not_fully_delivered, 0);
+    assert_eq!(o.relay.delivery.mean, 1.0);
+    assert_eq!(o.relay.delivery.worst, 1.0);
+    assert_eq!(o.relay.delivery.not_fully_delivered, 0);
     // Latency: at least one hop of 50 ms plus transmission; a 60-node mesh of degree ~6 is
     // at most a handful of hops deep.
     assert!(
-        o.latency.p50_ms > 50.0 && o.latency.max_ms < 600.0,
+        o.relay.latency.p50_ms > 50.0 && o.relay.latency.max_ms < 600.0,
         "{:?}",
-        o.latency
+        o.relay.latency
     );
     assert_eq!(
-        o.latency.hops[0], 0,
+        o.relay.latency.hops[0], 0,
         "a message's first receipt is at least one hop"
     );
-    assert_eq!(o.publishing.no_peers, 0);
+    assert_eq!(o.relay.publishing.no_peers, 0);
     // Meshes settle within [D_low, D_high] (sampled every second after the warm-up).
     // nim-libp2p can keep D_high + D_out when the lowest-score candidates are outbound.
-    for m in o.mesh.iter().filter(|m| m.t_s >= 10.0) {
+    for m in o.relay.mesh.iter().filter(|m| m.t_s >= 10.0) {
         assert_eq!(m.nodes, 60);
         assert!(m.min >= 4, "{m:?}");
         assert!(m.max <= 8 + 3, "{m:?}");
@@ -153,12 +153,12 @@ fn same_seed_same_run_different_seed_different_run() {
 #[test]
 fn prefetching_queue_gives_the_identical_run() {
     let mut a = small_run(5);
-    a.queue = Some(sim_core::QueueKind::Radix);
+    a.run.queue = Some(sim_core::QueueKind::Radix);
     let mut b = small_run(5);
-    b.queue = Some(sim_core::QueueKind::BinaryHeap);
+    b.run.queue = Some(sim_core::QueueKind::BinaryHeap);
     let (a, b) = (run(a, &|_| {}).unwrap(), run(b, &|_| {}).unwrap());
     assert!(
-        a.delivery.messages > 0 && a.events > 10_000,
+        a.relay.delivery.messages > 0 && a.events > 10_000,
         "a real run: {} events",
         a.events
     );
@@ -174,9 +174,9 @@ fn prefetching_queue_gives_the_identical_run() {
 fn deferred_idontwants_give_the_same_results() {
     let faulty = |defer: bool| {
         let mut i = small_run(6);
-        i.defer_passive = defer;
+        i.run.defer_passive = defer;
         let s = SimTime::from_secs;
-        i.faults = vec![
+        i.network.faults = vec![
             (s(12), sim_core::Fault::NodeOffline(NodeId(4))),
             (s(18), sim_core::Fault::NodeOnline(NodeId(4))),
             (
@@ -219,7 +219,7 @@ fn copies_run(n: usize, edges: Vec<(u32, u32)>, d: u32, d_out: u32) -> SimOutput
         edges,
         Box::new(ConstantLatency(SimDuration::from_millis(20))),
     );
-    i.relay = RelayConfig {
+    i.relay.config = RelayConfig {
         d,
         d_low: d,
         d_high: d,
@@ -229,8 +229,8 @@ fn copies_run(n: usize, edges: Vec<(u32, u32)>, d: u32, d_out: u32) -> SimOutput
         gossip_factor: 0.0,
         ..RelayConfig::default()
     };
-    i.workload = WorkloadConfig { streams: vec![] };
-    i.commands = vec![(
+    i.app.workload = WorkloadConfig { streams: vec![] };
+    i.app.commands = vec![(
         SimTime::from_secs(5),
         NodeId(0),
         NodeCommand::Publish {
@@ -239,8 +239,8 @@ fn copies_run(n: usize, edges: Vec<(u32, u32)>, d: u32, d_out: u32) -> SimOutput
             invalid: false,
         },
     )];
-    i.duration = SimDuration::from_secs(10);
-    i.warmup = SimDuration::from_secs(2);
+    i.run.duration = SimDuration::from_secs(10);
+    i.run.warmup = SimDuration::from_secs(2);
     run(i, &|_| {}).unwrap()
 }
 
@@ -258,10 +258,11 @@ fn payload_copies_in_a_static_mesh_equal_the_hand_count() {
     let o = copies_run(5, k5, 4, 2);
     assert_eq!(msgs_out(&o, cat("relay", "publish")), 4);
     assert_eq!(msgs_out(&o, cat("relay", "forward")), 12);
-    assert_eq!(o.delivery.mean, 1.0);
+    assert_eq!(o.relay.delivery.mean, 1.0);
     // Receipts: 16 copies, 4 first receipts, so 12 duplicates (3 at each receiver, none back
     // at the publisher).
     let dups: u64 = o
+        .relay
         .duplicates
         .histogram
         .iter()
@@ -269,7 +270,7 @@ fn payload_copies_in_a_static_mesh_equal_the_hand_count() {
         .map(|(c, k)| c as u64 * k)
         .sum();
     assert_eq!(dups, 12);
-    assert_eq!(o.duplicates.histogram.get(3), Some(&4));
+    assert_eq!(o.relay.duplicates.histogram.get(3), Some(&4));
     // Bytes: a 300-byte payload makes a 339-byte WakuMessage (payload 1 + 2 + 300, content
     // topic "/wakusim/1/default/proto" 1 + 1 + 24, timestamp 10), sent in a 363-byte RPC
     // (message: 1 + 2 + 339 data, 1 + 1 + 14 topic = 358; RPC field 1 + 2 + 358 = 361;
@@ -285,10 +286,14 @@ fn payload_copies_in_a_static_mesh_equal_the_hand_count() {
     let o = copies_run(10, ring, 2, 1);
     assert_eq!(msgs_out(&o, cat("relay", "publish")), 2);
     assert_eq!(msgs_out(&o, cat("relay", "forward")), 9);
-    assert_eq!(o.delivery.mean, 1.0);
+    assert_eq!(o.relay.delivery.mean, 1.0);
     // The two waves meet at node 5 (5 hops both ways): 11 receipts, 9 first, 2 duplicates.
-    assert_eq!(o.duplicates.samples, 10, "9 receivers and the publisher");
+    assert_eq!(
+        o.relay.duplicates.samples, 10,
+        "9 receivers and the publisher"
+    );
     let dups: u64 = o
+        .relay
         .duplicates
         .histogram
         .iter()
@@ -297,7 +302,7 @@ fn payload_copies_in_a_static_mesh_equal_the_hand_count() {
         .sum();
     assert_eq!(dups, 2);
     // First receipts by hop: nodes 1 and 9 at one hop, 2 and 8 at two, ..., node 5 at five.
-    assert_eq!(o.latency.hops, vec![0, 2, 2, 2, 2, 1]);
+    assert_eq!(o.relay.latency.hops, vec![0, 2, 2, 2, 2, 1]);
 }
 
 #[test]
@@ -306,7 +311,7 @@ fn a_node_outside_every_mesh_still_receives_through_gossip() {
     // includes it, so it gets messages only through IHAVE / IWANT. The warm-up ends at 10 s,
     // so its measured traffic is all after the isolation.
     let mut i = small_run(5);
-    i.commands = vec![(
+    i.app.commands = vec![(
         SimTime::from_secs(8),
         NodeId(7),
         NodeCommand::PruneAll(SimDuration::from_secs(86_400)),
@@ -329,10 +334,14 @@ fn a_node_outside_every_mesh_still_receives_through_gossip() {
     );
     assert!(t.bytes_in[c(cat("relay", "ihave"))] > 0);
     // It still receives everything (it is subscribed and online): delivery stays complete.
-    assert_eq!(o.delivery.mean, 1.0, "{:?}", o.delivery.not_fully_delivered);
+    assert_eq!(
+        o.relay.delivery.mean, 1.0,
+        "{:?}",
+        o.relay.delivery.not_fully_delivered
+    );
     // Gossip is slower than the mesh: some first receipts took an IHAVE round (heartbeat)
     // plus an IWANT round trip, over 50 ms x 3 more than the mesh path.
-    assert!(o.latency.max_ms > 200.0);
+    assert!(o.relay.latency.max_ms > 200.0);
 }
 
 #[test]
@@ -351,20 +360,20 @@ fn idontwant_cuts_duplicate_payload_bytes_for_large_messages() {
                 SimDuration::from_millis(10 + x as u64)
             })),
         );
-        i.capacities = vec![sim_core::LinkCapacity::symmetric_mbps(20); n];
-        i.workload = WorkloadConfig {
+        i.network.capacities = vec![sim_core::LinkCapacity::symmetric_mbps(20); n];
+        i.app.workload = WorkloadConfig {
             streams: vec![stream(Publishers::Count(4), 2000.0, 20_000)],
         };
-        i.relay.idontwant = idontwant;
-        i.relay.validation_delay_us = 30_000;
-        i.duration = SimDuration::from_secs(30);
-        i.warmup = SimDuration::from_secs(10);
+        i.relay.config.idontwant = idontwant;
+        i.relay.config.validation_delay_us = 30_000;
+        i.run.duration = SimDuration::from_secs(30);
+        i.run.warmup = SimDuration::from_secs(10);
         run(i, &|_| {}).unwrap()
     };
     let on = make(true);
     let off = make(false);
-    assert_eq!(on.delivery.mean, 1.0);
-    assert_eq!(off.delivery.mean, 1.0);
+    assert_eq!(on.relay.delivery.mean, 1.0);
+    assert_eq!(off.relay.delivery.mean, 1.0);
     let fwd_on = bytes_out(&on, cat("relay", "forward"));
     let fwd_off = bytes_out(&off, cat("relay", "forward"));
     assert_eq!(bytes_out(&off, cat("relay", "idontwant")), 0);
@@ -374,8 +383,8 @@ fn idontwant_cuts_duplicate_payload_bytes_for_large_messages() {
         (fwd_on as f64) < 0.85 * fwd_off as f64,
         "forwarded bytes with IDONTWANT {fwd_on} vs without {fwd_off}"
     );
-    assert!(on.duplicates.mean < off.duplicates.mean);
-    assert!(on.counter("idontwant_saved_sends") > 0);
+    assert!(on.relay.duplicates.mean < off.relay.duplicates.mean);
+    assert!(on.relay.counter("idontwant_saved_sends") > 0);
 }
 
 #[test]
@@ -389,24 +398,30 @@ fn a_spammer_is_graylisted_and_disconnected() {
     let mut spam = stream(Publishers::Nodes(vec![3]), 500.0, 200);
     spam.invalid = true;
     spam.start_s = Some(1.0);
-    i.workload.streams.push(spam);
-    let edges = i.edges.clone();
+    i.app.workload.streams.push(spam);
+    let edges = i.network.edges.clone();
     let degree = edges.iter().filter(|(a, b)| *a == 3 || *b == 3).count() as u64;
     let o = run(i, &|_| {}).unwrap();
-    assert!(o.counter("rejected") > 0);
+    assert!(o.relay.counter("rejected") > 0);
     assert!(
-        o.counter("graylist_disconnect") >= degree,
+        o.relay.counter("graylist_disconnect") >= degree,
         "{} of {degree}",
-        o.counter("graylist_disconnect")
+        o.relay.counter("graylist_disconnect")
     );
     // Invalid messages are not forwarded: only the spammer sends them. Honest messages still
     // reach everyone but the (disconnected) spammer itself.
-    assert!(o.publishing.invalid > 0);
-    for m in o.delivery.per_message.iter().filter(|m| m.publisher != 3) {
+    assert!(o.relay.publishing.invalid > 0);
+    for m in o
+        .relay
+        .delivery
+        .per_message
+        .iter()
+        .filter(|m| m.publisher != 3)
+    {
         assert!(m.delivered + 1 >= m.eligible, "{m:?}");
     }
     // Its attempts after the disconnects find no peer.
-    assert!(o.publishing.no_peers > 0);
+    assert!(o.relay.publishing.no_peers > 0);
 }
 
 #[test]
@@ -414,7 +429,7 @@ fn churned_nodes_count_only_for_messages_published_while_they_stay_online() {
     // Node 10 goes offline at 15 s and back at 20 s: messages published while it was away
     // or before (it is not online from then to the end) do not count it.
     let mut i = small_run(2);
-    i.faults = vec![
+    i.network.faults = vec![
         (
             SimTime::from_secs(15),
             sim_core::Fault::NodeOffline(NodeId(10)),
@@ -429,6 +444,7 @@ fn churned_nodes_count_only_for_messages_published_while_they_stay_online() {
     let o = run(i, &|_| {}).unwrap();
     // Messages published after 20 s count node 10 but it has no connection any more.
     let late: Vec<_> = o
+        .relay
         .delivery
         .per_message
         .iter()
@@ -452,6 +468,7 @@ fn churned_nodes_count_only_for_messages_published_while_they_stay_online() {
     }
     // Messages published between 15 and 20 s do not count it.
     for m in o
+        .relay
         .delivery
         .per_message
         .iter()

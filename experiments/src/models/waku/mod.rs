@@ -1,0 +1,259 @@
+//! The Waku model: a network of nwaku-like relay nodes (gossipsub as nwaku configures it) on a
+//! network described by the `topologies` crate, driven by the `protocols` harness.
+//!
+//! Scenario sections (see docs/scenario-format.md for every field):
+//!
+//! - `[network]`: nodes, topology, groups, regions, latency, bandwidth classes, faults
+//!   ([`topologies::NetworkSpec`]);
+//! - `[transport]`: the engine's network-model settings ([`TransportSpec`]);
+//! - `[shards]`: cluster, shards, which node subscribes to which, protected shards
+//!   ([`ShardSpec`]);
+//! - `[overlay]`: wired from the topology, or built by each node's peer manager
+//!   ([`OverlaySpec`]);
+//! - `[peer_manager]`: nwaku's peer manager ([`protocols::peer_manager::PeerManagerConfig`]);
+//! - `[relay]`: gossipsub parameters, nwaku's defaults ([`protocols::relay::config::RelayConfig`]);
+//! - `[workload]`: message streams ([`protocols::workload::WorkloadConfig`]);
+//! - `[metrics]`: measurement settings ([`MetricsSpec`]).
+//!
+//! Besides the common files a run writes `shards.csv` (per shard: subscribers, delivery,
+//! traffic, mesh health), `shard_health.csv` (mesh health per shard over time),
+//! `connections.csv` (per node: connections, shards, bandwidth), `shard_counts.csv`
+//! (bandwidth by number of shards subscribed), and the relay tables (`hops.csv`,
+//! `duplicates.csv`, `messages.csv`, `counters.csv`).
+
+//!
+//! Files: `network.rs` (`[network]`, `[transport]`), `sharding.rs` (`[shards]`), `relay.rs`
+//! (`[relay]`), `peer_manager.rs` (`[overlay]`, `[peer_manager]`), each checking its sections
+//! and mapping them to its part of the harness's [`SimInput`]; `report.rs` (the result rows).
+
+mod network;
+mod peer_manager;
+mod relay;
+mod report;
+mod sharding;
+
+use serde::{Deserialize, Serialize};
+use sim_core::{SimDuration, SimTime};
+
+use protocols::harness::{self, AppInput, RunInput, SimInput};
+use protocols::identify::IdentifyConfig;
+use protocols::peer_manager::PeerManagerConfig;
+use protocols::relay::config::RelayConfig;
+use protocols::relay::message::Topics;
+use protocols::workload::WorkloadConfig;
+use topologies::{NetworkSpec, TopologyError};
+
+use crate::model::{FieldError, Model, ModelError, Progress, RunResult, Scenario};
+
+pub use network::TransportSpec;
+pub use peer_manager::{OverlayMode, OverlaySpec, SourceSpec};
+pub use sharding::ShardSpec;
+
+/// The Waku relay model.
+pub struct Waku;
+
+/// The model's sections of a scenario.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WakuParams {
+    /// `[network]`: the nodes and their links.
+    #[serde(default)]
+    pub network: NetworkSpec,
+    /// `[transport]`: connection and queue settings of the network model.
+    #[serde(default)]
+    pub transport: TransportSpec,
+    /// `[shards]`: the cluster and its shards.
+    #[serde(default)]
+    pub shards: ShardSpec,
+    /// `[overlay]`: how the connections come about.
+    #[serde(default)]
+    pub overlay: OverlaySpec,
+    /// `[peer_manager]`: nwaku's peer manager (when the overlay runs one).
+    #[serde(default)]
+    pub peer_manager: PeerManagerConfig,
+    /// `[relay]`: gossipsub parameters (nwaku's defaults).
+    #[serde(default)]
+    pub relay: RelayConfig,
+    /// `[workload]`: who publishes what, when.
+    #[serde(default)]
+    pub workload: WorkloadConfig,
+    /// `[metrics]`: measurement settings.
+    #[serde(default)]
+    pub metrics: MetricsSpec,
+    /// `[identify]`: libp2p identify on every connection (absent: off). Its bytes show in
+    /// `bandwidth.csv` as `identify/request` and `identify/response`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identify: Option<IdentifyConfig>,
+}
+
+/// `[metrics]`: measurement settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSpec {
+    /// Messages published less than this many seconds before the end do not count for
+    /// delivery and latency (they had no time to arrive). Default 5.
+    pub delivery_grace_s: f64,
+    /// Seconds between two overlay samples: mesh health per shard (`shard_health.csv`) and
+    /// connections per node. Default 10.
+    pub overlay_sample_interval_s: f64,
+}
+
+impl Default for MetricsSpec {
+    fn default() -> Self {
+        MetricsSpec {
+            delivery_grace_s: 5.0,
+            overlay_sample_interval_s: 10.0,
+        }
+    }
+}
+
+/// Shards whose mesh degrees get their own time series (`mesh_degree_*:shard<k>`); beyond
+/// this many shards only `shard_health.csv` has per-shard figures.
+pub const MAX_PER_SHARD_SERIES: usize = 8;
+
+fn config_error(e: protocols::relay::config::ConfigError) -> FieldError {
+    FieldError::new(e.field.clone(), format!("{}; {}", e.problem, e.fix))
+}
+
+fn topology_error(e: &TopologyError) -> FieldError {
+    let path = match e {
+        TopologyError::InvalidParameter { field, .. }
+        | TopologyError::UnknownName { field, .. } => {
+            format!("network.{field}")
+        }
+        _ => "network".to_owned(),
+    };
+    FieldError::new(path, e.to_string())
+}
+
+fn seconds(path: &str, v: f64, positive: bool, errors: &mut Vec<FieldError>) {
+    let ok = v.is_finite() && if positive { v > 0.0 } else { v >= 0.0 };
+    if !ok {
+        let what = if positive { "positive" } else { "non-negative" };
+        errors.push(FieldError::new(
+            path,
+            format!("must be a finite, {what} number, got {v}"),
+        ));
+    }
+}
+
+fn duration(path: &str, secs: f64) -> Result<SimDuration, ModelError> {
+    SimDuration::try_from_secs_f64("duration", secs)
+        .map_err(|e| ModelError::Field(FieldError::new(path, e.to_string())))
+}
+
+impl Model for Waku {
+    const NAME: &'static str = "waku";
+    const DESCRIPTION: &'static str =
+        "Waku relay (gossipsub as nwaku runs it) over a generated or imported network";
+    type Params = WakuParams;
+
+    fn validate(s: &Scenario<WakuParams>) -> Result<(), Vec<FieldError>> {
+        let p = &s.params;
+        let mut errors = Vec::new();
+        network::validate(&p.network, &p.transport, &mut errors);
+        sharding::validate_count(&p.shards, &mut errors);
+        relay::validate(&p.relay, &mut errors);
+        let nodes = p.network.nodes.unwrap_or(u32::MAX) as usize;
+        let count = p.shards.count.clamp(1, 1024);
+        if let Err(e) = p.workload.validate(nodes, count as usize) {
+            errors.push(config_error(e));
+        } else {
+            let topics = Topics::shards(p.shards.cluster_id, count);
+            let k = p.shards.autosharding_shards.unwrap_or(count as u32);
+            if let Err(e) = p.workload.resolve(&topics, p.shards.cluster_id, k) {
+                errors.push(config_error(e));
+            }
+        }
+        let groups = group_names(&p.network);
+        sharding::validate(&p.shards, count, &groups, &mut errors);
+        peer_manager::validate(p, nodes, &groups, &mut errors);
+        seconds(
+            "metrics.delivery_grace_s",
+            p.metrics.delivery_grace_s,
+            false,
+            &mut errors,
+        );
+        seconds(
+            "metrics.overlay_sample_interval_s",
+            p.metrics.overlay_sample_interval_s,
+            true,
+            &mut errors,
+        );
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn run(
+        s: &Scenario<WakuParams>,
+        seed: u64,
+        progress: &(dyn Fn(Progress) + Sync),
+    ) -> Result<RunResult, ModelError> {
+        let p = &s.params;
+        let run = &s.common.run;
+        let duration_t = duration("run.duration_s", run.duration_s)?;
+        let horizon = SimTime::ZERO + duration_t;
+        let net = p
+            .network
+            .build(seed, horizon)
+            .map_err(|e| ModelError::Field(topology_error(&e)))?;
+        let n = net.node_count() as usize;
+        let edges = peer_manager::edges(&p.overlay, &net);
+        let network = network::config(&p.transport, net.jitter)?;
+        let topics = sharding::topics(&p.shards);
+        let groups: Vec<u32> = net.attrs.iter().map(|a| a.group as u32).collect();
+        let names = group_names(&p.network);
+        let subs = sharding::subscriptions(&p.shards, &groups, &names, seed);
+        let pm = peer_manager::input(p, seed, n, &groups, &names, topics.len(), &subs);
+        let input = SimInput {
+            run: RunInput {
+                seed,
+                duration: duration_t,
+                warmup: duration("run.warmup_s", run.warmup_s)?,
+                series_interval: duration("run.series_interval_s", run.series_interval_s)?,
+                delivery_grace: duration("metrics.delivery_grace_s", p.metrics.delivery_grace_s)?,
+                overlay_sample_interval: duration(
+                    "metrics.overlay_sample_interval_s",
+                    p.metrics.overlay_sample_interval_s,
+                )?,
+                queue: None,
+                defer_passive: true,
+            },
+            network: network::input(net, edges, network, groups),
+            relay: relay::input(&p.relay, &p.shards),
+            sharding: sharding::input(&p.shards, topics.clone(), subs.clone()),
+            peer_manager: pm,
+            identify: p.identify.clone(),
+            app: AppInput {
+                workload: p.workload.clone(),
+                commands: Vec::new(),
+            },
+        };
+        let out = harness::run(input, &|sim_time_s| {
+            progress(Progress {
+                sim_time_s,
+                events: 0,
+            })
+        })
+        .map_err(|e| ModelError::Other(e.to_string()))?;
+        Ok(report::report(s, &out, &names, &topics, &subs))
+    }
+}
+
+/// Report names of the scenario's node groups, by group index.
+fn group_names(spec: &NetworkSpec) -> Vec<String> {
+    if spec.groups.is_empty() {
+        return vec!["relay".to_owned()];
+    }
+    spec.groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| match &g.name {
+            Some(name) => name.clone(),
+            None => format!("group{i}"),
+        })
+        .collect()
+}

@@ -1,0 +1,315 @@
+//! Building a run: validates a [`SimInput`] and makes the engine with its nodes, connections,
+//! faults and commands ([`Prepared`]).
+
+use std::rc::Rc;
+
+use sim_core::{Category, Engine, EngineConfig, Fault, NodeId, QueueKind, SimDuration, SimTime};
+
+use crate::discovery::{Bootstrap, PeerSource};
+use crate::identify::IdentifyShared;
+use crate::node::registry::Member;
+use crate::node::{NodeShared, ProtocolShared, WakuNode, WakuObserver, WakuTimer, category_ranges};
+use crate::peer_manager::PmShared;
+use crate::relay::RelayShared;
+use crate::relay::message::{TopicIdx, Topics, shard_topic};
+use crate::relay::metrics::{Eligibility, RelayMetrics};
+use crate::relay::protected::ProtectedTopics;
+use crate::wire::Transport;
+
+use super::RADIX_QUEUE_MIN_NODES;
+use super::input::{PeerManagerInput, SimInput, SimInputError, bad};
+
+/// The engine and the data a run needs besides it; [`build`] makes one, [`run_prepared`](super::run_prepared) drives it.
+pub struct Prepared {
+    /// The engine.
+    pub engine: Engine<WakuNode>,
+    pub(super) topics: Topics,
+    pub(super) groups: Vec<u32>,
+    pub(super) subs: Vec<Vec<TopicIdx>>,
+    pub(super) duration: SimDuration,
+    pub(super) warmup: SimDuration,
+    pub(super) series_interval: SimDuration,
+    pub(super) overlay_interval: SimDuration,
+    pub(super) d_low: u32,
+    pub(super) out_target: u32,
+    pub(super) relay_capable: Vec<bool>,
+}
+
+/// Validates the input and builds the engine (nodes, connections, faults, commands) without
+/// running it.
+pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
+    let SimInput {
+        run: run_in,
+        network: net,
+        relay: relay_in,
+        sharding,
+        peer_manager,
+        app,
+        identify,
+    } = input;
+    let (pm_cfg, bootstrap, relay_capable) = match peer_manager {
+        Some(PeerManagerInput {
+            config,
+            bootstrap,
+            relay_capable,
+        }) => (Some(config), bootstrap, relay_capable),
+        None => (None, Vec::new(), Vec::new()),
+    };
+    let n = net.nodes;
+    if n == 0 {
+        return Err(bad("nodes", "a run needs at least one node"));
+    }
+    if n > u32::MAX as usize {
+        return Err(bad("nodes", "too many nodes"));
+    }
+    relay_in.config.validate().map_err(SimInputError::Relay)?;
+    if run_in.duration == SimDuration::ZERO {
+        return Err(bad("duration", "must be positive"));
+    }
+    if run_in.warmup >= run_in.duration {
+        return Err(bad("warmup", "the warm-up must end before the run does"));
+    }
+    if run_in.series_interval == SimDuration::ZERO {
+        return Err(bad("series_interval", "must be positive"));
+    }
+    if run_in.overlay_sample_interval == SimDuration::ZERO {
+        return Err(bad("overlay_sample_interval", "must be positive"));
+    }
+    if let Some(pm) = &pm_cfg {
+        pm.validate(relay_in.config.d_high)
+            .map_err(SimInputError::PeerManager)?;
+    }
+    let topics = if sharding.topics.is_empty() {
+        Topics::new(vec![shard_topic(sharding.cluster, 0)]).expect("valid name")
+    } else {
+        Topics::new(sharding.topics.clone()).map_err(|e| bad("topics", e))?
+    };
+    let autoshards = match sharding.autosharding_shards {
+        0 => topics.len() as u32,
+        k => k,
+    };
+    let workload = app
+        .workload
+        .resolve(&topics, sharding.cluster, autoshards)
+        .map_err(SimInputError::Workload)?;
+    workload
+        .validate(n, topics.len())
+        .map_err(SimInputError::Workload)?;
+    for (field, v) in [("groups", &net.groups), ("ip_groups", &net.ip_groups)] {
+        if !v.is_empty() && v.len() != n {
+            return Err(bad(field, format!("{} entries for {n} nodes", v.len())));
+        }
+    }
+    if !sharding.clusters.is_empty() && sharding.clusters.len() != n {
+        return Err(bad(
+            "clusters",
+            format!("{} entries for {n} nodes", sharding.clusters.len()),
+        ));
+    }
+    if !relay_capable.is_empty() && relay_capable.len() != n {
+        return Err(bad(
+            "relay_capable",
+            format!("{} entries for {n} nodes", relay_capable.len()),
+        ));
+    }
+    if !bootstrap.is_empty() {
+        if bootstrap.len() != n {
+            return Err(bad(
+                "bootstrap",
+                format!("{} lists for {n} nodes", bootstrap.len()),
+            ));
+        }
+        if let Some(p) = bootstrap.iter().flatten().find(|p| p.index() >= n) {
+            return Err(bad("bootstrap", format!("{p} does not exist ({n} nodes)")));
+        }
+    }
+    if let Some(t) = relay_in
+        .protected_topics
+        .iter()
+        .find(|&&t| t as usize >= topics.len())
+    {
+        return Err(bad(
+            "protected_topics",
+            format!("topic {t} does not exist ({} topics)", topics.len()),
+        ));
+    }
+    let subs: Vec<Vec<TopicIdx>> = if sharding.subscriptions.is_empty() {
+        vec![vec![TopicIdx(0)]; n]
+    } else {
+        if sharding.subscriptions.len() != n {
+            return Err(bad(
+                "subscriptions",
+                format!("{} entries for {n} nodes", sharding.subscriptions.len()),
+            ));
+        }
+        let mut out = Vec::with_capacity(n);
+        for s in &sharding.subscriptions {
+            let mut v: Vec<TopicIdx> = s.iter().map(|&t| TopicIdx(t)).collect();
+            v.sort();
+            v.dedup();
+            if let Some(t) = v.iter().find(|t| t.0 as usize >= topics.len()) {
+                return Err(bad(
+                    "subscriptions",
+                    format!("topic {} does not exist ({} topics)", t.0, topics.len()),
+                ));
+            }
+            out.push(v);
+        }
+        out
+    };
+    for &(a, b) in &net.edges {
+        if a as usize >= n || b as usize >= n || a == b {
+            return Err(bad("edges", format!("bad edge ({a}, {b}) for {n} nodes")));
+        }
+    }
+    let end = SimTime::ZERO + run_in.duration;
+    let warm = SimTime::ZERO + run_in.warmup;
+    let mut subscribers: Vec<Vec<NodeId>> = vec![Vec::new(); topics.len()];
+    for (i, s) in subs.iter().enumerate() {
+        for t in s {
+            subscribers[t.0 as usize].push(NodeId(i as u32));
+        }
+    }
+    let plan = workload.plan(run_in.seed, n, &subscribers, warm, end);
+
+    // Who is offline when, for delivery eligibility.
+    let mut churn: Vec<Vec<(SimTime, bool)>> = vec![Vec::new(); n];
+    for (t, f) in &net.faults {
+        match f {
+            Fault::NodeOffline(x) if x.index() < n => churn[x.index()].push((*t, false)),
+            Fault::NodeOnline(x) if x.index() < n => churn[x.index()].push((*t, true)),
+            _ => {}
+        }
+    }
+    let churn = churn
+        .into_iter()
+        .map(|mut v| {
+            if v.is_empty() {
+                None
+            } else {
+                v.sort_by_key(|e| e.0);
+                Some(v.into_boxed_slice())
+            }
+        })
+        .collect();
+    let eligibility = Eligibility::new(&subs, topics.len(), churn);
+    let until = SimTime::from_nanos(
+        end.as_nanos()
+            .saturating_sub(run_in.delivery_grace.as_nanos()),
+    );
+    let mut observer = WakuObserver {
+        relay: RelayMetrics::new(eligibility, warm, until),
+        ..WakuObserver::default()
+    };
+    observer.relay.per_topic_bytes = topics.len() > 1;
+
+    let mut relay = RelayShared::new(
+        relay_in.config.clone(),
+        topics.clone(),
+        net.ip_groups.clone(),
+    );
+    relay.protected = ProtectedTopics::new(relay_in.protected_topics.iter().map(|&t| TopicIdx(t)));
+    let pm = pm_cfg.clone().map(|cfg| {
+        let shards = subs
+            .iter()
+            .map(|v| v.iter().map(|t| t.0).collect::<Rc<[u16]>>())
+            .collect();
+        let mut sh = PmShared::new(cfg, sharding.cluster, shards);
+        sh.clusters = sharding.clusters.clone();
+        sh.ip_groups = net.ip_groups.clone();
+        sh.relay_capable = relay_capable.clone();
+        Rc::new(sh)
+    });
+    let out_target = pm.as_ref().map_or(0, |p| p.limits.out_target);
+    let shared = Rc::new(NodeShared {
+        send_buffer_bytes: relay.cfg.send_buffer_bytes,
+        protocols: ProtocolShared {
+            relay: Some(Rc::new(relay)),
+            transport: None,
+            peer_manager: pm,
+            identify: identify.map(|c| Rc::new(IdentifyShared::new(c))),
+        },
+        workload: plan,
+        seed: run_in.seed,
+    });
+    if net.capacities.len() != n {
+        return Err(bad(
+            "capacities",
+            format!("{} capacities for {n} nodes", net.capacities.len()),
+        ));
+    }
+    let nodes: Vec<WakuNode> = (0..n)
+        .map(|i| {
+            let node = WakuNode::new(NodeId(i as u32), shared.clone(), subs[i].clone());
+            match bootstrap.get(i) {
+                Some(list) => {
+                    let mut peers = list.clone();
+                    peers.sort();
+                    peers.dedup();
+                    node.with_source(PeerSource::Bootstrap(Bootstrap {
+                        peers: peers.into(),
+                    }))
+                }
+                None => node,
+            }
+        })
+        .collect();
+    let cfg = EngineConfig {
+        seed: run_in.seed,
+        categories: run_categories(&shared.protocols),
+        framing_category: Some(Category(<Transport as Member>::OFFSET)),
+        series_interval: run_in.series_interval,
+        network: net.config.clone(),
+        queue: match run_in.queue {
+            Some(q) => q,
+            None if n >= RADIX_QUEUE_MIN_NODES => QueueKind::Radix,
+            None => QueueKind::Auto,
+        },
+        defer_passive: run_in.defer_passive,
+    };
+    let caps = net.capacities.clone();
+    let mut engine = Engine::new(cfg, net.latency, caps.clone(), nodes, observer)?;
+    for &(a, b) in &net.edges {
+        engine.connect_now(NodeId(a), NodeId(b))?;
+    }
+    for (t, f) in net.faults {
+        engine.schedule_fault(t, f)?;
+    }
+    for (t, node, c) in app.commands {
+        engine.set_timer(node, t, WakuTimer::Command(c))?;
+    }
+    let groups = if net.groups.is_empty() {
+        vec![0; n]
+    } else {
+        net.groups
+    };
+    Ok(Prepared {
+        engine,
+        topics,
+        groups,
+        subs,
+        duration: run_in.duration,
+        warmup: run_in.warmup,
+        series_interval: run_in.series_interval,
+        overlay_interval: run_in.overlay_sample_interval,
+        d_low: relay_in.config.d_low,
+        out_target,
+        relay_capable,
+    })
+}
+
+/// The run's category table: the node's list up to the last protocol the run has, and at
+/// least up to the peer manager's (relay, transport, metadata and ping rows are in every
+/// result file). A protocol after that which no node runs adds no rows.
+fn run_categories(sh: &ProtocolShared) -> usize {
+    let present = sh.present();
+    let ranges = category_ranges();
+    let end = |f: &str| {
+        ranges
+            .iter()
+            .find(|(g, _)| *g == f)
+            .map_or(0, |(_, r)| r.end)
+    };
+    let last = present.iter().map(|f| end(f)).max().unwrap_or(0);
+    last.max(end("peer_manager")) as usize
+}

@@ -1,0 +1,280 @@
+//! The results of one run ([`SimOutput`]): engine-wide figures at the top, then a section per
+//! protocol (relay, peer manager) and the overlay.
+
+use sim_core::metrics::DurationHistogram;
+
+use crate::sharding::health::{ConnSample, NodeConns, ShardHealth};
+
+/// Delivery of the counted messages.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Delivery {
+    /// Counted messages (with at least one node that should receive them).
+    pub messages: u64,
+    /// Mean over messages of the fraction delivered.
+    pub mean: f64,
+    /// The smallest fraction of any message.
+    pub worst: f64,
+    /// Messages some eligible node did not get.
+    pub not_fully_delivered: u64,
+    /// Per message.
+    pub per_message: Vec<MessageDelivery>,
+}
+
+/// Delivery of one message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageDelivery {
+    /// Publish time in simulated seconds.
+    pub publish_s: f64,
+    /// Publisher.
+    pub publisher: u32,
+    /// Topic index.
+    pub topic: u16,
+    /// Serialized WakuMessage bytes.
+    pub data_bytes: u32,
+    /// Whether publishing found no peer.
+    pub no_peers: bool,
+    /// Nodes that should have received it.
+    pub eligible: u32,
+    /// Of those, nodes that did.
+    pub delivered: u32,
+}
+
+/// Publish-to-acceptance latency of counted messages at the nodes that should get them.
+#[derive(Clone, Debug)]
+pub struct Latency {
+    /// Median in milliseconds.
+    pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Largest.
+    pub max_ms: f64,
+    /// Mean.
+    pub mean_ms: f64,
+    /// The distribution.
+    pub histogram: DurationHistogram,
+    /// First copies by hop count (index = hops).
+    pub hops: Vec<u64>,
+}
+
+impl PartialEq for Latency {
+    fn eq(&self, o: &Self) -> bool {
+        self.p50_ms == o.p50_ms
+            && self.p95_ms == o.p95_ms
+            && self.p99_ms == o.p99_ms
+            && self.max_ms == o.max_ms
+            && self.mean_ms == o.mean_ms
+            && self.hops == o.hops
+            && self.histogram.distribution_ms() == o.histogram.distribution_ms()
+    }
+}
+
+/// Copies received beyond the first, per node per counted message.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Duplicates {
+    /// (node, message) pairs measured.
+    pub samples: u64,
+    /// Mean copies beyond the first.
+    pub mean: f64,
+    /// 95th percentile (nearest rank).
+    pub p95: f64,
+    /// Largest (capped at [`crate::relay::metrics::MAX_COPIES_BUCKET`]).
+    pub max: u64,
+    /// Pairs by number of extra copies (index = copies).
+    pub histogram: Vec<u64>,
+}
+
+/// One node's traffic over the measured window, per category (index = category).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeTraffic {
+    /// The node's group label index.
+    pub group: u32,
+    /// Bytes received.
+    pub bytes_in: Vec<u64>,
+    /// Bytes sent.
+    pub bytes_out: Vec<u64>,
+    /// Messages received (framing has none).
+    pub msgs_in: Vec<u64>,
+    /// Messages sent.
+    pub msgs_out: Vec<u64>,
+}
+
+/// Run-wide bytes in one series interval, per category.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrafficPoint {
+    /// End of the interval in simulated seconds.
+    pub t_s: f64,
+    /// Bytes received, summed over nodes.
+    pub bytes_in: Vec<u64>,
+    /// Bytes sent, summed over nodes.
+    pub bytes_out: Vec<u64>,
+}
+
+/// Bandwidth results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bandwidth {
+    /// Length of the measured window (after warm-up) in seconds: divide by it for bytes/s.
+    pub window_s: f64,
+    /// Per node, over the window.
+    pub per_node: Vec<NodeTraffic>,
+    /// Per series interval, over the whole run.
+    pub series: Vec<TrafficPoint>,
+}
+
+/// Mesh degrees of one topic at one time, over online subscribed nodes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MeshSample {
+    /// Simulated seconds.
+    pub t_s: f64,
+    /// Topic index.
+    pub topic: u16,
+    /// Nodes sampled.
+    pub nodes: u32,
+    /// Smallest mesh.
+    pub min: u32,
+    /// Mean size.
+    pub mean: f64,
+    /// Median (nearest rank).
+    pub p50: u32,
+    /// 95th percentile (nearest rank).
+    pub p95: u32,
+    /// Largest.
+    pub max: u32,
+}
+
+/// Delivery of the messages published in one series interval.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliveryPoint {
+    /// End of the interval in simulated seconds.
+    pub t_s: f64,
+    /// Counted messages published in it.
+    pub messages: u32,
+    /// Sum of their eligible nodes.
+    pub eligible: u64,
+    /// Sum of their deliveries.
+    pub delivered: u64,
+    /// delivered / eligible (1 when nothing was eligible).
+    pub fraction: f64,
+}
+
+/// What happened to publish calls.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PublishStats {
+    /// Publish calls.
+    pub attempted: u64,
+    /// Sent to at least one peer.
+    pub published: u64,
+    /// Refused: above the message size limit.
+    pub too_large: u64,
+    /// No peer to send to.
+    pub no_peers: u64,
+    /// Already seen.
+    pub duplicate: u64,
+    /// Invalid (spam) messages among the published.
+    pub invalid: u64,
+}
+
+/// The results of one run; all deterministic functions of the input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimOutput {
+    /// (protocol, kind) of each accounting category, by index.
+    pub categories: Vec<(String, String)>,
+    /// Index of the transport framing category.
+    pub framing_category: usize,
+    /// Bandwidth.
+    pub bandwidth: Bandwidth,
+    /// Engine drops by reason (name, value).
+    pub drops: Vec<(String, u64)>,
+    /// Handler calls.
+    pub events: u64,
+    /// The engine's event-stream hash.
+    pub event_hash: u64,
+    /// Simulated seconds run.
+    pub sim_seconds: f64,
+    /// Relay: delivery, latency, duplicates, meshes, publishing, counters.
+    pub relay: RelayOutput,
+    /// The overlay: shards, mesh health, connections, nodes at the end.
+    pub overlay: OverlayOutput,
+    /// The peer manager.
+    pub peer_manager: PeerManagerOutput,
+}
+
+/// Relay's results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RelayOutput {
+    /// Delivery.
+    pub delivery: Delivery,
+    /// Delivery over time.
+    pub delivery_series: Vec<DeliveryPoint>,
+    /// Latency.
+    pub latency: Latency,
+    /// Duplicates.
+    pub duplicates: Duplicates,
+    /// Mesh degrees over time, per topic.
+    pub mesh: Vec<MeshSample>,
+    /// Publish outcomes.
+    pub publishing: PublishStats,
+    /// Relay counters (name, value).
+    pub counters: Vec<(String, u64)>,
+    /// Relay bytes sent per topic over the measured window (messages, IHAVE entries, GRAFT,
+    /// PRUNE; without framing), by topic index.
+    pub topic_bytes_out: Vec<u64>,
+}
+
+/// The overlay's results: shards, mesh health, connections.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OverlayOutput {
+    /// The topic (shard) names, by index.
+    pub topics: Vec<String>,
+    /// Mesh health per shard over time (every `overlay_sample_interval`).
+    pub shard_health: Vec<ShardHealth>,
+    /// Connections per node over time (every `overlay_sample_interval`).
+    pub connections: Vec<ConnSample>,
+    /// Each node at the end of the run.
+    pub nodes: Vec<NodeSummary>,
+}
+
+/// The peer manager's results (all 0 without one).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PeerManagerOutput {
+    /// Peer manager counters (name, value).
+    pub counters: Vec<(String, u64)>,
+}
+
+/// One node at the end of a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeSummary {
+    /// Shards it was subscribed to at the start.
+    pub shards: u32,
+    /// Whether it is online at the end.
+    pub online: bool,
+    /// Its connections at the end.
+    pub conns: NodeConns,
+    /// Peers in its peer store (0 without a peer manager).
+    pub peer_store: u32,
+    /// Its subscriptions at the end by mesh health: (unhealthy, minimally healthy, healthy)
+    /// (all 0 when offline).
+    pub health: [u32; 3],
+}
+
+fn counter(counters: &[(String, u64)], name: &str) -> u64 {
+    counters
+        .iter()
+        .find(|(n, _)| n == name)
+        .map_or(0, |(_, v)| *v)
+}
+
+impl RelayOutput {
+    /// A relay counter by name (0 when unknown).
+    pub fn counter(&self, name: &str) -> u64 {
+        counter(&self.counters, name)
+    }
+}
+
+impl PeerManagerOutput {
+    /// A peer manager counter by name (0 when unknown).
+    pub fn counter(&self, name: &str) -> u64 {
+        counter(&self.counters, name)
+    }
+}

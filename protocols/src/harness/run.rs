@@ -1,0 +1,174 @@
+//! The run loop: steps the engine to its end, sampling mesh degrees at every series boundary
+//! and the overlay (mesh health per shard, connections per node) every overlay interval.
+
+use sim_core::{Counters, NodeId, SimDuration, SimTime};
+
+use crate::sharding::health::{ConnSample, HealthSampler, NodeConns};
+
+use super::build::{Prepared, build};
+use super::collect::collect;
+use super::input::{SimInput, SimInputError};
+use super::output::{MeshSample, SimOutput};
+
+/// Builds and runs a simulation; `progress` is called with the simulated seconds reached
+/// (about once per simulated second).
+pub fn run(input: SimInput, progress: &dyn Fn(f64)) -> Result<SimOutput, SimInputError> {
+    let p = build(input)?;
+    Ok(run_prepared(p, progress))
+}
+
+/// Runs a prepared simulation to its end and collects the results.
+pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64)) -> SimOutput {
+    let end = SimTime::ZERO + p.duration;
+    let warm = SimTime::ZERO + p.warmup;
+    let interval = p.series_interval.as_nanos();
+    let overlay = p.overlay_interval.as_nanos();
+    let second = 1_000_000_000u64;
+    let n = p.engine.nodes().len();
+    let ntopics = p.topics.len();
+
+    let mut mesh = Vec::new();
+    let mut health = HealthSampler::new(ntopics, p.d_low);
+    let mut shard_health = Vec::new();
+    let mut conns = Vec::new();
+    let mut warm_snapshot: Option<Vec<Counters>> = if p.warmup == SimDuration::ZERO {
+        Some(p.engine.accounting().snapshot())
+    } else {
+        None
+    };
+    let mut t = 0u64;
+    loop {
+        // Next stop: the next whole second, series boundary, the warm-up end, or the end.
+        let mut next = (t / second + 1) * second;
+        next = next.min((t / interval + 1) * interval);
+        next = next.min((t / overlay + 1) * overlay);
+        if t < warm.as_nanos() {
+            next = next.min(warm.as_nanos());
+        }
+        next = next.min(end.as_nanos());
+        p.engine.run_until(SimTime::from_nanos(next));
+        t = next;
+        if t == warm.as_nanos() && warm_snapshot.is_none() {
+            warm_snapshot = Some(p.engine.accounting().snapshot());
+        }
+        let at_overlay = t % overlay == 0 || t == end.as_nanos();
+        if t % interval == 0 || t == end.as_nanos() {
+            let h = if at_overlay { Some(&mut health) } else { None };
+            sample_mesh(&p, t, ntopics, &mut mesh, h);
+        } else if at_overlay {
+            sample_mesh(&p, t, ntopics, &mut Vec::new(), Some(&mut health));
+        }
+        if at_overlay {
+            health.finish(t as f64 / 1e9, &mut shard_health);
+            let now: Vec<NodeConns> = (0..n)
+                .filter(|&i| p.engine.is_online(NodeId(i as u32)))
+                .map(|i| node_conns(&p, NodeId(i as u32)))
+                .collect();
+            conns.push(ConnSample::of(t as f64 / 1e9, &now, p.out_target));
+        }
+        progress(t as f64 / 1e9);
+        if t >= end.as_nanos() {
+            break;
+        }
+    }
+
+    // Flush the duplicate counts still in the seen caches.
+    for i in 0..n {
+        let mut entries = Vec::new();
+        if let Some(relay) = p.engine.node_mut(NodeId(i as u32)).relay_mut() {
+            relay.drain_seen(|e| entries.push(e));
+        }
+        let obs = &mut p.engine.observer_mut().relay;
+        for e in entries {
+            obs.seen_entry(e);
+        }
+    }
+    let mut out = collect(p, warm_snapshot.expect("taken at the warm-up"), mesh);
+    out.overlay.shard_health = shard_health;
+    out.overlay.connections = conns;
+    out
+}
+
+/// A node's connections now, from the engine (whoever opened them).
+pub(super) fn node_conns(p: &Prepared, node: NodeId) -> NodeConns {
+    let mut c = NodeConns::default();
+    for (peer, outbound) in p.engine.connections(node) {
+        let relay = p.relay_capable.get(peer.index()).copied().unwrap_or(true);
+        if outbound {
+            c.outbound += 1;
+            c.out_relay += relay as u32;
+        } else {
+            c.inbound += 1;
+        }
+        if relay {
+            c.relay += 1;
+        } else {
+            c.service += 1;
+        }
+    }
+    c
+}
+
+/// Samples mesh degrees per topic (into `out`) and, when given, mesh health per topic, in one
+/// pass over the online nodes and their subscriptions.
+fn sample_mesh(
+    p: &Prepared,
+    t: u64,
+    ntopics: usize,
+    out: &mut Vec<MeshSample>,
+    mut health: Option<&mut HealthSampler>,
+) {
+    // Mesh sizes are small integers: count them per topic, then read exact quantiles.
+    let mut per_topic: Vec<Vec<u32>> = vec![Vec::new(); ntopics];
+    for (i, node) in p.engine.nodes().iter().enumerate() {
+        if !p.engine.is_online(NodeId(i as u32)) {
+            continue;
+        }
+        let Some(relay) = node.relay() else {
+            continue;
+        };
+        for ti in relay.subscriptions() {
+            let m = relay.mesh(ti).len();
+            let counts = &mut per_topic[ti.0 as usize];
+            if counts.len() <= m {
+                counts.resize(m + 1, 0);
+            }
+            counts[m] += 1;
+            if let Some(h) = health.as_deref_mut() {
+                h.add(ti.0, m);
+            }
+        }
+    }
+    for (topic, counts) in per_topic.iter().enumerate() {
+        let nodes: u32 = counts.iter().sum();
+        if nodes == 0 {
+            continue;
+        }
+        let sum: u64 = counts
+            .iter()
+            .enumerate()
+            .map(|(m, &c)| m as u64 * c as u64)
+            .sum();
+        let q = |frac: f64| -> u32 {
+            let rank = ((frac * nodes as f64).ceil() as u64).clamp(1, nodes as u64);
+            let mut acc = 0u64;
+            for (m, &c) in counts.iter().enumerate() {
+                acc += c as u64;
+                if acc >= rank {
+                    return m as u32;
+                }
+            }
+            (counts.len() - 1) as u32
+        };
+        out.push(MeshSample {
+            t_s: t as f64 / 1e9,
+            topic: topic as u16,
+            nodes,
+            min: counts.iter().position(|&c| c > 0).unwrap_or(0) as u32,
+            mean: sum as f64 / nodes as f64,
+            p50: q(0.5),
+            p95: q(0.95),
+            max: (counts.len() - 1) as u32,
+        });
+    }
+}
