@@ -145,3 +145,32 @@ pub trait Io<P: Protocol> {
     #[inline]
     fn prefetch_passive_send(&self, _to: NodeId) {}
 }
+
+/// Declares a protocol's counter enum: variants with a stable snake_case name each, `ALL` in
+/// index order and `name()`; a sink keeps one count per variant (`counters[c as usize]`).
+///
+/// ```ignore
+/// protocol_counters! {
+///     /// Relay events counted per run.
+///     pub enum RelayCounter {
+///         /// A message failed validation.
+///         Rejected = "rejected",
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! protocol_counters {
+    ($(#[$m:meta])* pub enum $Name:ident { $($(#[$doc:meta])* $var:ident = $s:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $Name { $($(#[$doc])* $var,)* }
+        impl $Name {
+            /// Every counter, in index order.
+            pub const ALL: &'static [$Name] = &[$($Name::$var,)*];
+            /// A stable snake_case name.
+            pub fn name(self) -> &'static str {
+                match self { $($Name::$var => $s,)* }
+            }
+        }
+    };
+}

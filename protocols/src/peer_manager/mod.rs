@@ -113,53 +113,40 @@ pub enum PmTimer {
     Keepalive,
 }
 
-macro_rules! pm_counters {
-    ($($(#[$doc:meta])* $name:ident = $s:literal,)*) => {
-        /// Peer manager events counted per run.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum PmCounter { $($(#[$doc])* $name,)* }
-        impl PmCounter {
-            /// Every counter, in index order.
-            pub const ALL: &'static [PmCounter] = &[$(PmCounter::$name,)*];
-            /// A stable snake_case name.
-            pub fn name(self) -> &'static str {
-                match self { $(PmCounter::$name => $s,)* }
-            }
-        }
-    };
-}
-
-pm_counters! {
-    /// A dial started.
-    Dials = "dials",
-    /// A dial failed (refused, timed out, closed during the handshake).
-    DialFailures = "dial_failures",
-    /// A dial was abandoned at the peer manager's dial timeout.
-    DialTimeouts = "dial_timeouts",
-    /// An inbound connection was refused: the node was at max connections.
-    InboundRefused = "inbound_refused",
-    /// Disconnected after metadata: another cluster.
-    ClusterMismatch = "metadata_cluster_mismatch",
-    /// Disconnected after metadata: the peer reported no cluster.
-    EmptyCluster = "metadata_empty_cluster",
-    /// Disconnected after metadata: no shard in common.
-    NoCommonShard = "metadata_no_common_shard",
-    /// Disconnected: the metadata exchange failed (a shard list above the read limit).
-    MetadataFailed = "metadata_failed",
-    /// A joining relay peer was disconnected: too many inbound relay peers.
-    InRelayExcess = "in_relay_excess_disconnect",
-    /// The connectivity loop pruned an inbound relay peer above the target.
-    InRelayPruned = "in_relay_pruned",
-    /// A peer was disconnected by the IP colocation limit.
-    ColocationDisconnect = "colocation_disconnect",
-    /// Peers removed from the peer store by pruning.
-    StorePruned = "store_pruned",
-    /// Found peers dropped: the peer store was at its hard limit.
-    StoreFull = "store_full",
-    /// Connectivity loop runs.
-    LoopRuns = "loop_runs",
-    /// Keepalive pings sent.
-    Pings = "pings",
+crate::protocol_counters! {
+    /// Peer manager events counted per run.
+    pub enum PmCounter {
+        /// A dial started.
+        Dials = "dials",
+        /// A dial failed (refused, timed out, closed during the handshake).
+        DialFailures = "dial_failures",
+        /// A dial was abandoned at the peer manager's dial timeout.
+        DialTimeouts = "dial_timeouts",
+        /// An inbound connection was refused: the node was at max connections.
+        InboundRefused = "inbound_refused",
+        /// Disconnected after metadata: another cluster.
+        ClusterMismatch = "metadata_cluster_mismatch",
+        /// Disconnected after metadata: the peer reported no cluster.
+        EmptyCluster = "metadata_empty_cluster",
+        /// Disconnected after metadata: no shard in common.
+        NoCommonShard = "metadata_no_common_shard",
+        /// Disconnected: the metadata exchange failed (a shard list above the read limit).
+        MetadataFailed = "metadata_failed",
+        /// A joining relay peer was disconnected: too many inbound relay peers.
+        InRelayExcess = "in_relay_excess_disconnect",
+        /// The connectivity loop pruned an inbound relay peer above the target.
+        InRelayPruned = "in_relay_pruned",
+        /// A peer was disconnected by the IP colocation limit.
+        ColocationDisconnect = "colocation_disconnect",
+        /// Peers removed from the peer store by pruning.
+        StorePruned = "store_pruned",
+        /// Found peers dropped: the peer store was at its hard limit.
+        StoreFull = "store_full",
+        /// Connectivity loop runs.
+        LoopRuns = "loop_runs",
+        /// Keepalive pings sent.
+        Pings = "pings",
+    }
 }
 
 /// Run-wide read-only data every peer manager shares: the configuration and what a node can

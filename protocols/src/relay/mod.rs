@@ -112,53 +112,40 @@ pub enum RelayEvent {
     Count(RelayCounter),
 }
 
-macro_rules! counters {
-    ($($(#[$doc:meta])* $name:ident = $s:literal,)*) => {
-        /// Relay events counted per run.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum RelayCounter { $($(#[$doc])* $name,)* }
-        impl RelayCounter {
-            /// Every counter, in index order.
-            pub const ALL: &'static [RelayCounter] = &[$(RelayCounter::$name,)*];
-            /// A stable snake_case name.
-            pub fn name(self) -> &'static str {
-                match self { $(RelayCounter::$name => $s,)* }
-            }
-        }
-    };
-}
-
-counters! {
-    /// A message failed validation (Reject; P4 for the sender).
-    Rejected = "rejected",
-    /// A message was ignored by validation.
-    Ignored = "ignored",
-    /// A peer was disconnected for a score below the graylist threshold.
-    GraylistDisconnect = "graylist_disconnect",
-    /// A graylisted peer's connection was refused or closed on reconnect.
-    GraylistRefused = "graylist_refused",
-    /// A peer was disconnected because its non-priority queue overflowed.
-    QueueOverflowDisconnect = "queue_overflow_disconnect",
-    /// An RPC above `max_rpc_bytes` was not sent.
-    RpcTooLarge = "rpc_too_large",
-    /// The upload link refused a write (backlog bound).
-    UplinkFull = "uplink_full",
-    /// An IHAVE ignored (sender below the gossip threshold or out of IWANT budget).
-    IhaveIgnored = "ihave_ignored",
-    /// Message ids requested with IWANT.
-    IwantIdsSent = "iwant_ids_sent",
-    /// Messages sent in reply to IWANT.
-    IwantMsgsServed = "iwant_msgs_served",
-    /// IWANT ids refused (not advertised to that peer, or already served).
-    IwantIdsRefused = "iwant_ids_refused",
-    /// Forwards skipped because the peer sent IDONTWANT.
-    IdontwantSavedSends = "idontwant_saved_sends",
-    /// A GRAFT arrived during backoff (answered with PRUNE, behaviour penalty).
-    GraftDuringBackoff = "graft_during_backoff",
-    /// A non-priority message had to wait in a peer's queue.
-    NonPriorityQueued = "non_priority_queued",
-    /// Peer-exchange dials.
-    PxDials = "px_dials",
+crate::protocol_counters! {
+    /// Relay events counted per run.
+    pub enum RelayCounter {
+        /// A message failed validation (Reject; P4 for the sender).
+        Rejected = "rejected",
+        /// A message was ignored by validation.
+        Ignored = "ignored",
+        /// A peer was disconnected for a score below the graylist threshold.
+        GraylistDisconnect = "graylist_disconnect",
+        /// A graylisted peer's connection was refused or closed on reconnect.
+        GraylistRefused = "graylist_refused",
+        /// A peer was disconnected because its non-priority queue overflowed.
+        QueueOverflowDisconnect = "queue_overflow_disconnect",
+        /// An RPC above `max_rpc_bytes` was not sent.
+        RpcTooLarge = "rpc_too_large",
+        /// The upload link refused a write (backlog bound).
+        UplinkFull = "uplink_full",
+        /// An IHAVE ignored (sender below the gossip threshold or out of IWANT budget).
+        IhaveIgnored = "ihave_ignored",
+        /// Message ids requested with IWANT.
+        IwantIdsSent = "iwant_ids_sent",
+        /// Messages sent in reply to IWANT.
+        IwantMsgsServed = "iwant_msgs_served",
+        /// IWANT ids refused (not advertised to that peer, or already served).
+        IwantIdsRefused = "iwant_ids_refused",
+        /// Forwards skipped because the peer sent IDONTWANT.
+        IdontwantSavedSends = "idontwant_saved_sends",
+        /// A GRAFT arrived during backoff (answered with PRUNE, behaviour penalty).
+        GraftDuringBackoff = "graft_during_backoff",
+        /// A non-priority message had to wait in a peer's queue.
+        NonPriorityQueued = "non_priority_queued",
+        /// Peer-exchange dials.
+        PxDials = "px_dials",
+    }
 }
 
 /// Why a publish did not go out.
