@@ -33,6 +33,28 @@ pub const EXIT_USAGE: u8 = 2;
 /// `wakusim compare` found a metric past its tolerance, a mismatch or a missing row.
 pub const EXIT_REGRESSION: u8 = 3;
 
+/// A malformed command line found after parsing (e.g. `--shard 3/2`): `wakusim` exits with
+/// [`EXIT_USAGE`] for it.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// The exit status for an error: [`EXIT_USAGE`] for a [`UsageError`], else [`EXIT_ERROR`].
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<UsageError>().is_some() {
+        EXIT_USAGE
+    } else {
+        EXIT_ERROR
+    }
+}
+
 /// Options every subcommand takes.
 #[derive(Args, Clone, Debug, Default)]
 pub struct GlobalArgs {
@@ -42,7 +64,7 @@ pub struct GlobalArgs {
     /// More logs: -v info, -vv debug, -vvv trace.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// No progress bars, and only errors in the logs.
+    /// No progress bars, no sweep plan, and only errors in the logs.
     #[arg(short, long, global = true)]
     pub quiet: bool,
 }
@@ -356,7 +378,10 @@ pub fn sweep(args: &SweepArgs, g: &GlobalArgs) -> anyhow::Result<u8> {
     })?;
     let kind = model_of(&base, &file.scenario_spec)?;
     let shard = match &args.shard {
-        Some(s) => Some(Shard::parse(s, &|k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?),
+        Some(s) => Some(
+            Shard::parse(s, &|k| std::env::var(k).ok())
+                .map_err(|e| anyhow::Error::new(UsageError(e)))?,
+        ),
         None => None,
     };
     with_model(
@@ -409,23 +434,25 @@ impl ModelTask for SweepTask<'_> {
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .clamp(1, todo.len().max(1));
-        eprintln!(
-            "sweep {}: {} points x {} seeds = {} runs{}; {} to run{} with {jobs} jobs -> {}",
-            plan.name,
-            plan.points,
-            plan.seeds.len(),
-            plan.runs.len(),
-            self.shard
-                .map(|s| format!(", shard {s}: {} runs", mine.len()))
-                .unwrap_or_default(),
-            todo.len(),
-            if args.resume {
-                format!(" ({} already complete)", mine.len() - todo.len())
-            } else {
-                String::new()
-            },
-            dir.display()
-        );
+        if !self.g.quiet {
+            eprintln!(
+                "sweep {}: {} points x {} seeds = {} runs{}; {} to run{} with {jobs} jobs -> {}",
+                plan.name,
+                plan.points,
+                plan.seeds.len(),
+                plan.runs.len(),
+                self.shard
+                    .map(|s| format!(", shard {s}: {} runs", mine.len()))
+                    .unwrap_or_default(),
+                todo.len(),
+                if args.resume {
+                    format!(" ({} already complete)", mine.len() - todo.len())
+                } else {
+                    String::new()
+                },
+                dir.display()
+            );
+        }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs)
             .build()

@@ -573,7 +573,9 @@ fn scenario_errors_name_file_line_and_field() {
         wakusim(p, &["run", "tiny.toml", "--set", "no-equals-sign"]),
         2,
     );
-    fails(wakusim(p, &["sweep", "grid.toml", "--shard", "3/2"]), 1);
+    let err = fails(wakusim(p, &["sweep", "grid.toml", "--shard", "3/2"]), 2);
+    assert!(err.contains("`3/2` is not a shard"), "{err}");
+    fails(wakusim(p, &["sweep", "grid.toml", "--shard", "0/2"]), 2);
     fails(wakusim(p, &["frobnicate"]), 2);
 }
 
@@ -707,4 +709,59 @@ fn bench_reports_json_with_peak_memory() {
     fs::write(d.path().join("b.json"), &out).unwrap();
     ok(wakusim(d.path(), &["compare", "b.json", "b.json"]));
     fails(wakusim(d.path(), &["bench", "network", "--nodes", "3"]), 1);
+}
+
+/// Runs wakusim with its standard output into a pipe whose reading end is closed at once.
+fn into_closed_pipe(dir: &Path, args: &[&str]) -> Output {
+    use std::process::Stdio;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("CI", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let d = setup();
+    for args in [
+        &["completions", "bash"][..],
+        &[
+            "topology",
+            "--kind",
+            "random_regular",
+            "--nodes",
+            "100",
+            "--degree",
+            "4",
+            "--json",
+        ][..],
+        &["validate", "tiny.toml"][..],
+    ] {
+        let o = into_closed_pipe(d.path(), args);
+        let err = stderr(&o);
+        assert!(err.is_empty(), "{args:?}: {err}");
+        assert!(
+            o.status.success() || o.status.signal() == Some(13),
+            "{args:?}: {:?}",
+            o.status
+        );
+    }
+}
+
+#[test]
+fn quiet_silences_the_sweep_plan() {
+    let d = setup();
+    let o = ok(wakusim(
+        d.path(),
+        &["-q", "sweep", "grid.toml", "--jobs", "2"],
+    ));
+    assert_eq!(stderr(&o), "");
+    assert!(stdout(&o).contains("sweep grid: 12 runs"), "{}", stdout(&o));
 }
