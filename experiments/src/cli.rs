@@ -643,6 +643,13 @@ pub fn compare(args: &CompareArgs, _g: &GlobalArgs) -> anyhow::Result<u8> {
     let tol = compare::Tolerances::parse(&args.tolerance).map_err(anyhow::Error::msg)?;
     let base = compare::load(&args.baseline)?;
     let cur = compare::load(&args.current)?;
+    let mut known = base.metrics();
+    for m in cur.metrics() {
+        if !known.contains(&m) {
+            known.push(m);
+        }
+    }
+    tol.check_known(&known).map_err(anyhow::Error::msg)?;
     let lines = compare::compare(&base, &cur, &tol)?;
     println!("baseline: {}\ncurrent:  {}\n", base.source, cur.source);
     print!("{}", compare::render(&lines, args.only_changed));

@@ -484,10 +484,46 @@ fn compare_exits_non_zero_past_tolerance_and_zero_within() {
             "flood.nodes=13",
         ],
     ));
-    let o = wakusim(p, &["compare", "base/tiny", "more/tiny"]);
-    let out = stdout(&o);
-    fails(o, 3);
-    assert!(out.contains("MISMATCH"), "{out}");
+    let err = fails(wakusim(p, &["compare", "base/tiny", "more/tiny"]), 1);
+    assert!(
+        err.contains(
+            "base/tiny/summary.csv and more/tiny/summary.csv are results of different scenarios \
+             (run s1: nodes 12 and 13)"
+        ),
+        "{err}"
+    );
+    // A run of another model is another scenario.
+    fs::write(
+        p.join("w.toml"),
+        "model = \"waku\"\nname = \"tiny\"\n[run]\nduration_s = 4\nwarmup_s = 1\n\
+         [outputs]\nplots = false\n[network]\nnodes = 12\n",
+    )
+    .unwrap();
+    ok(wakusim(p, &["run", "w.toml", "--out", "waku"]));
+    let err = fails(wakusim(p, &["compare", "base/tiny", "waku/tiny"]), 1);
+    assert!(
+        err.contains("different scenarios (model flood and model waku)"),
+        "{err}"
+    );
+    // An unknown metric in --tolerance is an error naming it and the known ones.
+    let err = fails(
+        wakusim(
+            p,
+            &[
+                "compare",
+                "base/tiny",
+                "base/tiny",
+                "--tolerance",
+                "latency_p96_ms=5",
+            ],
+        ),
+        1,
+    );
+    assert!(
+        err.contains("unknown metric `latency_p96_ms` in --tolerance; the metrics of these results are: seed, nodes,"),
+        "{err}"
+    );
+    assert!(err.contains("latency_p95_ms"), "{err}");
     let err = fails(wakusim(p, &["compare", "base/tiny", "nope.csv"]), 1);
     assert!(err.contains("nope.csv"), "{err}");
 }
