@@ -337,9 +337,9 @@ impl ModelTask for RunTask<'_> {
                 s.common.name,
                 sm.nodes,
                 sm.messages_published,
-                crate::output::fmt_f64(sm.delivery_rate_mean),
-                crate::output::fmt_f64(sm.latency_p50_ms),
-                crate::output::fmt_f64(sm.latency_p99_ms),
+                shown(sm.delivery_rate_mean),
+                shown(sm.latency_p50_ms),
+                shown(sm.latency_p99_ms),
                 done.events,
                 done.machine.wall_s,
                 done.dir.display()
@@ -358,6 +358,15 @@ impl ModelTask for RunTask<'_> {
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         Ok(EXIT_OK)
+    }
+}
+
+/// A figure for people to read: `-` when undefined (NaN).
+fn shown(x: f64) -> String {
+    if x.is_nan() {
+        "-".to_owned()
+    } else {
+        crate::output::fmt_f64(x)
     }
 }
 

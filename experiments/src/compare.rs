@@ -27,6 +27,9 @@
 //! Results of different scenarios are not compared at all (an error): different models (by
 //! their manifests, or model columns with no name in common), or a run with a different
 //! `nodes` or `sim_seconds`. A `--tolerance` must name a metric of the inputs.
+//!
+//! An undefined value (an empty cell or `NaN`, e.g. the latency of a run without messages) in
+//! either input is not comparable: marked `n/a`, neither better nor worse, and counted apart.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -354,6 +357,9 @@ pub enum Status {
     Mismatch,
     /// In one input only.
     Missing,
+    /// Undefined (an empty cell or NaN, e.g. the latency of a run without messages) in one
+    /// input or both: not comparable, neither better nor worse.
+    Undefined,
     /// Informational.
     Info,
 }
@@ -367,6 +373,7 @@ impl Status {
             Status::Worse => "WORSE",
             Status::Mismatch => "MISMATCH",
             Status::Missing => "MISSING",
+            Status::Undefined => "n/a",
             Status::Info => "info",
         }
     }
@@ -543,6 +550,11 @@ fn judge(key: &str, metric: &str, b: &str, c: &str, rule: Rule) -> Line {
         rule,
         status: Status::Same,
     };
+    let undefined = |v: &str| v.is_empty() || v.parse::<f64>().is_ok_and(f64::is_nan);
+    if undefined(b) || undefined(c) {
+        line.status = Status::Undefined;
+        return line;
+    }
     let (Ok(bv), Ok(cv)) = (b.parse::<f64>(), c.parse::<f64>()) else {
         line.status = match (b == c, rule.better) {
             (true, _) => Status::Same,
@@ -682,7 +694,22 @@ pub fn render(lines: &[Line], only_changed: bool) -> String {
         out.push('\n');
     }
     let failing: Vec<&Line> = lines.iter().filter(|l| l.status.fails()).collect();
-    let compared = lines.iter().filter(|l| l.status != Status::Info).count();
+    let compared = lines
+        .iter()
+        .filter(|l| !matches!(l.status, Status::Info | Status::Undefined))
+        .count();
+    let undefined = lines
+        .iter()
+        .filter(|l| l.status == Status::Undefined)
+        .count();
+    if undefined > 0 {
+        let _ = writeln!(
+            out,
+            "\n{undefined} values not comparable (n/a): undefined (an empty cell) in the baseline \
+             or the current results, e.g. the latency of a run without messages; neither better \
+             nor worse"
+        );
+    }
     if failing.is_empty() {
         let _ = writeln!(
             out,
@@ -873,6 +900,40 @@ mod tests {
                 .unwrap_err()
                 .starts_with("the pattern `bw_*` in --tolerance matches no metric;")
         );
+    }
+
+    #[test]
+    fn undefined_values_are_not_comparable() {
+        let base = ds(&[(
+            "s1",
+            &[
+                ("latency_p50_ms", ""),
+                ("delivery_rate_mean", ""),
+                ("duplicates_mean", "NaN"),
+            ],
+        )]);
+        let cur = ds(&[(
+            "s1",
+            &[
+                ("latency_p50_ms", "0"),
+                ("delivery_rate_mean", ""),
+                ("duplicates_mean", "2"),
+            ],
+        )]);
+        for (b, c) in [(&base, &cur), (&cur, &base)] {
+            let lines = compare(b, c, &Tolerances::default()).unwrap();
+            assert!(
+                lines.iter().all(|l| l.status == Status::Undefined),
+                "{lines:?}"
+            );
+            assert!(lines.iter().all(|l| l.change.is_none()));
+            let text = render(&lines, false);
+            assert!(text.contains(
+                "\n3 values not comparable (n/a): undefined (an empty cell) in the baseline or the \
+                 current results, e.g. the latency of a run without messages; neither better nor \
+                 worse\n\nOK: 0 values compared, none regressed past its tolerance\n"
+            ), "{text}");
+        }
     }
 
     #[test]

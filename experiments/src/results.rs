@@ -110,6 +110,16 @@ pub const TIMING_COLUMNS: [&str; 9] = [
     "jobs",
 ];
 
+/// A `summary.csv` cell: an undefined figure (NaN, e.g. the delivery rate of a run that
+/// published no message) is an empty cell, which pandas reads as NaN.
+pub fn summary_cell(x: f64) -> String {
+    if x.is_nan() {
+        String::new()
+    } else {
+        fmt_f64(x)
+    }
+}
+
 /// The header and the row of `summary.csv` for a run.
 pub fn summary_table(run_id: &str, seed: u64, r: &RunResult) -> (Vec<String>, Vec<String>) {
     let s: &Summary = &r.summary;
@@ -118,25 +128,25 @@ pub fn summary_table(run_id: &str, seed: u64, r: &RunResult) -> (Vec<String>, Ve
         run_id.to_owned(),
         seed.to_string(),
         s.nodes.to_string(),
-        fmt_f64(s.sim_seconds),
+        summary_cell(s.sim_seconds),
         s.messages_published.to_string(),
-        fmt_f64(s.delivery_rate_mean),
-        fmt_f64(s.delivery_rate_min),
+        summary_cell(s.delivery_rate_mean),
+        summary_cell(s.delivery_rate_min),
         s.messages_not_fully_delivered.to_string(),
-        fmt_f64(s.latency_p50_ms),
-        fmt_f64(s.latency_p95_ms),
-        fmt_f64(s.latency_p99_ms),
-        fmt_f64(s.latency_max_ms),
-        fmt_f64(s.duplicates_mean),
-        fmt_f64(s.bandwidth_in_mean_bytes_per_sec),
-        fmt_f64(s.bandwidth_out_mean_bytes_per_sec),
-        fmt_f64(s.bandwidth_in_p95_bytes_per_sec),
-        fmt_f64(s.bandwidth_out_p95_bytes_per_sec),
+        summary_cell(s.latency_p50_ms),
+        summary_cell(s.latency_p95_ms),
+        summary_cell(s.latency_p99_ms),
+        summary_cell(s.latency_max_ms),
+        summary_cell(s.duplicates_mean),
+        summary_cell(s.bandwidth_in_mean_bytes_per_sec),
+        summary_cell(s.bandwidth_out_mean_bytes_per_sec),
+        summary_cell(s.bandwidth_in_p95_bytes_per_sec),
+        summary_cell(s.bandwidth_out_p95_bytes_per_sec),
         r.engine.events.to_string(),
     ];
     for (name, value) in &s.extra {
         header.push(name.clone());
-        row.push(fmt_f64(*value));
+        row.push(summary_cell(*value));
     }
     (header, row)
 }

@@ -801,3 +801,57 @@ fn quiet_silences_the_sweep_plan() {
     assert_eq!(stderr(&o), "");
     assert!(stdout(&o).contains("sweep grid: 12 runs"), "{}", stdout(&o));
 }
+
+#[test]
+fn a_run_without_messages_has_empty_cells_that_compare_as_not_comparable() {
+    let d = setup();
+    let p = d.path();
+    fs::write(
+        p.join("quiet.toml"),
+        "model = \"waku\"\nname = \"quiet\"\n[run]\nduration_s = 4\nwarmup_s = 1\n\
+         [outputs]\nplots = false\n[network]\nnodes = 12\n",
+    )
+    .unwrap();
+    let o = ok(wakusim(p, &["run", "quiet.toml"]));
+    assert!(
+        stdout(&o).contains("0 messages, delivery -, latency p50 - ms p99 - ms"),
+        "{}",
+        stdout(&o)
+    );
+    let summary = fs::read_to_string(p.join("results/quiet/s1/summary.csv")).unwrap();
+    let header: Vec<&str> = summary.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = summary.lines().nth(1).unwrap().split(',').collect();
+    let cell = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(cell("messages_published"), "0");
+    for undefined in [
+        "delivery_rate_mean",
+        "delivery_rate_min",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "latency_p99_ms",
+        "latency_max_ms",
+        "duplicates_mean",
+        "latency_mean_ms",
+        "duplicates_p95",
+        "hops_mean",
+    ] {
+        assert_eq!(cell(undefined), "", "{undefined}: {summary}");
+    }
+    assert_eq!(cell("messages_not_fully_delivered"), "0");
+    assert_ne!(cell("bandwidth_out_mean_bytes_per_sec"), "");
+    // Undefined values are neither better nor worse.
+    let o = ok(wakusim(
+        p,
+        &["compare", "results/quiet", "results/quiet/s1"],
+    ));
+    let out = stdout(&o);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("s1   latency_p95_ms") && l.ends_with("n/a")),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n10 values not comparable (n/a): undefined (an empty cell)"),
+        "{out}"
+    );
+}
