@@ -311,6 +311,7 @@ impl ModelTask for RunTask<'_> {
         let duration = s.common.run.duration_s;
         let mut parts = Vec::new();
         let mut timings = Vec::new();
+        let mut failure = None;
         for seed in seeds {
             let run_id = format!("s{seed}");
             let spec = RunSpec {
@@ -329,7 +330,13 @@ impl ModelTask for RunTask<'_> {
             let done =
                 runner::execute::<M>(&spec, &|p| progress::update_run_bar(&bar, p, duration));
             bar.finish_and_clear();
-            let done = done?;
+            let done = match done {
+                Ok(d) => d,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
             let sm = &done.summary;
             println!(
                 "{} {run_id}: {} nodes, {} messages, delivery {}, latency p50 {} ms p99 {} ms, \
@@ -347,17 +354,23 @@ impl ModelTask for RunTask<'_> {
             parts.push((Vec::new(), read_csv(&done.dir.join(results::SUMMARY_FILE))?));
             timings.push((Vec::new(), read_csv(&done.dir.join(results::TIMING_FILE))?));
         }
-        // The scenario directory's summary.csv and timing.csv: one row per seed just run.
-        for (name, parts) in [
-            (results::SUMMARY_FILE, &parts),
-            (results::TIMING_FILE, &timings),
-        ] {
-            let t = union_tables(&[], parts);
-            let path = dir.join(name);
-            write_atomic(&path, &csv_bytes(&t.header, &t.rows))
-                .with_context(|| format!("cannot write {}", path.display()))?;
+        // The scenario directory's summary.csv and timing.csv: one row per seed just run and
+        // complete. When no run completed, the earlier files stay: their runs are untouched.
+        if !parts.is_empty() {
+            for (name, parts) in [
+                (results::SUMMARY_FILE, &parts),
+                (results::TIMING_FILE, &timings),
+            ] {
+                let t = union_tables(&[], parts);
+                let path = dir.join(name);
+                write_atomic(&path, &csv_bytes(&t.header, &t.rows))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
         }
-        Ok(EXIT_OK)
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(EXIT_OK),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //!
 //! | file | contents |
 //! |---|---|
-//! | `scenario.toml` | the fully resolved scenario of this run (its seed included); written first |
+//! | `scenario.toml` | the fully resolved scenario of this run (its seed included) |
 //! | `summary.csv` | one row: [`SUMMARY_COLUMNS`], then the model's extra columns |
 //! | `bandwidth.csv` | [`BANDWIDTH_COLUMNS`], long form |
 //! | `timeseries.csv` | `time_s, metric, value`, long form |
@@ -13,6 +13,9 @@
 //! | `timing.csv` | [`TIMING_COLUMNS`]: machine measurements, differ between machines |
 //! | plots | `bandwidth.png`, `latency-cdf.png`, `timeseries-<metric>.png` (and `.svg`) |
 //! | `manifest.json` | [`Manifest`]; written last: a run is complete iff it exists |
+//!
+//! The files are written into a temporary directory next to the run directory, which replaces
+//! it only when the run succeeded (see [`crate::runner::execute`]).
 //!
 //! Every file except `timing.csv` and the manifest's `machine` section is a deterministic
 //! function of the resolved scenario and the seed: byte-identical on every machine.

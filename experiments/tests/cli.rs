@@ -855,3 +855,76 @@ fn a_run_without_messages_has_empty_cells_that_compare_as_not_comparable() {
         "{out}"
     );
 }
+
+/// Every file under `root` by relative path, bytes as they are.
+fn raw_tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.insert(
+                    p.strip_prefix(root).unwrap().to_owned(),
+                    fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+#[test]
+fn a_failed_run_leaves_the_earlier_results_as_they_were() {
+    let d = setup();
+    let p = d.path();
+    let ring: String = (0..12)
+        .map(|i| format!("{i},{}\n{i},{}\n", (i + 1) % 12, (i + 3) % 12))
+        .collect();
+    fs::write(p.join("g.csv"), format!("source,target\n{ring}")).unwrap();
+    fs::write(
+        p.join("filed.toml"),
+        "model = \"waku\"\nname = \"filed\"\n[run]\nduration_s = 4\nwarmup_s = 1\nseeds = [1, 2]\n\
+         [outputs]\nplots = false\n[network]\nnodes = 12\n\
+         [network.topology]\nkind = \"file\"\npath = \"g.csv\"\n",
+    )
+    .unwrap();
+    ok(wakusim(p, &["run", "filed.toml"]));
+    let root = p.join("results/filed");
+    let before = raw_tree(&root);
+    assert!(before.contains_key(Path::new("s2/manifest.json")));
+    // The graph file breaks: every run now fails when it builds its network.
+    fs::write(p.join("g.csv"), "garbage\n").unwrap();
+    let err = fails(wakusim(p, &["run", "filed.toml"]), 1);
+    assert!(
+        err.contains(
+            "run s1 (seed 1) failed; reproduce with: wakusim run results/filed/s1.failed/scenario.toml"
+        ),
+        "{err}"
+    );
+    let mut after = raw_tree(&root);
+    assert_eq!(
+        after.remove(Path::new("s1.failed/scenario.toml")),
+        Some(before[Path::new("s1/scenario.toml")].clone()),
+        "the failed run's scenario is kept to reproduce it"
+    );
+    assert!(
+        before == after,
+        "the earlier runs and summary.csv are untouched"
+    );
+    // A successful run replaces the earlier one and removes the failed run's directory.
+    fs::write(p.join("g.csv"), format!("source,target\n{ring}")).unwrap();
+    ok(wakusim(p, &["run", "filed.toml", "--seed", "1"]));
+    let names: Vec<String> = fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut names = names;
+    names.sort();
+    assert_eq!(names, ["s1", "s2", "summary.csv", "timing.csv"]);
+    let summary = fs::read_to_string(root.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 2, "the run just made: {summary}");
+    assert!(summary.lines().nth(1).unwrap().starts_with("s1,1,12,"));
+}
