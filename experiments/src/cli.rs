@@ -126,7 +126,8 @@ pub struct SweepArgs {
     /// merge`.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
-    /// Skip the runs whose directory is complete (has a manifest.json for the same scenario).
+    /// Skip the runs whose directory is complete: a manifest.json for the same scenario, and
+    /// every file it lists there with the size and SHA-256 it records.
     #[arg(long)]
     pub resume: bool,
     /// Results root: the sweep goes to OUT/SWEEP_NAME/.

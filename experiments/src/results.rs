@@ -26,6 +26,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 use crate::machine::Machine;
 use crate::model::{RunResult, Summary};
@@ -266,6 +267,36 @@ pub struct SweepRef {
     pub params: BTreeMap<String, toml::Value>,
 }
 
+/// The size and SHA-256 of a result file, to tell a complete file from a missing, cut or
+/// changed one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileCheck {
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the contents, lower-case hex.
+    pub sha256: String,
+}
+
+impl FileCheck {
+    /// The check of `bytes`.
+    pub fn of(bytes: &[u8]) -> FileCheck {
+        FileCheck {
+            bytes: bytes.len() as u64,
+            sha256: crate::runner::hex(&sha2::Sha256::digest(bytes)),
+        }
+    }
+
+    /// Whether the file at `path` is exactly the one checked: the size first (cheap), then
+    /// the hash.
+    pub fn matches(&self, path: &Path) -> bool {
+        match fs::metadata(path) {
+            Ok(m) if m.is_file() && m.len() == self.bytes => {}
+            _ => return false,
+        }
+        fs::read(path).is_ok_and(|b| FileCheck::of(&b) == *self)
+    }
+}
+
 /// `manifest.json`: what was run, with what, by which build, and what it cost.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -297,6 +328,10 @@ pub struct Manifest {
     pub sweep: Option<SweepRef>,
     /// The result files of the run, in the order written (the manifest excluded).
     pub files: Vec<String>,
+    /// Size and SHA-256 of each of `files` but `timing.csv` (whose check is in `machine`),
+    /// by name: `--resume` reruns a run whose files do not match.
+    #[serde(default)]
+    pub checksums: BTreeMap<String, FileCheck>,
     /// The fully resolved scenario, every default filled in.
     pub scenario: serde_json::Value,
     /// Measurements of the machine; the only part that differs between machines.
@@ -309,6 +344,22 @@ impl Manifest {
         let mut b = serde_json::to_vec_pretty(self).expect("a manifest always serializes");
         b.push(b'\n');
         b
+    }
+}
+
+impl Manifest {
+    /// Whether every file of the run in `dir` is there, whole and unchanged: each of `files`
+    /// has a check (in `checksums`, or `machine.timing_csv` for `timing.csv`) and matches it.
+    /// A manifest without checks (written by an older wakusim) cannot tell, so it is not.
+    pub fn files_intact(&self, dir: &Path) -> bool {
+        self.files.iter().all(|name| {
+            let check = if name == TIMING_FILE {
+                self.machine.timing_csv.as_ref()
+            } else {
+                self.checksums.get(name)
+            };
+            check.is_some_and(|c| c.matches(&dir.join(name)))
+        })
     }
 }
 

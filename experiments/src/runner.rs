@@ -258,6 +258,19 @@ fn execute_in<M: Model>(
         }
     }
 
+    // The check of every file, read back as written.
+    let mut machine = machine;
+    let mut checksums = std::collections::BTreeMap::new();
+    for name in &all_files {
+        let path = tmp.join(name);
+        let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let check = results::FileCheck::of(&bytes);
+        if name == results::TIMING_FILE {
+            machine.timing_csv = Some(check);
+        } else {
+            checksums.insert(name.clone(), check);
+        }
+    }
     let manifest = Manifest {
         format_version: results::FORMAT_VERSION,
         run_id: spec.run_id.clone(),
@@ -272,6 +285,7 @@ fn execute_in<M: Model>(
         reproduce: format!("wakusim run {}", results::SCENARIO_FILE),
         sweep: spec.sweep.clone(),
         files: all_files,
+        checksums,
         scenario: canonical_json(&spec.scenario),
         machine: machine.clone(),
     };

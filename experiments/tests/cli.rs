@@ -45,6 +45,14 @@ seeds = 2
 "flood.message_size_bytes" = { linear = [200, 800], steps = 2 }
 "#;
 
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn wakusim(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
@@ -414,6 +422,75 @@ fn resume_skips_exactly_the_finished_runs() {
         }
     }
     assert_eq!(fs::read(root.join("sweep.csv")).unwrap(), before);
+    // A run whose manifest is there but whose files are not all complete is run again: a
+    // file missing, one cut short, one changed in place (same size), timing.csv cut.
+    let files_before = raw_tree(&root);
+    fs::remove_file(root.join("p000-s1/latency.csv")).unwrap();
+    let cut = root.join("p001-s2/bandwidth.csv");
+    let bytes = fs::read(&cut).unwrap();
+    fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let changed = root.join("p003-s1/summary.csv");
+    let mut bytes = fs::read(&changed).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] = if bytes[last] == b'1' { b'2' } else { b'1' };
+    fs::write(&changed, &bytes).unwrap();
+    let timing = root.join("p004-s2/timing.csv");
+    let bytes = fs::read(&timing).unwrap();
+    fs::write(&timing, &bytes[..bytes.len() - 1]).unwrap();
+    let o = ok(wakusim(p, &["sweep", "grid.toml", "--resume"]));
+    assert!(
+        stderr(&o).contains("4 to run (8 already complete)"),
+        "{}",
+        stderr(&o)
+    );
+    for rerun in ["p000-s1", "p001-s2", "p003-s1", "p004-s2"] {
+        assert!(!root.join(rerun).join("untouched").exists(), "{rerun}");
+    }
+    assert!(root.join("p005-s1/untouched").exists());
+    let files_after = raw_tree(&root);
+    for (k, v) in &files_before {
+        let name = k.file_name().unwrap().to_string_lossy();
+        if ![
+            "timing.csv",
+            "manifest.json",
+            "sweep-timing.csv",
+            "untouched",
+        ]
+        .contains(&name.as_ref())
+        {
+            assert!(files_after.get(k) == Some(v), "{} differs", k.display());
+        }
+    }
+    // The manifest records every file's size and SHA-256; timing.csv's under `machine`.
+    let m: serde_json::Value =
+        serde_json::from_slice(&fs::read(root.join("p000-s1/manifest.json")).unwrap()).unwrap();
+    let summary = fs::read(root.join("p000-s1/summary.csv")).unwrap();
+    assert_eq!(
+        m["checksums"]["summary.csv"],
+        serde_json::json!({
+            "bytes": summary.len(),
+            "sha256": sha256_hex(&summary),
+        })
+    );
+    let names: Vec<&str> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .filter(|f| *f != "timing.csv")
+        .collect();
+    let checked: Vec<&str> = m["checksums"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(checked, sorted);
+    let timing = fs::read(root.join("p000-s1/timing.csv")).unwrap();
+    assert_eq!(m["machine"]["timing_csv"]["bytes"], timing.len());
+    assert_eq!(m["machine"]["timing_csv"]["sha256"], sha256_hex(&timing));
     // A changed sweep definition re-runs what changed, even with --resume.
     fs::write(p.join("grid.toml"), SWEEP.replace("= 30", "= 31")).unwrap();
     let o = ok(wakusim(p, &["sweep", "grid.toml", "--resume"]));
