@@ -33,6 +33,28 @@ pub const EXIT_USAGE: u8 = 2;
 /// `wakusim compare` found a metric past its tolerance, a mismatch or a missing row.
 pub const EXIT_REGRESSION: u8 = 3;
 
+/// A malformed command line found after parsing (e.g. `--shard 3/2`): `wakusim` exits with
+/// [`EXIT_USAGE`] for it.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// The exit status for an error: [`EXIT_USAGE`] for a [`UsageError`], else [`EXIT_ERROR`].
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<UsageError>().is_some() {
+        EXIT_USAGE
+    } else {
+        EXIT_ERROR
+    }
+}
+
 /// Options every subcommand takes.
 #[derive(Args, Clone, Debug, Default)]
 pub struct GlobalArgs {
@@ -42,7 +64,7 @@ pub struct GlobalArgs {
     /// More logs: -v info, -vv debug, -vvv trace.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// No progress bars, and only errors in the logs.
+    /// No progress bars, no sweep plan, and only errors in the logs.
     #[arg(short, long, global = true)]
     pub quiet: bool,
 }
@@ -104,7 +126,8 @@ pub struct SweepArgs {
     /// merge`.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
-    /// Skip the runs whose directory is complete (has a manifest.json for the same scenario).
+    /// Skip the runs whose directory is complete: a manifest.json for the same scenario, and
+    /// every file it lists there with the size and SHA-256 it records.
     #[arg(long)]
     pub resume: bool,
     /// Results root: the sweep goes to OUT/SWEEP_NAME/.
@@ -289,6 +312,7 @@ impl ModelTask for RunTask<'_> {
         let duration = s.common.run.duration_s;
         let mut parts = Vec::new();
         let mut timings = Vec::new();
+        let mut failure = None;
         for seed in seeds {
             let run_id = format!("s{seed}");
             let spec = RunSpec {
@@ -307,7 +331,13 @@ impl ModelTask for RunTask<'_> {
             let done =
                 runner::execute::<M>(&spec, &|p| progress::update_run_bar(&bar, p, duration));
             bar.finish_and_clear();
-            let done = done?;
+            let done = match done {
+                Ok(d) => d,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
             let sm = &done.summary;
             println!(
                 "{} {run_id}: {} nodes, {} messages, delivery {}, latency p50 {} ms p99 {} ms, \
@@ -315,9 +345,9 @@ impl ModelTask for RunTask<'_> {
                 s.common.name,
                 sm.nodes,
                 sm.messages_published,
-                crate::output::fmt_f64(sm.delivery_rate_mean),
-                crate::output::fmt_f64(sm.latency_p50_ms),
-                crate::output::fmt_f64(sm.latency_p99_ms),
+                shown(sm.delivery_rate_mean),
+                shown(sm.latency_p50_ms),
+                shown(sm.latency_p99_ms),
                 done.events,
                 done.machine.wall_s,
                 done.dir.display()
@@ -325,17 +355,32 @@ impl ModelTask for RunTask<'_> {
             parts.push((Vec::new(), read_csv(&done.dir.join(results::SUMMARY_FILE))?));
             timings.push((Vec::new(), read_csv(&done.dir.join(results::TIMING_FILE))?));
         }
-        // The scenario directory's summary.csv and timing.csv: one row per seed just run.
-        for (name, parts) in [
-            (results::SUMMARY_FILE, &parts),
-            (results::TIMING_FILE, &timings),
-        ] {
-            let t = union_tables(&[], parts);
-            let path = dir.join(name);
-            write_atomic(&path, &csv_bytes(&t.header, &t.rows))
-                .with_context(|| format!("cannot write {}", path.display()))?;
+        // The scenario directory's summary.csv and timing.csv: one row per seed just run and
+        // complete. When no run completed, the earlier files stay: their runs are untouched.
+        if !parts.is_empty() {
+            for (name, parts) in [
+                (results::SUMMARY_FILE, &parts),
+                (results::TIMING_FILE, &timings),
+            ] {
+                let t = union_tables(&[], parts);
+                let path = dir.join(name);
+                write_atomic(&path, &csv_bytes(&t.header, &t.rows))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
         }
-        Ok(EXIT_OK)
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(EXIT_OK),
+        }
+    }
+}
+
+/// A figure for people to read: `-` when undefined (NaN).
+fn shown(x: f64) -> String {
+    if x.is_nan() {
+        "-".to_owned()
+    } else {
+        crate::output::fmt_f64(x)
     }
 }
 
@@ -356,7 +401,10 @@ pub fn sweep(args: &SweepArgs, g: &GlobalArgs) -> anyhow::Result<u8> {
     })?;
     let kind = model_of(&base, &file.scenario_spec)?;
     let shard = match &args.shard {
-        Some(s) => Some(Shard::parse(s, &|k| std::env::var(k).ok()).map_err(anyhow::Error::msg)?),
+        Some(s) => Some(
+            Shard::parse(s, &|k| std::env::var(k).ok())
+                .map_err(|e| anyhow::Error::new(UsageError(e)))?,
+        ),
         None => None,
     };
     with_model(
@@ -409,23 +457,25 @@ impl ModelTask for SweepTask<'_> {
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .clamp(1, todo.len().max(1));
-        eprintln!(
-            "sweep {}: {} points x {} seeds = {} runs{}; {} to run{} with {jobs} jobs -> {}",
-            plan.name,
-            plan.points,
-            plan.seeds.len(),
-            plan.runs.len(),
-            self.shard
-                .map(|s| format!(", shard {s}: {} runs", mine.len()))
-                .unwrap_or_default(),
-            todo.len(),
-            if args.resume {
-                format!(" ({} already complete)", mine.len() - todo.len())
-            } else {
-                String::new()
-            },
-            dir.display()
-        );
+        if !self.g.quiet {
+            eprintln!(
+                "sweep {}: {} points x {} seeds = {} runs{}; {} to run{} with {jobs} jobs -> {}",
+                plan.name,
+                plan.points,
+                plan.seeds.len(),
+                plan.runs.len(),
+                self.shard
+                    .map(|s| format!(", shard {s}: {} runs", mine.len()))
+                    .unwrap_or_default(),
+                todo.len(),
+                if args.resume {
+                    format!(" ({} already complete)", mine.len() - todo.len())
+                } else {
+                    String::new()
+                },
+                dir.display()
+            );
+        }
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs)
             .build()
@@ -616,6 +666,13 @@ pub fn compare(args: &CompareArgs, _g: &GlobalArgs) -> anyhow::Result<u8> {
     let tol = compare::Tolerances::parse(&args.tolerance).map_err(anyhow::Error::msg)?;
     let base = compare::load(&args.baseline)?;
     let cur = compare::load(&args.current)?;
+    let mut known = base.metrics();
+    for m in cur.metrics() {
+        if !known.contains(&m) {
+            known.push(m);
+        }
+    }
+    tol.check_known(&known).map_err(anyhow::Error::msg)?;
     let lines = compare::compare(&base, &cur, &tol)?;
     println!("baseline: {}\ncurrent:  {}\n", base.source, cur.source);
     print!("{}", compare::render(&lines, args.only_changed));

@@ -23,6 +23,13 @@
 //! change is infinitely large. A "lower is better" metric regresses when `change% > tolerance`,
 //! a "higher is better" one when `change% < -tolerance`, a "must match" one when it differs
 //! (by more than its tolerance, if one is given).
+//!
+//! Results of different scenarios are not compared at all (an error): different models (by
+//! their manifests, or model columns with no name in common), or a run with a different
+//! `nodes` or `sim_seconds`. A `--tolerance` must name a metric of the inputs.
+//!
+//! An undefined value (an empty cell or `NaN`, e.g. the latency of a run without messages) in
+//! either input is not comparable: marked `n/a`, neither better nor worse, and counted apart.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -117,6 +124,30 @@ impl Tolerances {
         Ok(Tolerances(out))
     }
 
+    /// Checks that every name given matches a metric of the inputs (`known`): an exact name
+    /// must be one of them, a pattern must match at least one.
+    pub fn check_known(&self, known: &[String]) -> Result<(), String> {
+        for (k, _) in &self.0 {
+            let found = if k.contains('*') {
+                known.iter().any(|m| glob(k, m))
+            } else {
+                known.iter().any(|m| m == k)
+            };
+            if !found {
+                let what = if k.contains('*') {
+                    format!("the pattern `{k}` in --tolerance matches no metric")
+                } else {
+                    format!("unknown metric `{k}` in --tolerance")
+                };
+                return Err(format!(
+                    "{what}; the metrics of these results are: {}",
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn get(&self, metric: &str) -> Option<f64> {
         if let Some((_, p)) = self.0.iter().rev().find(|(k, _)| k == metric) {
             return Some(*p);
@@ -175,6 +206,52 @@ pub struct Dataset {
     pub rows: Vec<(String, Vec<(String, String)>)>,
     /// Columns that identify a row rather than measure it (swept parameters).
     pub identity: Vec<String>,
+    /// The model that made the results, when a manifest next to them says.
+    pub model: Option<String>,
+}
+
+impl Dataset {
+    /// The metric names of the dataset, in order of first appearance (`run_id` left out).
+    pub fn metrics(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (_, cells) in &self.rows {
+            for (k, _) in cells {
+                if k != "run_id" && !out.contains(k) {
+                    out.push(k.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The model's own summary columns: those after `events` in the first row.
+    fn model_columns(&self) -> Vec<&str> {
+        let Some((_, cells)) = self.rows.first() else {
+            return Vec::new();
+        };
+        match cells.iter().position(|(k, _)| k == "events") {
+            Some(i) => cells[i + 1..].iter().map(|(k, _)| k.as_str()).collect(),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// The model of the results in `dir`: from its manifest, else from the first run directory
+/// under it that has one.
+fn model_near(dir: &Path) -> Option<String> {
+    if let Some(m) = results::read_manifest(dir) {
+        return Some(m.model);
+    }
+    let mut subdirs: Vec<_> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    subdirs.sort();
+    subdirs
+        .iter()
+        .find_map(|d| results::read_manifest(d).map(|m| m.model))
 }
 
 /// Loads a CSV file, a run or sweep directory, or a bench JSON report.
@@ -207,6 +284,7 @@ pub fn load(path: &Path) -> anyhow::Result<Dataset> {
             bench: true,
             rows: vec![("bench".to_owned(), cells)],
             identity: Vec::new(),
+            model: None,
         });
     }
     let t = read_csv(path)?;
@@ -226,11 +304,22 @@ pub fn load(path: &Path) -> anyhow::Result<Dataset> {
             (r.get(key).cloned().unwrap_or_default(), cells)
         })
         .collect();
+    let model = path
+        .parent()
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            }
+        })
+        .and_then(model_near);
     Ok(Dataset {
         source,
         bench: false,
         rows,
         identity,
+        model,
     })
 }
 
@@ -268,6 +357,9 @@ pub enum Status {
     Mismatch,
     /// In one input only.
     Missing,
+    /// Undefined (an empty cell or NaN, e.g. the latency of a run without messages) in one
+    /// input or both: not comparable, neither better nor worse.
+    Undefined,
     /// Informational.
     Info,
 }
@@ -281,6 +373,7 @@ impl Status {
             Status::Worse => "WORSE",
             Status::Mismatch => "MISMATCH",
             Status::Missing => "MISSING",
+            Status::Undefined => "n/a",
             Status::Info => "info",
         }
     }
@@ -324,6 +417,7 @@ pub fn compare(
             current.source
         );
     }
+    check_same_scenario(baseline, current)?;
     let cur: BTreeMap<&str, &Vec<(String, String)>> =
         current.rows.iter().map(|(k, c)| (k.as_str(), c)).collect();
     let base_keys: Vec<&str> = baseline.rows.iter().map(|(k, _)| k.as_str()).collect();
@@ -374,6 +468,57 @@ pub fn compare(
     Ok(lines)
 }
 
+/// Columns that, when they differ, make two results runs of different scenarios.
+const SCENARIO_COLUMNS: [&str; 2] = ["nodes", "sim_seconds"];
+
+/// Fails when the two inputs are results of different scenarios: different models (from their
+/// manifests, or model columns with no name in common), or a matched row with a different
+/// node count or simulated duration. Such results are not comparable, so no verdict is given.
+fn check_same_scenario(baseline: &Dataset, current: &Dataset) -> anyhow::Result<()> {
+    if baseline.bench {
+        return Ok(());
+    }
+    let different = |what: String| -> anyhow::Result<()> {
+        bail!(
+            "{} and {} are results of different scenarios ({what}): compare runs of the same \
+             scenario",
+            baseline.source,
+            current.source
+        )
+    };
+    if let (Some(a), Some(b)) = (&baseline.model, &current.model) {
+        if a != b {
+            return different(format!("model {a} and model {b}"));
+        }
+    }
+    let (bm, cm) = (baseline.model_columns(), current.model_columns());
+    if !bm.is_empty() && !cm.is_empty() && !bm.iter().any(|c| cm.contains(c)) {
+        return different(format!(
+            "the model columns {} and {} have no name in common: different models",
+            bm.join(", "),
+            cm.join(", ")
+        ));
+    }
+    let cur: BTreeMap<&str, &Vec<(String, String)>> =
+        current.rows.iter().map(|(k, c)| (k.as_str(), c)).collect();
+    for (key, bcells) in &baseline.rows {
+        let Some(ccells) = cur.get(key.as_str()) else {
+            continue;
+        };
+        for col in SCENARIO_COLUMNS {
+            let get = |cells: &[(String, String)]| {
+                cells.iter().find(|(k, _)| k == col).map(|(_, v)| v.clone())
+            };
+            if let (Some(b), Some(c)) = (get(bcells), get(ccells)) {
+                if b != c {
+                    return different(format!("run {key}: {col} {b} and {c}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn missing(key: &str, metric: &str, b: &str, c: &str, status: Status) -> Line {
     let mut rule = default_rule(metric);
     if status == Status::Missing {
@@ -405,6 +550,11 @@ fn judge(key: &str, metric: &str, b: &str, c: &str, rule: Rule) -> Line {
         rule,
         status: Status::Same,
     };
+    let undefined = |v: &str| v.is_empty() || v.parse::<f64>().is_ok_and(f64::is_nan);
+    if undefined(b) || undefined(c) {
+        line.status = Status::Undefined;
+        return line;
+    }
     let (Ok(bv), Ok(cv)) = (b.parse::<f64>(), c.parse::<f64>()) else {
         line.status = match (b == c, rule.better) {
             (true, _) => Status::Same,
@@ -544,7 +694,22 @@ pub fn render(lines: &[Line], only_changed: bool) -> String {
         out.push('\n');
     }
     let failing: Vec<&Line> = lines.iter().filter(|l| l.status.fails()).collect();
-    let compared = lines.iter().filter(|l| l.status != Status::Info).count();
+    let compared = lines
+        .iter()
+        .filter(|l| !matches!(l.status, Status::Info | Status::Undefined))
+        .count();
+    let undefined = lines
+        .iter()
+        .filter(|l| l.status == Status::Undefined)
+        .count();
+    if undefined > 0 {
+        let _ = writeln!(
+            out,
+            "\n{undefined} values not comparable (n/a): undefined (an empty cell) in the baseline \
+             or the current results, e.g. the latency of a run without messages; neither better \
+             nor worse"
+        );
+    }
     if failing.is_empty() {
         let _ = writeln!(
             out,
@@ -608,6 +773,7 @@ mod tests {
                 })
                 .collect(),
             identity: Vec::new(),
+            model: None,
         }
     }
 
@@ -667,7 +833,7 @@ mod tests {
         )]);
         let lines = compare(&base, &cur, &Tolerances::default()).unwrap();
         assert_eq!(lines[0].status, Status::Better);
-        // Counts must match.
+        // A different node count is a different scenario: an error, not a verdict.
         let cur = ds(&[(
             "s1",
             &[
@@ -677,14 +843,97 @@ mod tests {
                 ("events", "5"),
             ],
         )]);
-        let lines = compare(&base, &cur, &Tolerances::default()).unwrap();
+        let err = compare(&base, &cur, &Tolerances::default()).unwrap_err();
         assert_eq!(
-            lines.iter().find(|l| l.metric == "nodes").unwrap().status,
-            Status::Mismatch
+            err.to_string(),
+            "t and t are results of different scenarios (run s1: nodes 20 and 21): compare \
+             runs of the same scenario"
         );
         // A missing row fails.
         let lines = compare(&base, &ds(&[]), &Tolerances::default()).unwrap();
         assert!(lines.iter().any(|l| l.status == Status::Missing));
+    }
+
+    #[test]
+    fn different_models_do_not_compare() {
+        let base = ds(&[(
+            "s1",
+            &[("nodes", "20"), ("events", "5"), ("degree_mean", "4")],
+        )]);
+        let cur = ds(&[(
+            "s1",
+            &[("nodes", "20"), ("events", "5"), ("drops_queue", "0")],
+        )]);
+        let err = compare(&base, &cur, &Tolerances::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("different scenarios (the model columns degree_mean and drops_queue have no name in common"),
+            "{err}"
+        );
+        let mut cur = base.clone();
+        let mut b = base.clone();
+        b.model = Some("flood".into());
+        cur.model = Some("waku".into());
+        let err = compare(&b, &cur, &Tolerances::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("(model flood and model waku)"),
+            "{err}"
+        );
+        // The same model compares.
+        cur.model = Some("flood".into());
+        assert!(compare(&b, &cur, &Tolerances::default()).is_ok());
+    }
+
+    #[test]
+    fn tolerances_must_name_known_metrics() {
+        let known = vec!["latency_p95_ms".to_owned(), "nodes".to_owned()];
+        let t = Tolerances::parse(&["latency_*=3".into(), "nodes=1".into()]).unwrap();
+        assert_eq!(t.check_known(&known), Ok(()));
+        let t = Tolerances::parse(&["latncy_p95_ms=3".into()]).unwrap();
+        assert_eq!(
+            t.check_known(&known).unwrap_err(),
+            "unknown metric `latncy_p95_ms` in --tolerance; the metrics of these results are: \
+             latency_p95_ms, nodes"
+        );
+        let t = Tolerances::parse(&["bw_*=3".into()]).unwrap();
+        assert!(
+            t.check_known(&known)
+                .unwrap_err()
+                .starts_with("the pattern `bw_*` in --tolerance matches no metric;")
+        );
+    }
+
+    #[test]
+    fn undefined_values_are_not_comparable() {
+        let base = ds(&[(
+            "s1",
+            &[
+                ("latency_p50_ms", ""),
+                ("delivery_rate_mean", ""),
+                ("duplicates_mean", "NaN"),
+            ],
+        )]);
+        let cur = ds(&[(
+            "s1",
+            &[
+                ("latency_p50_ms", "0"),
+                ("delivery_rate_mean", ""),
+                ("duplicates_mean", "2"),
+            ],
+        )]);
+        for (b, c) in [(&base, &cur), (&cur, &base)] {
+            let lines = compare(b, c, &Tolerances::default()).unwrap();
+            assert!(
+                lines.iter().all(|l| l.status == Status::Undefined),
+                "{lines:?}"
+            );
+            assert!(lines.iter().all(|l| l.change.is_none()));
+            let text = render(&lines, false);
+            assert!(text.contains(
+                "\n3 values not comparable (n/a): undefined (an empty cell) in the baseline or the \
+                 current results, e.g. the latency of a run without messages; neither better nor \
+                 worse\n\nOK: 0 values compared, none regressed past its tolerance\n"
+            ), "{text}");
+        }
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub struct Machine {
     pub peak_rss_bytes_per_node: f64,
     /// Worker threads of the process running runs concurrently (`--jobs`).
     pub jobs: usize,
+    /// Size and hash of the run's `timing.csv` (kept here, with the other machine figures,
+    /// because its bytes differ between machines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing_csv: Option<crate::results::FileCheck>,
 }
 
 impl Machine {
@@ -58,6 +62,7 @@ impl Machine {
                 0.0
             },
             jobs,
+            timing_csv: None,
         }
     }
 }

@@ -85,7 +85,24 @@ fn version() -> &'static str {
     Box::leak(format!("{} (commit {short})", experiments::runner::VERSION).into_boxed_str())
 }
 
+/// Restores the default action of SIGPIPE (the Rust runtime ignores it): when the reader of
+/// our output goes away (`wakusim completions bash | head -1`), the process ends quietly, like
+/// other Unix tools, instead of panicking in `println!` on the broken pipe.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn default_sigpipe() {
+    // SAFETY: `signal` with SIG_DFL installs no handler of ours; called first thing in `main`,
+    // before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn default_sigpipe() {}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     keep_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -132,7 +149,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             report(&e);
-            ExitCode::from(cli::EXIT_ERROR)
+            ExitCode::from(cli::exit_code(&e))
         }
     }
 }

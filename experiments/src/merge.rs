@@ -40,10 +40,12 @@ pub fn read_plan(dir: &Path) -> anyhow::Result<SweepPlan> {
     serde_json::from_slice(&bytes).with_context(|| format!("{} is malformed", path.display()))
 }
 
-/// Whether `dir` holds a complete run of `run` (its manifest, written last, matches).
+/// Whether `dir` holds a complete run of `run`: its manifest, written last, is for this run,
+/// and every file it lists is there with the size and hash it records.
 pub fn is_complete(dir: &Path, run: &PlanRun) -> bool {
-    read_manifest(dir)
-        .is_some_and(|m| m.run_id == run.run_id && m.scenario_sha256 == run.scenario_sha256)
+    read_manifest(dir).is_some_and(|m| {
+        m.run_id == run.run_id && m.scenario_sha256 == run.scenario_sha256 && m.files_intact(dir)
+    })
 }
 
 /// What [`write_sweep_tables`] found.

@@ -495,7 +495,8 @@ pub struct RunResult {
 
 /// The fixed columns of `summary.csv` that a model computes. The tool adds `run_id`, `seed`
 /// (first) and `events` (after these), then [`Summary::extra`]. See `results/README.md` for
-/// the exact definitions.
+/// the exact definitions. A figure that is undefined (delivery, latency and duplicates when no
+/// message was published) is NaN, written as an empty cell.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Summary {
     /// Number of nodes.
@@ -506,7 +507,7 @@ pub struct Summary {
     pub messages_published: u64,
     /// Mean over those messages of the fraction of intended receivers that got it.
     pub delivery_rate_mean: f64,
-    /// The smallest such fraction (1 when nothing was published).
+    /// The smallest such fraction (NaN when nothing was published).
     pub delivery_rate_min: f64,
     /// Messages that missed at least one intended receiver.
     pub messages_not_fully_delivered: u64,

@@ -4,7 +4,7 @@
 //!
 //! | file | contents |
 //! |---|---|
-//! | `scenario.toml` | the fully resolved scenario of this run (its seed included); written first |
+//! | `scenario.toml` | the fully resolved scenario of this run (its seed included) |
 //! | `summary.csv` | one row: [`SUMMARY_COLUMNS`], then the model's extra columns |
 //! | `bandwidth.csv` | [`BANDWIDTH_COLUMNS`], long form |
 //! | `timeseries.csv` | `time_s, metric, value`, long form |
@@ -13,6 +13,9 @@
 //! | `timing.csv` | [`TIMING_COLUMNS`]: machine measurements, differ between machines |
 //! | plots | `bandwidth.png`, `latency-cdf.png`, `timeseries-<metric>.png` (and `.svg`) |
 //! | `manifest.json` | [`Manifest`]; written last: a run is complete iff it exists |
+//!
+//! The files are written into a temporary directory next to the run directory, which replaces
+//! it only when the run succeeded (see [`crate::runner::execute`]).
 //!
 //! Every file except `timing.csv` and the manifest's `machine` section is a deterministic
 //! function of the resolved scenario and the seed: byte-identical on every machine.
@@ -23,6 +26,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 use crate::machine::Machine;
 use crate::model::{RunResult, Summary};
@@ -110,6 +114,16 @@ pub const TIMING_COLUMNS: [&str; 9] = [
     "jobs",
 ];
 
+/// A `summary.csv` cell: an undefined figure (NaN, e.g. the delivery rate of a run that
+/// published no message) is an empty cell, which pandas reads as NaN.
+pub fn summary_cell(x: f64) -> String {
+    if x.is_nan() {
+        String::new()
+    } else {
+        fmt_f64(x)
+    }
+}
+
 /// The header and the row of `summary.csv` for a run.
 pub fn summary_table(run_id: &str, seed: u64, r: &RunResult) -> (Vec<String>, Vec<String>) {
     let s: &Summary = &r.summary;
@@ -118,25 +132,25 @@ pub fn summary_table(run_id: &str, seed: u64, r: &RunResult) -> (Vec<String>, Ve
         run_id.to_owned(),
         seed.to_string(),
         s.nodes.to_string(),
-        fmt_f64(s.sim_seconds),
+        summary_cell(s.sim_seconds),
         s.messages_published.to_string(),
-        fmt_f64(s.delivery_rate_mean),
-        fmt_f64(s.delivery_rate_min),
+        summary_cell(s.delivery_rate_mean),
+        summary_cell(s.delivery_rate_min),
         s.messages_not_fully_delivered.to_string(),
-        fmt_f64(s.latency_p50_ms),
-        fmt_f64(s.latency_p95_ms),
-        fmt_f64(s.latency_p99_ms),
-        fmt_f64(s.latency_max_ms),
-        fmt_f64(s.duplicates_mean),
-        fmt_f64(s.bandwidth_in_mean_bytes_per_sec),
-        fmt_f64(s.bandwidth_out_mean_bytes_per_sec),
-        fmt_f64(s.bandwidth_in_p95_bytes_per_sec),
-        fmt_f64(s.bandwidth_out_p95_bytes_per_sec),
+        summary_cell(s.latency_p50_ms),
+        summary_cell(s.latency_p95_ms),
+        summary_cell(s.latency_p99_ms),
+        summary_cell(s.latency_max_ms),
+        summary_cell(s.duplicates_mean),
+        summary_cell(s.bandwidth_in_mean_bytes_per_sec),
+        summary_cell(s.bandwidth_out_mean_bytes_per_sec),
+        summary_cell(s.bandwidth_in_p95_bytes_per_sec),
+        summary_cell(s.bandwidth_out_p95_bytes_per_sec),
         r.engine.events.to_string(),
     ];
     for (name, value) in &s.extra {
         header.push(name.clone());
-        row.push(fmt_f64(*value));
+        row.push(summary_cell(*value));
     }
     (header, row)
 }
@@ -253,6 +267,36 @@ pub struct SweepRef {
     pub params: BTreeMap<String, toml::Value>,
 }
 
+/// The size and SHA-256 of a result file, to tell a complete file from a missing, cut or
+/// changed one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileCheck {
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the contents, lower-case hex.
+    pub sha256: String,
+}
+
+impl FileCheck {
+    /// The check of `bytes`.
+    pub fn of(bytes: &[u8]) -> FileCheck {
+        FileCheck {
+            bytes: bytes.len() as u64,
+            sha256: crate::runner::hex(&sha2::Sha256::digest(bytes)),
+        }
+    }
+
+    /// Whether the file at `path` is exactly the one checked: the size first (cheap), then
+    /// the hash.
+    pub fn matches(&self, path: &Path) -> bool {
+        match fs::metadata(path) {
+            Ok(m) if m.is_file() && m.len() == self.bytes => {}
+            _ => return false,
+        }
+        fs::read(path).is_ok_and(|b| FileCheck::of(&b) == *self)
+    }
+}
+
 /// `manifest.json`: what was run, with what, by which build, and what it cost.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -284,6 +328,10 @@ pub struct Manifest {
     pub sweep: Option<SweepRef>,
     /// The result files of the run, in the order written (the manifest excluded).
     pub files: Vec<String>,
+    /// Size and SHA-256 of each of `files` but `timing.csv` (whose check is in `machine`),
+    /// by name: `--resume` reruns a run whose files do not match.
+    #[serde(default)]
+    pub checksums: BTreeMap<String, FileCheck>,
     /// The fully resolved scenario, every default filled in.
     pub scenario: serde_json::Value,
     /// Measurements of the machine; the only part that differs between machines.
@@ -296,6 +344,22 @@ impl Manifest {
         let mut b = serde_json::to_vec_pretty(self).expect("a manifest always serializes");
         b.push(b'\n');
         b
+    }
+}
+
+impl Manifest {
+    /// Whether every file of the run in `dir` is there, whole and unchanged: each of `files`
+    /// has a check (in `checksums`, or `machine.timing_csv` for `timing.csv`) and matches it.
+    /// A manifest without checks (written by an older wakusim) cannot tell, so it is not.
+    pub fn files_intact(&self, dir: &Path) -> bool {
+        self.files.iter().all(|name| {
+            let check = if name == TIMING_FILE {
+                self.machine.timing_csv.as_ref()
+            } else {
+                self.checksums.get(name)
+            };
+            check.is_some_and(|c| c.matches(&dir.join(name)))
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 use std::fs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, anyhow};
@@ -100,22 +101,106 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// The suffix of the directory that keeps a failed run's `scenario.toml` (`s1.failed/`) next
+/// to its run directory.
+pub const FAILED_SUFFIX: &str = ".failed";
+
+static DIR_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A hidden name next to `dir`, unique among processes and threads: `.<name>.<pid>-<n>.<what>`.
+fn sibling(dir: &Path, what: &str) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.with_file_name(format!(
+        ".{name}.{}-{}.{what}",
+        std::process::id(),
+        DIR_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// `dir` with [`FAILED_SUFFIX`] appended to its name.
+pub fn failed_dir(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(FAILED_SUFFIX);
+    dir.with_file_name(name)
+}
+
+/// Moves the finished run in `tmp` to `dir`, replacing what was there.
+fn install(tmp: &Path, dir: &Path) -> std::io::Result<()> {
+    if dir.exists() {
+        let old = sibling(dir, "old");
+        fs::rename(dir, &old)?;
+        fs::rename(tmp, dir)?;
+        let _ = fs::remove_dir_all(&old);
+    } else {
+        fs::rename(tmp, dir)?;
+    }
+    if let Some(parent) = dir.parent() {
+        if let Ok(d) = fs::File::open(parent) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
 /// Runs `spec` with model `M` and writes its directory: `scenario.toml` first, the results,
-/// the plots, `manifest.json` last. An existing directory of the same run is removed first.
+/// the plots, `manifest.json` last, all into a temporary directory next to the run directory
+/// (`.<run id>.<pid>-<n>.tmp`), which replaces the run directory only when the run succeeded.
+/// A failed run leaves an earlier run directory as it was; its `scenario.toml` is kept in
+/// `<run id>.failed/` to reproduce the failure. A successful run removes that directory.
 pub fn execute<M: Model>(
     spec: &RunSpec<M::Params>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> anyhow::Result<RunDone> {
     let dir = &spec.dir;
-    if dir.exists() {
-        fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    if let Some(parent) = dir.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = sibling(dir, "tmp");
+    fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let failed = failed_dir(dir);
+    match execute_in::<M>(spec, &tmp, &failed, progress) {
+        Ok(done) => {
+            install(&tmp, dir)
+                .with_context(|| format!("cannot move {} to {}", tmp.display(), dir.display()))?;
+            if failed.exists() {
+                let _ = fs::remove_dir_all(&failed);
+            }
+            Ok(done)
+        }
+        Err(e) => {
+            // Keep the scenario of the failed run (and nothing else) for the reproduce line.
+            let _ = fs::remove_dir_all(&failed);
+            let kept = fs::create_dir_all(&failed).and_then(|()| {
+                fs::copy(
+                    tmp.join(results::SCENARIO_FILE),
+                    failed.join(results::SCENARIO_FILE),
+                )
+            });
+            if kept.is_err() {
+                let _ = fs::remove_dir_all(&failed);
+            }
+            let _ = fs::remove_dir_all(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Runs `spec` writing its files into `tmp`.
+fn execute_in<M: Model>(
+    spec: &RunSpec<M::Params>,
+    tmp: &Path,
+    failed: &Path,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> anyhow::Result<RunDone> {
     let scenario_text = scenario_toml(&spec.scenario)?;
-    write_file(dir, results::SCENARIO_FILE, scenario_text.as_bytes())?;
+    write_file(tmp, results::SCENARIO_FILE, scenario_text.as_bytes())?;
     let reproduce = format!(
         "reproduce with: wakusim run {}",
-        dir.join(results::SCENARIO_FILE).display()
+        failed.join(results::SCENARIO_FILE).display()
     );
 
     let start = Instant::now();
@@ -156,7 +241,7 @@ pub fn execute<M: Model>(
     );
 
     let files = write_results(
-        dir,
+        tmp,
         &spec.run_id,
         spec.seed,
         &result,
@@ -167,12 +252,25 @@ pub fn execute<M: Model>(
     let mut all_files = vec![results::SCENARIO_FILE.to_owned()];
     all_files.extend(files);
     if spec.scenario.common.outputs.plots {
-        match plot::plot_run(dir, &spec.scenario.common.outputs) {
+        match plot::plot_run(tmp, &spec.scenario.common.outputs) {
             Ok(mut written) => all_files.append(&mut written),
             Err(e) => log::warn!("run {}: plots not drawn: {e:#}", spec.run_id),
         }
     }
 
+    // The check of every file, read back as written.
+    let mut machine = machine;
+    let mut checksums = std::collections::BTreeMap::new();
+    for name in &all_files {
+        let path = tmp.join(name);
+        let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let check = results::FileCheck::of(&bytes);
+        if name == results::TIMING_FILE {
+            machine.timing_csv = Some(check);
+        } else {
+            checksums.insert(name.clone(), check);
+        }
+    }
     let manifest = Manifest {
         format_version: results::FORMAT_VERSION,
         run_id: spec.run_id.clone(),
@@ -187,17 +285,18 @@ pub fn execute<M: Model>(
         reproduce: format!("wakusim run {}", results::SCENARIO_FILE),
         sweep: spec.sweep.clone(),
         files: all_files,
+        checksums,
         scenario: canonical_json(&spec.scenario),
         machine: machine.clone(),
     };
-    write_file(dir, results::MANIFEST_FILE, &manifest.to_bytes())?;
+    write_file(tmp, results::MANIFEST_FILE, &manifest.to_bytes())?;
     Ok(RunDone {
         run_id: spec.run_id.clone(),
         seed: spec.seed,
         summary: result.summary,
         events: result.engine.events,
         machine,
-        dir: dir.clone(),
+        dir: spec.dir.clone(),
     })
 }
 

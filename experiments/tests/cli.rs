@@ -45,6 +45,14 @@ seeds = 2
 "flood.message_size_bytes" = { linear = [200, 800], steps = 2 }
 "#;
 
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn wakusim(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
@@ -414,6 +422,75 @@ fn resume_skips_exactly_the_finished_runs() {
         }
     }
     assert_eq!(fs::read(root.join("sweep.csv")).unwrap(), before);
+    // A run whose manifest is there but whose files are not all complete is run again: a
+    // file missing, one cut short, one changed in place (same size), timing.csv cut.
+    let files_before = raw_tree(&root);
+    fs::remove_file(root.join("p000-s1/latency.csv")).unwrap();
+    let cut = root.join("p001-s2/bandwidth.csv");
+    let bytes = fs::read(&cut).unwrap();
+    fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let changed = root.join("p003-s1/summary.csv");
+    let mut bytes = fs::read(&changed).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] = if bytes[last] == b'1' { b'2' } else { b'1' };
+    fs::write(&changed, &bytes).unwrap();
+    let timing = root.join("p004-s2/timing.csv");
+    let bytes = fs::read(&timing).unwrap();
+    fs::write(&timing, &bytes[..bytes.len() - 1]).unwrap();
+    let o = ok(wakusim(p, &["sweep", "grid.toml", "--resume"]));
+    assert!(
+        stderr(&o).contains("4 to run (8 already complete)"),
+        "{}",
+        stderr(&o)
+    );
+    for rerun in ["p000-s1", "p001-s2", "p003-s1", "p004-s2"] {
+        assert!(!root.join(rerun).join("untouched").exists(), "{rerun}");
+    }
+    assert!(root.join("p005-s1/untouched").exists());
+    let files_after = raw_tree(&root);
+    for (k, v) in &files_before {
+        let name = k.file_name().unwrap().to_string_lossy();
+        if ![
+            "timing.csv",
+            "manifest.json",
+            "sweep-timing.csv",
+            "untouched",
+        ]
+        .contains(&name.as_ref())
+        {
+            assert!(files_after.get(k) == Some(v), "{} differs", k.display());
+        }
+    }
+    // The manifest records every file's size and SHA-256; timing.csv's under `machine`.
+    let m: serde_json::Value =
+        serde_json::from_slice(&fs::read(root.join("p000-s1/manifest.json")).unwrap()).unwrap();
+    let summary = fs::read(root.join("p000-s1/summary.csv")).unwrap();
+    assert_eq!(
+        m["checksums"]["summary.csv"],
+        serde_json::json!({
+            "bytes": summary.len(),
+            "sha256": sha256_hex(&summary),
+        })
+    );
+    let names: Vec<&str> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .filter(|f| *f != "timing.csv")
+        .collect();
+    let checked: Vec<&str> = m["checksums"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(checked, sorted);
+    let timing = fs::read(root.join("p000-s1/timing.csv")).unwrap();
+    assert_eq!(m["machine"]["timing_csv"]["bytes"], timing.len());
+    assert_eq!(m["machine"]["timing_csv"]["sha256"], sha256_hex(&timing));
     // A changed sweep definition re-runs what changed, even with --resume.
     fs::write(p.join("grid.toml"), SWEEP.replace("= 30", "= 31")).unwrap();
     let o = ok(wakusim(p, &["sweep", "grid.toml", "--resume"]));
@@ -484,10 +561,46 @@ fn compare_exits_non_zero_past_tolerance_and_zero_within() {
             "flood.nodes=13",
         ],
     ));
-    let o = wakusim(p, &["compare", "base/tiny", "more/tiny"]);
-    let out = stdout(&o);
-    fails(o, 3);
-    assert!(out.contains("MISMATCH"), "{out}");
+    let err = fails(wakusim(p, &["compare", "base/tiny", "more/tiny"]), 1);
+    assert!(
+        err.contains(
+            "base/tiny/summary.csv and more/tiny/summary.csv are results of different scenarios \
+             (run s1: nodes 12 and 13)"
+        ),
+        "{err}"
+    );
+    // A run of another model is another scenario.
+    fs::write(
+        p.join("w.toml"),
+        "model = \"waku\"\nname = \"tiny\"\n[run]\nduration_s = 4\nwarmup_s = 1\n\
+         [outputs]\nplots = false\n[network]\nnodes = 12\n",
+    )
+    .unwrap();
+    ok(wakusim(p, &["run", "w.toml", "--out", "waku"]));
+    let err = fails(wakusim(p, &["compare", "base/tiny", "waku/tiny"]), 1);
+    assert!(
+        err.contains("different scenarios (model flood and model waku)"),
+        "{err}"
+    );
+    // An unknown metric in --tolerance is an error naming it and the known ones.
+    let err = fails(
+        wakusim(
+            p,
+            &[
+                "compare",
+                "base/tiny",
+                "base/tiny",
+                "--tolerance",
+                "latency_p96_ms=5",
+            ],
+        ),
+        1,
+    );
+    assert!(
+        err.contains("unknown metric `latency_p96_ms` in --tolerance; the metrics of these results are: seed, nodes,"),
+        "{err}"
+    );
+    assert!(err.contains("latency_p95_ms"), "{err}");
     let err = fails(wakusim(p, &["compare", "base/tiny", "nope.csv"]), 1);
     assert!(err.contains("nope.csv"), "{err}");
 }
@@ -573,7 +686,9 @@ fn scenario_errors_name_file_line_and_field() {
         wakusim(p, &["run", "tiny.toml", "--set", "no-equals-sign"]),
         2,
     );
-    fails(wakusim(p, &["sweep", "grid.toml", "--shard", "3/2"]), 1);
+    let err = fails(wakusim(p, &["sweep", "grid.toml", "--shard", "3/2"]), 2);
+    assert!(err.contains("`3/2` is not a shard"), "{err}");
+    fails(wakusim(p, &["sweep", "grid.toml", "--shard", "0/2"]), 2);
     fails(wakusim(p, &["frobnicate"]), 2);
 }
 
@@ -707,4 +822,186 @@ fn bench_reports_json_with_peak_memory() {
     fs::write(d.path().join("b.json"), &out).unwrap();
     ok(wakusim(d.path(), &["compare", "b.json", "b.json"]));
     fails(wakusim(d.path(), &["bench", "network", "--nodes", "3"]), 1);
+}
+
+/// Runs wakusim with its standard output into a pipe whose reading end is closed at once.
+fn into_closed_pipe(dir: &Path, args: &[&str]) -> Output {
+    use std::process::Stdio;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env("CI", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let d = setup();
+    for args in [
+        &["completions", "bash"][..],
+        &[
+            "topology",
+            "--kind",
+            "random_regular",
+            "--nodes",
+            "100",
+            "--degree",
+            "4",
+            "--json",
+        ][..],
+        &["validate", "tiny.toml"][..],
+    ] {
+        let o = into_closed_pipe(d.path(), args);
+        let err = stderr(&o);
+        assert!(err.is_empty(), "{args:?}: {err}");
+        assert!(
+            o.status.success() || o.status.signal() == Some(13),
+            "{args:?}: {:?}",
+            o.status
+        );
+    }
+}
+
+#[test]
+fn quiet_silences_the_sweep_plan() {
+    let d = setup();
+    let o = ok(wakusim(
+        d.path(),
+        &["-q", "sweep", "grid.toml", "--jobs", "2"],
+    ));
+    assert_eq!(stderr(&o), "");
+    assert!(stdout(&o).contains("sweep grid: 12 runs"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_run_without_messages_has_empty_cells_that_compare_as_not_comparable() {
+    let d = setup();
+    let p = d.path();
+    fs::write(
+        p.join("quiet.toml"),
+        "model = \"waku\"\nname = \"quiet\"\n[run]\nduration_s = 4\nwarmup_s = 1\n\
+         [outputs]\nplots = false\n[network]\nnodes = 12\n",
+    )
+    .unwrap();
+    let o = ok(wakusim(p, &["run", "quiet.toml"]));
+    assert!(
+        stdout(&o).contains("0 messages, delivery -, latency p50 - ms p99 - ms"),
+        "{}",
+        stdout(&o)
+    );
+    let summary = fs::read_to_string(p.join("results/quiet/s1/summary.csv")).unwrap();
+    let header: Vec<&str> = summary.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = summary.lines().nth(1).unwrap().split(',').collect();
+    let cell = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(cell("messages_published"), "0");
+    for undefined in [
+        "delivery_rate_mean",
+        "delivery_rate_min",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "latency_p99_ms",
+        "latency_max_ms",
+        "duplicates_mean",
+        "latency_mean_ms",
+        "duplicates_p95",
+        "hops_mean",
+    ] {
+        assert_eq!(cell(undefined), "", "{undefined}: {summary}");
+    }
+    assert_eq!(cell("messages_not_fully_delivered"), "0");
+    assert_ne!(cell("bandwidth_out_mean_bytes_per_sec"), "");
+    // Undefined values are neither better nor worse.
+    let o = ok(wakusim(
+        p,
+        &["compare", "results/quiet", "results/quiet/s1"],
+    ));
+    let out = stdout(&o);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("s1   latency_p95_ms") && l.ends_with("n/a")),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n10 values not comparable (n/a): undefined (an empty cell)"),
+        "{out}"
+    );
+}
+
+/// Every file under `root` by relative path, bytes as they are.
+fn raw_tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.insert(
+                    p.strip_prefix(root).unwrap().to_owned(),
+                    fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+#[test]
+fn a_failed_run_leaves_the_earlier_results_as_they_were() {
+    let d = setup();
+    let p = d.path();
+    let ring: String = (0..12)
+        .map(|i| format!("{i},{}\n{i},{}\n", (i + 1) % 12, (i + 3) % 12))
+        .collect();
+    fs::write(p.join("g.csv"), format!("source,target\n{ring}")).unwrap();
+    fs::write(
+        p.join("filed.toml"),
+        "model = \"waku\"\nname = \"filed\"\n[run]\nduration_s = 4\nwarmup_s = 1\nseeds = [1, 2]\n\
+         [outputs]\nplots = false\n[network]\nnodes = 12\n\
+         [network.topology]\nkind = \"file\"\npath = \"g.csv\"\n",
+    )
+    .unwrap();
+    ok(wakusim(p, &["run", "filed.toml"]));
+    let root = p.join("results/filed");
+    let before = raw_tree(&root);
+    assert!(before.contains_key(Path::new("s2/manifest.json")));
+    // The graph file breaks: every run now fails when it builds its network.
+    fs::write(p.join("g.csv"), "garbage\n").unwrap();
+    let err = fails(wakusim(p, &["run", "filed.toml"]), 1);
+    assert!(
+        err.contains(
+            "run s1 (seed 1) failed; reproduce with: wakusim run results/filed/s1.failed/scenario.toml"
+        ),
+        "{err}"
+    );
+    let mut after = raw_tree(&root);
+    assert_eq!(
+        after.remove(Path::new("s1.failed/scenario.toml")),
+        Some(before[Path::new("s1/scenario.toml")].clone()),
+        "the failed run's scenario is kept to reproduce it"
+    );
+    assert!(
+        before == after,
+        "the earlier runs and summary.csv are untouched"
+    );
+    // A successful run replaces the earlier one and removes the failed run's directory.
+    fs::write(p.join("g.csv"), format!("source,target\n{ring}")).unwrap();
+    ok(wakusim(p, &["run", "filed.toml", "--seed", "1"]));
+    let names: Vec<String> = fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut names = names;
+    names.sort();
+    assert_eq!(names, ["s1", "s2", "summary.csv", "timing.csv"]);
+    let summary = fs::read_to_string(root.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 2, "the run just made: {summary}");
+    assert!(summary.lines().nth(1).unwrap().starts_with("s1,1,12,"));
 }

@@ -88,7 +88,7 @@ fn run_bench(b: &Bench, seed: u64) {
     input.run.seed = seed;
     let sim_s = (warmup + b.measured_s) as f64;
     let start = Instant::now();
-    let out = run(input, &|_| {}).expect("valid benchmark input");
+    let out = run(input, &|_, _| {}).expect("valid benchmark input");
     let wall = start.elapsed().as_secs_f64();
     let window = out.bandwidth.window_s;
     let n = out.bandwidth.per_node.len() as f64;

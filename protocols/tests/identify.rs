@@ -38,7 +38,7 @@ fn out(o: &SimOutput, protocol: &str, kind: &str) -> (u64, u64) {
 
 #[test]
 fn each_connection_identifies_both_ways() {
-    let o = run(ring(true), &|_| {}).unwrap();
+    let o = run(ring(true), &|_, _| {}).unwrap();
     // 10 connections, each side asks once (36 bytes) and answers once (36 + 211 bytes, see
     // identify::tests::record_size_by_hand): 20 requests and 20 responses.
     assert_eq!(out(&o, "identify", "request"), (20, 20 * 36));
@@ -47,7 +47,7 @@ fn each_connection_identifies_both_ways() {
 
 #[test]
 fn runs_without_identify_have_no_identify_rows() {
-    let o = run(ring(false), &|_| {}).unwrap();
+    let o = run(ring(false), &|_, _| {}).unwrap();
     assert!(o.categories.iter().all(|(p, _)| p != "identify"));
     // Relay, transport, metadata and ping rows stay in every run.
     assert_eq!(o.categories.len(), 14);

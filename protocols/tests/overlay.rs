@@ -50,7 +50,7 @@ fn counter(o: &SimOutput, name: &str) -> u64 {
 fn emergent_overlay_respects_limits_reaches_out_targets_and_delivers() {
     // 200 nodes knowing 40 peers each: 10 outbound each = 2,000 connections, 10 inbound per
     // node on average, well under the inbound target of 20: every node can reach its target.
-    let o = run(emergent(200, 40, 1), &|_| {}).unwrap();
+    let o = run(emergent(200, 40, 1), &|_, _| {}).unwrap();
     assert!(!o.overlay.connections.is_empty());
     for s in &o.overlay.connections {
         assert!(s.max <= 50, "{} connections at {} s", s.max, s.t_s);
@@ -89,9 +89,9 @@ fn emergent_overlay_respects_limits_reaches_out_targets_and_delivers() {
 
 #[test]
 fn same_seed_same_emergent_run_different_seed_different_run() {
-    let a = run(emergent(60, 20, 3), &|_| {}).unwrap();
-    let b = run(emergent(60, 20, 3), &|_| {}).unwrap();
-    let c = run(emergent(60, 20, 4), &|_| {}).unwrap();
+    let a = run(emergent(60, 20, 3), &|_, _| {}).unwrap();
+    let b = run(emergent(60, 20, 3), &|_, _| {}).unwrap();
+    let c = run(emergent(60, 20, 4), &|_, _| {}).unwrap();
     assert_eq!(a.event_hash, b.event_hash);
     assert_eq!(a, b);
     assert_ne!(a.event_hash, c.event_hash);
@@ -111,7 +111,7 @@ fn nodes_of_another_cluster_are_disconnected() {
             assert_eq!(a < 40, b.0 < 40, "{a} - {b} across clusters at the end");
         }
     }
-    let o = harness::run_prepared(p, &|_| {});
+    let o = harness::run_prepared(p, &|_, _| {});
     assert!(counter(&o, "metadata_cluster_mismatch") > 0);
 }
 
@@ -169,7 +169,7 @@ fn restarted_nodes_reconnect_from_their_source() {
             .faults
             .push((SimTime::from_secs(40), Fault::NodeOnline(NodeId(a))));
     }
-    let o = run(i, &|_| {}).unwrap();
+    let o = run(i, &|_, _| {}).unwrap();
     // Back at 40 s with an empty store refilled from the list: targets met again well before
     // 90 s.
     for s in o.overlay.connections.iter().filter(|s| s.t_s >= 90.0) {
@@ -181,12 +181,12 @@ fn restarted_nodes_reconnect_from_their_source() {
 fn protected_shard_rejects_unsigned_messages() {
     let mut ok = emergent(60, 20, 1);
     ok.relay.protected_topics = vec![0];
-    let o = run(ok, &|_| {}).unwrap();
+    let o = run(ok, &|_, _| {}).unwrap();
     assert_eq!(o.relay.delivery.mean, 1.0);
     let mut bad = emergent(60, 20, 1);
     bad.relay.protected_topics = vec![0];
     bad.app.workload.streams[0].signing = Signing::None;
-    let o = run(bad, &|_| {}).unwrap();
+    let o = run(bad, &|_, _| {}).unwrap();
     // Nobody accepts: every receiver rejects (P4); the messages reach only direct peers.
     assert_eq!(o.relay.delivery.mean, 0.0);
     assert!(o.relay.counter("rejected") > 0);
@@ -200,7 +200,7 @@ fn autosharding_puts_a_content_topic_on_its_shard() {
     i.sharding.subscriptions = vec![(0..8).collect(); 60];
     i.app.workload.streams[0].content_topic = "/toychat/2/huilong/proto".into();
     i.app.workload.streams[0].autoshard = true;
-    let o = run(i, &|_| {}).unwrap();
+    let o = run(i, &|_, _| {}).unwrap();
     assert!(!o.relay.delivery.per_message.is_empty());
     assert!(o.relay.delivery.per_message.iter().all(|m| m.topic == 3));
     // Traffic is attributed to shard 3 (messages and gossip) and to no shard without

@@ -83,7 +83,7 @@ fn msgs_out(o: &SimOutput, cat: sim_core::Category) -> u64 {
 
 #[test]
 fn full_delivery_and_settled_meshes_without_faults() {
-    let o = run(small_run(1), &|_| {}).unwrap();
+    let o = run(small_run(1), &|_, _| {}).unwrap();
     // 5 publishers x 1/s from 10 s to 35 s (the last 5 s are the delivery grace): 125.
     assert!(
         (120..=130).contains(&o.relay.delivery.messages),
@@ -139,9 +139,9 @@ fn full_delivery_and_settled_meshes_without_faults() {
 
 #[test]
 fn same_seed_same_run_different_seed_different_run() {
-    let a = run(small_run(3), &|_| {}).unwrap();
-    let b = run(small_run(3), &|_| {}).unwrap();
-    let c = run(small_run(4), &|_| {}).unwrap();
+    let a = run(small_run(3), &|_, _| {}).unwrap();
+    let b = run(small_run(3), &|_, _| {}).unwrap();
+    let c = run(small_run(4), &|_, _| {}).unwrap();
     assert_eq!(a.event_hash, b.event_hash);
     assert_eq!(a, b, "identical outputs");
     assert_ne!(a.event_hash, c.event_hash);
@@ -156,7 +156,7 @@ fn prefetching_queue_gives_the_identical_run() {
     a.run.queue = Some(sim_core::QueueKind::Radix);
     let mut b = small_run(5);
     b.run.queue = Some(sim_core::QueueKind::BinaryHeap);
-    let (a, b) = (run(a, &|_| {}).unwrap(), run(b, &|_| {}).unwrap());
+    let (a, b) = (run(a, &|_, _| {}).unwrap(), run(b, &|_, _| {}).unwrap());
     assert!(
         a.relay.delivery.messages > 0 && a.events > 10_000,
         "a real run: {} events",
@@ -200,7 +200,7 @@ fn deferred_idontwants_give_the_same_results() {
             ),
             (s(23), sim_core::Fault::PartitionEnd { id: 1 }),
         ];
-        run(i, &|_| {}).unwrap()
+        run(i, &|_, _| {}).unwrap()
     };
     let (mut a, b) = (faulty(true), faulty(false));
     let idontwants = msgs_out(&a, cat("relay", "idontwant"));
@@ -241,7 +241,7 @@ fn copies_run(n: usize, edges: Vec<(u32, u32)>, d: u32, d_out: u32) -> SimOutput
     )];
     i.run.duration = SimDuration::from_secs(10);
     i.run.warmup = SimDuration::from_secs(2);
-    run(i, &|_| {}).unwrap()
+    run(i, &|_, _| {}).unwrap()
 }
 
 #[test]
@@ -316,7 +316,7 @@ fn a_node_outside_every_mesh_still_receives_through_gossip() {
         NodeId(7),
         NodeCommand::PruneAll(SimDuration::from_secs(86_400)),
     )];
-    let o = run(i, &|_| {}).unwrap();
+    let o = run(i, &|_, _| {}).unwrap();
     let t = &o.bandwidth.per_node[7];
     let c = |c: sim_core::Category| c.0 as usize;
     assert_eq!(
@@ -368,7 +368,7 @@ fn idontwant_cuts_duplicate_payload_bytes_for_large_messages() {
         i.relay.config.validation_delay_us = 30_000;
         i.run.duration = SimDuration::from_secs(30);
         i.run.warmup = SimDuration::from_secs(10);
-        run(i, &|_| {}).unwrap()
+        run(i, &|_, _| {}).unwrap()
     };
     let on = make(true);
     let off = make(false);
@@ -401,7 +401,7 @@ fn a_spammer_is_graylisted_and_disconnected() {
     i.app.workload.streams.push(spam);
     let edges = i.network.edges.clone();
     let degree = edges.iter().filter(|(a, b)| *a == 3 || *b == 3).count() as u64;
-    let o = run(i, &|_| {}).unwrap();
+    let o = run(i, &|_, _| {}).unwrap();
     assert!(o.relay.counter("rejected") > 0);
     assert!(
         o.relay.counter("graylist_disconnect") >= degree,
@@ -441,7 +441,7 @@ fn churned_nodes_count_only_for_messages_published_while_they_stay_online() {
     ];
     // The overlay is static (no peer manager yet), so nobody dials node 10 again: it comes
     // back isolated, and counts (undelivered) for messages published after 20 s.
-    let o = run(i, &|_| {}).unwrap();
+    let o = run(i, &|_, _| {}).unwrap();
     // Messages published after 20 s count node 10 but it has no connection any more.
     let late: Vec<_> = o
         .relay

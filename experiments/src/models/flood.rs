@@ -597,33 +597,40 @@ fn report(
             .collect(),
     };
 
+    // Without a message in the measured window, delivery, latency and duplicates are
+    // undefined: NaN, written as empty cells.
+    let none = published == 0;
+    let defined = |x: f64| if none { f64::NAN } else { x };
     let summary = Summary {
         nodes: n as u64,
         sim_seconds: run.duration_s,
         messages_published: published,
-        delivery_rate_mean: if rates.is_empty() {
-            1.0
+        delivery_rate_mean: if none {
+            f64::NAN
         } else {
             crate::model::mean(&rates)
         },
-        delivery_rate_min: rates.iter().copied().fold(1.0, f64::min),
+        delivery_rate_min: defined(rates.iter().copied().fold(1.0, f64::min)),
         messages_not_fully_delivered: rates.iter().filter(|r| **r < 1.0).count() as u64,
-        latency_p50_ms: obs.latency().quantile_ms(0.50),
-        latency_p95_ms: obs.latency().quantile_ms(0.95),
-        latency_p99_ms: obs.latency().quantile_ms(0.99),
-        latency_max_ms: obs.latency().max_ms(),
-        duplicates_mean: if obs.receipts() == 0 {
+        latency_p50_ms: defined(obs.latency().quantile_ms(0.50)),
+        latency_p95_ms: defined(obs.latency().quantile_ms(0.95)),
+        latency_p99_ms: defined(obs.latency().quantile_ms(0.99)),
+        latency_max_ms: defined(obs.latency().max_ms()),
+        duplicates_mean: defined(if obs.receipts() == 0 {
             0.0
         } else {
             obs.duplicates() as f64 / obs.receipts() as f64
-        },
+        }),
         bandwidth_in_mean_bytes_per_sec: all_in.mean,
         bandwidth_out_mean_bytes_per_sec: all_out.mean,
         bandwidth_in_p95_bytes_per_sec: all_in.p95,
         bandwidth_out_p95_bytes_per_sec: all_out.p95,
         extra: vec![
             ("degree_mean".to_owned(), crate::model::mean(&degrees)),
-            ("latency_mean_ms".to_owned(), obs.latency().mean_ms()),
+            (
+                "latency_mean_ms".to_owned(),
+                defined(obs.latency().mean_ms()),
+            ),
         ],
     };
     RunResult {

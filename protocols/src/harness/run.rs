@@ -10,15 +10,15 @@ use super::collect::collect;
 use super::input::{SimInput, SimInputError};
 use super::output::{MeshSample, SimOutput};
 
-/// Builds and runs a simulation; `progress` is called with the simulated seconds reached
-/// (about once per simulated second).
-pub fn run(input: SimInput, progress: &dyn Fn(f64)) -> Result<SimOutput, SimInputError> {
+/// Builds and runs a simulation; `progress` is called with the simulated seconds reached and
+/// the events the engine has processed so far (about once per simulated second).
+pub fn run(input: SimInput, progress: &dyn Fn(f64, u64)) -> Result<SimOutput, SimInputError> {
     let p = build(input)?;
     Ok(run_prepared(p, progress))
 }
 
 /// Runs a prepared simulation to its end and collects the results.
-pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64)) -> SimOutput {
+pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64, u64)) -> SimOutput {
     let end = SimTime::ZERO + p.duration;
     let warm = SimTime::ZERO + p.warmup;
     let interval = p.series_interval.as_nanos();
@@ -66,7 +66,7 @@ pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64)) -> SimOutput {
                 .collect();
             conns.push(ConnSample::of(t as f64 / 1e9, &now, p.out_target));
         }
-        progress(t as f64 / 1e9);
+        progress(t as f64 / 1e9, p.engine.events_processed());
         if t >= end.as_nanos() {
             break;
         }

@@ -232,11 +232,8 @@ impl Model for Waku {
                 commands: Vec::new(),
             },
         };
-        let out = harness::run(input, &|sim_time_s| {
-            progress(Progress {
-                sim_time_s,
-                events: 0,
-            })
+        let out = harness::run(input, &|sim_time_s, events| {
+            progress(Progress { sim_time_s, events })
         })
         .map_err(|e| ModelError::Other(e.to_string()))?;
         Ok(report::report(s, &out, &names, &topics, &subs))
@@ -256,4 +253,32 @@ fn group_names(spec: &NetworkSpec) -> Vec<String> {
             None => format!("group{i}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::scenario::load_str;
+
+    #[test]
+    fn progress_reports_the_engines_event_count() {
+        let text = "model = \"waku\"\n[run]\nduration_s = 3\n[network]\nnodes = 12\n\
+                    [[workload.streams]]\ntopic = 0\npublishers = { count = 2 }\ninterval_ms = 500\n";
+        let s = load_str("t.toml", text, Path::new("."))
+            .unwrap()
+            .resolve::<Waku>()
+            .unwrap();
+        let seen = Mutex::new(Vec::new());
+        let r = Waku::run(&s, 1, &|p| seen.lock().unwrap().push(p)).unwrap();
+        let seen = seen.into_inner().unwrap();
+        assert_eq!(seen.len(), 3, "once per simulated second");
+        assert!(seen.windows(2).all(|w| w[0].events <= w[1].events));
+        let last = seen.last().unwrap();
+        assert_eq!(last.sim_time_s, 3.0);
+        assert!(last.events > 0);
+        assert_eq!(last.events, r.engine.events);
+    }
 }

@@ -242,18 +242,27 @@ pub(super) fn report(
     }
     extra.extend(overlay.summary);
 
+    // Without a message in the measured window, delivery, latency and duplicates are
+    // undefined: NaN, written as empty cells.
+    let none = out.relay.delivery.messages == 0;
+    let defined = |x: f64| if none { f64::NAN } else { x };
+    for (name, v) in &mut extra {
+        if ["latency_mean_ms", "duplicates_p95", "hops_mean"].contains(&name.as_str()) {
+            *v = defined(*v);
+        }
+    }
     let summary = Summary {
         nodes: n as u64,
         sim_seconds: out.sim_seconds,
         messages_published: out.relay.delivery.messages,
-        delivery_rate_mean: out.relay.delivery.mean,
-        delivery_rate_min: out.relay.delivery.worst,
+        delivery_rate_mean: defined(out.relay.delivery.mean),
+        delivery_rate_min: defined(out.relay.delivery.worst),
         messages_not_fully_delivered: out.relay.delivery.not_fully_delivered,
-        latency_p50_ms: out.relay.latency.p50_ms,
-        latency_p95_ms: out.relay.latency.p95_ms,
-        latency_p99_ms: out.relay.latency.p99_ms,
-        latency_max_ms: out.relay.latency.max_ms,
-        duplicates_mean: out.relay.duplicates.mean,
+        latency_p50_ms: defined(out.relay.latency.p50_ms),
+        latency_p95_ms: defined(out.relay.latency.p95_ms),
+        latency_p99_ms: defined(out.relay.latency.p99_ms),
+        latency_max_ms: defined(out.relay.latency.max_ms),
+        duplicates_mean: defined(out.relay.duplicates.mean),
         bandwidth_in_mean_bytes_per_sec: totals[0].mean,
         bandwidth_out_mean_bytes_per_sec: totals[1].mean,
         bandwidth_in_p95_bytes_per_sec: totals[0].p95,
