@@ -692,12 +692,34 @@ impl RawScenario {
     /// anywhere (its value is the default).
     fn validation_diag(&self, path: &[Seg], message: String) -> Diagnostic {
         let mut d = self.diag(path, message);
-        let leaf_is_key = matches!(path.last(), Some(Seg::Key(_)));
-        if leaf_is_key && !self.prov.contains_key(path) {
+        if matches!(path.last(), Some(Seg::Key(_))) && !self.is_set(path) {
             d.message
                 .push_str(" (the field is not set, so this is its default value)");
         }
         d
+    }
+
+    /// Whether a file or an override sets the value at `path`. Provenance is recorded per
+    /// table key, not inside arrays, so a field of an array of tables (`workload.streams[0]
+    /// .interval_ms`) is set when it is present in the merged document and some file or
+    /// override set a part of its path (the default `name` is present but set by none).
+    fn is_set(&self, path: &[Seg]) -> bool {
+        if self.prov.contains_key(path) {
+            return true;
+        }
+        let mut value: Option<&Value> = None;
+        for (i, seg) in path.iter().enumerate() {
+            value = match (seg, value) {
+                (Seg::Key(k), None) if i == 0 => self.table.get(k),
+                (Seg::Key(k), Some(Value::Table(t))) => t.get(k),
+                (Seg::Index(j), Some(Value::Array(a))) => a.get(*j),
+                _ => None,
+            };
+            if value.is_none() {
+                return false;
+            }
+        }
+        (1..path.len()).any(|n| self.prov.contains_key(&path[..n]))
     }
 
     /// The merged document.
@@ -1115,6 +1137,51 @@ mod tests {
             e.contains("s.toml:2:1: field `model`: unknown model `gossip`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn errors_inside_arrays_of_tables_point_at_the_value_in_the_file() {
+        use crate::models::waku::Waku;
+        let dir = tempfile::tempdir().unwrap();
+        let check = |text: &str, field: &str, at: &str| {
+            let raw = load_str("s.toml", text, dir.path()).unwrap();
+            let e = raw.resolve::<Waku>().unwrap_err().to_string();
+            assert!(e.contains(&format!("s.toml:{at}: field `{field}`")), "{e}");
+            assert!(!e.contains("not set"), "the file sets {field}: {e}");
+        };
+        let head = "model = \"waku\"\n[network]\nnodes = 10\n";
+        // Line 6 column 1: the key `interval_ms` on the stream's third line.
+        check(
+            &format!("{head}[[workload.streams]]\ntopic = 0\ninterval_ms = 0\n"),
+            "workload.streams[0].interval_ms",
+            "6:1",
+        );
+        // One shard (topics 0..1), so topic 7 does not exist.
+        check(
+            &format!("{head}[[workload.streams]]\ntopic = 7\n"),
+            "workload.streams[0].topic",
+            "5:1",
+        );
+        check(
+            &format!(
+                "{head}[[network.bandwidth.classes]]\nname = \"x\"\nupload_mbps = nan\n\
+                 download_mbps = 10\n"
+            ),
+            "network.bandwidth.classes[0].upload_mbps",
+            "6:1",
+        );
+        // A field of an array element that the file leaves out is not set (its default
+        // applies, and an error about it says so); the default name is not set either.
+        let raw = load_str(
+            "s.toml",
+            &format!("{head}[[workload.streams]]\ntopic = 0\n"),
+            dir.path(),
+        )
+        .unwrap();
+        assert!(raw.is_set(&parse_path("workload.streams[0].topic")));
+        assert!(!raw.is_set(&parse_path("workload.streams[0].interval_ms")));
+        assert!(!raw.is_set(&parse_path("workload.streams[1].topic")));
+        assert!(!raw.is_set(&parse_path("name")));
     }
 
     #[test]
