@@ -12,9 +12,9 @@ use clap::{Args, Subcommand};
 use rayon::prelude::*;
 
 use crate::compare;
-use crate::machine::peak_rss_bytes;
+use crate::machine::{peak_rss_bytes, total_memory_bytes};
 use crate::merge;
-use crate::model::{Model, OutputSection, PlotFormat};
+use crate::model::{Model, OutputSection, PlotFormat, Scenario};
 use crate::models::{ModelKind, ModelTask, with_model};
 use crate::output::{csv_bytes, write_atomic};
 use crate::plot;
@@ -87,6 +87,9 @@ pub struct RunArgs {
     /// Repeatable.
     #[arg(long = "set", value_name = "PATH=VALUE", value_parser = parse_override)]
     pub set: Vec<Override>,
+    /// Run even when the estimated peak memory is above the machine's memory.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `wakusim sweep`.
@@ -113,6 +116,10 @@ pub struct SweepArgs {
     /// Override a field of every run (after the sweep's `set` table, before its grid). Repeatable.
     #[arg(long = "set", value_name = "PATH=VALUE", value_parser = parse_override)]
     pub set: Vec<Override>,
+    /// Run even when the estimated peak memory of the runs at once is above the machine's
+    /// memory.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `wakusim merge`.
@@ -189,6 +196,9 @@ pub struct ValidateArgs {
     /// Override a field: path.to.field=value. Repeatable.
     #[arg(long = "set", value_name = "PATH=VALUE", value_parser = parse_override)]
     pub set: Vec<Override>,
+    /// Accept a scenario whose estimated peak memory is above the machine's memory.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `wakusim list`.
@@ -252,6 +262,62 @@ pub fn load_scenario(spec: &str, set: &[Override]) -> anyhow::Result<RawScenario
     Ok(raw)
 }
 
+/// `1.2 GB`, `340 MB`.
+fn fmt_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else {
+        format!("{:.0} MB", b / 1e6)
+    }
+}
+
+/// Prints the estimated peak memory of `runs` runs at once of the largest of `scenarios` (to
+/// stderr) and refuses it above the machine's memory unless `force`.
+fn check_memory<M: Model>(
+    scenarios: &[&Scenario<M::Params>],
+    runs: usize,
+    force: bool,
+) -> anyhow::Result<()> {
+    let Some(est) = scenarios
+        .iter()
+        .filter_map(|s| M::memory_estimate(s))
+        .max_by_key(|e| e.bytes)
+    else {
+        return Ok(());
+    };
+    let runs = runs.max(1);
+    let bytes = est.bytes.saturating_mul(runs as u64);
+    let at_once = if runs > 1 {
+        format!(" x {runs} runs at once")
+    } else {
+        String::new()
+    };
+    let total = total_memory_bytes();
+    eprintln!(
+        "estimated peak memory: about {} ({}{at_once}){}",
+        fmt_bytes(bytes),
+        est.basis,
+        total.map_or(String::new(), |t| format!(
+            "; this machine has {}",
+            fmt_bytes(t)
+        ))
+    );
+    if let Some(total) = total
+        && bytes > total
+        && !force
+    {
+        bail!(
+            "the estimated peak memory, about {}, is above this machine's {}: lower network.nodes{}, \
+             or give --force to try anyway",
+            fmt_bytes(bytes),
+            fmt_bytes(total),
+            if runs > 1 { " or --jobs" } else { "" }
+        );
+    }
+    Ok(())
+}
+
 fn model_of(raw: &RawScenario, spec: &str) -> anyhow::Result<ModelKind> {
     raw.model_kind()
         .with_context(|| format!("invalid scenario `{spec}`"))
@@ -281,6 +347,7 @@ impl ModelTask for RunTask<'_> {
             .raw
             .resolve::<M>()
             .with_context(|| format!("invalid scenario `{}`", args.scenario))?;
+        check_memory::<M>(&[&s], 1, args.force)?;
         let seeds = match args.seed {
             Some(seed) => vec![seed],
             None => s.common.run.seed_list(),
@@ -409,6 +476,8 @@ impl ModelTask for SweepTask<'_> {
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .clamp(1, todo.len().max(1));
+        let todo_scenarios: Vec<_> = todo.iter().map(|&i| &scenarios[i]).collect();
+        check_memory::<M>(&todo_scenarios, jobs, args.force)?;
         eprintln!(
             "sweep {}: {} points x {} seeds = {} runs{}; {} to run{} with {jobs} jobs -> {}",
             plan.name,
@@ -666,6 +735,7 @@ pub fn validate(args: &ValidateArgs, _g: &GlobalArgs) -> anyhow::Result<u8> {
         ValidateTask {
             raw: &raw,
             spec: &args.scenario,
+            force: args.force,
         },
     )
 }
@@ -673,6 +743,7 @@ pub fn validate(args: &ValidateArgs, _g: &GlobalArgs) -> anyhow::Result<u8> {
 struct ValidateTask<'a> {
     raw: &'a RawScenario,
     spec: &'a str,
+    force: bool,
 }
 
 impl ModelTask for ValidateTask<'_> {
@@ -682,6 +753,7 @@ impl ModelTask for ValidateTask<'_> {
             .raw
             .resolve::<M>()
             .with_context(|| format!("invalid scenario `{}`", self.spec))?;
+        check_memory::<M>(&[&s], 1, self.force)?;
         print!("{}", runner::scenario_toml(&s)?);
         Ok(EXIT_OK)
     }

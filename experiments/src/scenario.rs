@@ -938,6 +938,21 @@ impl RawScenario {
                 errors.extend(e);
             }
         }
+        if errors.is_empty()
+            && let Some(known) = M::timeseries_metrics(&scenario)
+        {
+            for (i, m) in scenario.common.outputs.timeseries_plots.iter().enumerate() {
+                if !known.contains(m) {
+                    errors.push(FieldError::new(
+                        format!("outputs.timeseries_plots[{i}]"),
+                        format!(
+                            "a run of this scenario writes no time series {m:?}; it writes {}",
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
         if errors.is_empty() {
             Ok(scenario)
         } else {
@@ -1225,7 +1240,7 @@ mod tests {
             assert!(e.contains(&format!("s.toml:{at}: field `{field}`")), "{e}");
             assert!(!e.contains("not set"), "the file sets {field}: {e}");
         };
-        let head = "model = \"waku\"\n[network]\nnodes = 10\n";
+        let head = "model = \"waku\"\n[network]\nnodes = 20\n";
         // Line 6 column 1: the key `interval_ms` on the stream's third line.
         check(
             &format!("{head}[[workload.streams]]\ntopic = 0\ninterval_ms = 0\n"),
