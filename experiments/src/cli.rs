@@ -453,6 +453,16 @@ impl ModelTask for SweepTask<'_> {
         let sweep::Planned { plan, scenarios } = sweep::plan::<M>(self.file, self.base)
             .with_context(|| format!("invalid sweep `{}`", args.sweep.display()))?;
         let dir = args.out.join(&plan.name);
+        // Before anything is written: the runs of this shard, as many at once as --jobs.
+        let mine_scenarios: Vec<_> = (0..plan.runs.len())
+            .filter(|&i| self.shard.is_none_or(|s| s.contains(i)))
+            .map(|i| &scenarios[i])
+            .collect();
+        let at_once = args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .clamp(1, mine_scenarios.len().max(1));
+        check_memory::<M>(&mine_scenarios, at_once, args.force)?;
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         write_atomic(&dir.join(results::SWEEP_PLAN_FILE), &plan.to_bytes()).with_context(|| {
@@ -476,8 +486,6 @@ impl ModelTask for SweepTask<'_> {
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .clamp(1, todo.len().max(1));
-        let todo_scenarios: Vec<_> = todo.iter().map(|&i| &scenarios[i]).collect();
-        check_memory::<M>(&todo_scenarios, jobs, args.force)?;
         eprintln!(
             "sweep {}: {} points x {} seeds = {} runs{}; {} to run{} with {jobs} jobs -> {}",
             plan.name,
@@ -725,6 +733,7 @@ pub fn validate(args: &ValidateArgs, _g: &GlobalArgs) -> anyhow::Result<u8> {
                 file: &file,
                 base: &base,
                 spec: &args.scenario,
+                force: args.force,
             },
         );
     }
@@ -763,14 +772,16 @@ struct ValidateSweepTask<'a> {
     file: &'a sweep::SweepFile,
     base: &'a RawScenario,
     spec: &'a str,
+    force: bool,
 }
 
 impl ModelTask for ValidateSweepTask<'_> {
     type Output = anyhow::Result<u8>;
     fn call<M: Model>(self) -> anyhow::Result<u8> {
-        let plan = sweep::plan::<M>(self.file, self.base)
-            .with_context(|| format!("invalid sweep `{}`", self.spec))?
-            .plan;
+        let sweep::Planned { plan, scenarios } = sweep::plan::<M>(self.file, self.base)
+            .with_context(|| format!("invalid sweep `{}`", self.spec))?;
+        // One run at a time (`wakusim sweep --jobs` multiplies it).
+        check_memory::<M>(&scenarios.iter().collect::<Vec<_>>(), 1, self.force)?;
         println!(
             "sweep {}: {} points x {} seeds = {} runs (plan {})",
             plan.name,

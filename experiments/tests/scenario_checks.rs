@@ -280,6 +280,19 @@ fn the_memory_estimate_is_printed_and_a_run_too_large_for_the_machine_is_refused
         );
         assert!(err.contains("--force"), "{err}");
     }
+    // A sweep is refused before it writes anything; its validation too.
+    fs::write(
+        d.join("big.toml"),
+        "name = \"big\"\nscenario = \"relay-10k\"\n[set]\n\"network.nodes\" = 100000000\n",
+    )
+    .unwrap();
+    for cmd in ["validate", "sweep"] {
+        let err = fails(wakusim(
+            d,
+            &[cmd, "big.toml", "--jobs", "1"][..if cmd == "sweep" { 4 } else { 2 }],
+        ));
+        assert!(err.contains("about 4000.0 GB, is above"), "{err}");
+    }
     assert!(!d.join("results").exists());
     let mut args = vec!["validate"];
     args.extend(big);
