@@ -12,9 +12,9 @@ use clap::{Args, Subcommand};
 use rayon::prelude::*;
 
 use crate::compare;
-use crate::machine::peak_rss_bytes;
+use crate::machine::{peak_rss_bytes, total_memory_bytes};
 use crate::merge;
-use crate::model::{Model, OutputSection, PlotFormat};
+use crate::model::{Model, OutputSection, PlotFormat, Scenario};
 use crate::models::{ModelKind, ModelTask, with_model};
 use crate::output::{csv_bytes, write_atomic};
 use crate::plot;
@@ -109,6 +109,9 @@ pub struct RunArgs {
     /// Repeatable.
     #[arg(long = "set", value_name = "PATH=VALUE", value_parser = parse_override)]
     pub set: Vec<Override>,
+    /// Run even when the estimated peak memory is above the machine's memory.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `wakusim sweep`.
@@ -136,6 +139,10 @@ pub struct SweepArgs {
     /// Override a field of every run (after the sweep's `set` table, before its grid). Repeatable.
     #[arg(long = "set", value_name = "PATH=VALUE", value_parser = parse_override)]
     pub set: Vec<Override>,
+    /// Run even when the estimated peak memory of the runs at once is above the machine's
+    /// memory.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `wakusim merge`.
@@ -212,6 +219,9 @@ pub struct ValidateArgs {
     /// Override a field: path.to.field=value. Repeatable.
     #[arg(long = "set", value_name = "PATH=VALUE", value_parser = parse_override)]
     pub set: Vec<Override>,
+    /// Accept a scenario whose estimated peak memory is above the machine's memory.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `wakusim list`.
@@ -275,6 +285,62 @@ pub fn load_scenario(spec: &str, set: &[Override]) -> anyhow::Result<RawScenario
     Ok(raw)
 }
 
+/// `1.2 GB`, `340 MB`.
+fn fmt_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else {
+        format!("{:.0} MB", b / 1e6)
+    }
+}
+
+/// Prints the estimated peak memory of `runs` runs at once of the largest of `scenarios` (to
+/// stderr) and refuses it above the machine's memory unless `force`.
+fn check_memory<M: Model>(
+    scenarios: &[&Scenario<M::Params>],
+    runs: usize,
+    force: bool,
+) -> anyhow::Result<()> {
+    let Some(est) = scenarios
+        .iter()
+        .filter_map(|s| M::memory_estimate(s))
+        .max_by_key(|e| e.bytes)
+    else {
+        return Ok(());
+    };
+    let runs = runs.max(1);
+    let bytes = est.bytes.saturating_mul(runs as u64);
+    let at_once = if runs > 1 {
+        format!(" x {runs} runs at once")
+    } else {
+        String::new()
+    };
+    let total = total_memory_bytes();
+    eprintln!(
+        "estimated peak memory: about {} ({}{at_once}){}",
+        fmt_bytes(bytes),
+        est.basis,
+        total.map_or(String::new(), |t| format!(
+            "; this machine has {}",
+            fmt_bytes(t)
+        ))
+    );
+    if let Some(total) = total
+        && bytes > total
+        && !force
+    {
+        bail!(
+            "the estimated peak memory, about {}, is above this machine's {}: lower network.nodes{}, \
+             or give --force to try anyway",
+            fmt_bytes(bytes),
+            fmt_bytes(total),
+            if runs > 1 { " or --jobs" } else { "" }
+        );
+    }
+    Ok(())
+}
+
 fn model_of(raw: &RawScenario, spec: &str) -> anyhow::Result<ModelKind> {
     raw.model_kind()
         .with_context(|| format!("invalid scenario `{spec}`"))
@@ -304,6 +370,7 @@ impl ModelTask for RunTask<'_> {
             .raw
             .resolve::<M>()
             .with_context(|| format!("invalid scenario `{}`", args.scenario))?;
+        check_memory::<M>(&[&s], 1, args.force)?;
         let seeds = match args.seed {
             Some(seed) => vec![seed],
             None => s.common.run.seed_list(),
@@ -434,6 +501,16 @@ impl ModelTask for SweepTask<'_> {
         let sweep::Planned { plan, scenarios } = sweep::plan::<M>(self.file, self.base)
             .with_context(|| format!("invalid sweep `{}`", args.sweep.display()))?;
         let dir = args.out.join(&plan.name);
+        // Before anything is written: the runs of this shard, as many at once as --jobs.
+        let mine_scenarios: Vec<_> = (0..plan.runs.len())
+            .filter(|&i| self.shard.is_none_or(|s| s.contains(i)))
+            .map(|i| &scenarios[i])
+            .collect();
+        let at_once = args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .clamp(1, mine_scenarios.len().max(1));
+        check_memory::<M>(&mine_scenarios, at_once, args.force)?;
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         write_atomic(&dir.join(results::SWEEP_PLAN_FILE), &plan.to_bytes()).with_context(|| {
@@ -713,6 +790,7 @@ pub fn validate(args: &ValidateArgs, _g: &GlobalArgs) -> anyhow::Result<u8> {
                 file: &file,
                 base: &base,
                 spec: &args.scenario,
+                force: args.force,
             },
         );
     }
@@ -723,6 +801,7 @@ pub fn validate(args: &ValidateArgs, _g: &GlobalArgs) -> anyhow::Result<u8> {
         ValidateTask {
             raw: &raw,
             spec: &args.scenario,
+            force: args.force,
         },
     )
 }
@@ -730,6 +809,7 @@ pub fn validate(args: &ValidateArgs, _g: &GlobalArgs) -> anyhow::Result<u8> {
 struct ValidateTask<'a> {
     raw: &'a RawScenario,
     spec: &'a str,
+    force: bool,
 }
 
 impl ModelTask for ValidateTask<'_> {
@@ -739,6 +819,7 @@ impl ModelTask for ValidateTask<'_> {
             .raw
             .resolve::<M>()
             .with_context(|| format!("invalid scenario `{}`", self.spec))?;
+        check_memory::<M>(&[&s], 1, self.force)?;
         print!("{}", runner::scenario_toml(&s)?);
         Ok(EXIT_OK)
     }
@@ -748,14 +829,16 @@ struct ValidateSweepTask<'a> {
     file: &'a sweep::SweepFile,
     base: &'a RawScenario,
     spec: &'a str,
+    force: bool,
 }
 
 impl ModelTask for ValidateSweepTask<'_> {
     type Output = anyhow::Result<u8>;
     fn call<M: Model>(self) -> anyhow::Result<u8> {
-        let plan = sweep::plan::<M>(self.file, self.base)
-            .with_context(|| format!("invalid sweep `{}`", self.spec))?
-            .plan;
+        let sweep::Planned { plan, scenarios } = sweep::plan::<M>(self.file, self.base)
+            .with_context(|| format!("invalid sweep `{}`", self.spec))?;
+        // One run at a time (`wakusim sweep --jobs` multiplies it).
+        check_memory::<M>(&scenarios.iter().collect::<Vec<_>>(), 1, self.force)?;
         println!(
             "sweep {}: {} points x {} seeds = {} runs (plan {})",
             plan.name,

@@ -18,6 +18,18 @@ pub fn peak_rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// The machine's memory in bytes (`MemTotal` in `/proc/meminfo`), or `None` where that file
+/// does not exist (not Linux).
+pub fn total_memory_bytes() -> Option<u64> {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+}
+
 /// What a run cost on the machine that ran it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Machine {
@@ -75,6 +87,9 @@ mod tests {
     fn peak_memory_is_read_on_linux() {
         if std::path::Path::new("/proc/self/status").exists() {
             assert!(peak_rss_bytes() > 0);
+        }
+        if std::path::Path::new("/proc/meminfo").exists() {
+            assert!(total_memory_bytes().unwrap() > peak_rss_bytes());
         }
     }
 }

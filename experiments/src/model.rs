@@ -47,6 +47,26 @@ pub trait Model: Sync {
         seed: u64,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<RunResult, ModelError>;
+    /// The time-series metrics a run of `s` writes that `outputs.timeseries_plots` may name;
+    /// `None` (the default) when the model does not say, and then any name is accepted.
+    fn timeseries_metrics(_s: &Scenario<Self::Params>) -> Option<Vec<String>> {
+        None
+    }
+    /// An estimate of the peak memory of one run of `s` (called on a valid scenario); `None`
+    /// (the default) when the model has none. `wakusim run` refuses a run whose estimate is
+    /// above the machine's memory unless given `--force`.
+    fn memory_estimate(_s: &Scenario<Self::Params>) -> Option<MemoryEstimate> {
+        None
+    }
+}
+
+/// An estimate of a run's peak memory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemoryEstimate {
+    /// Bytes.
+    pub bytes: u64,
+    /// How the figure was derived, for messages (`10000 nodes x 40 KB per relay node ...`).
+    pub basis: String,
 }
 
 /// A fully loaded scenario: the common sections and the model's own sections.

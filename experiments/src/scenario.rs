@@ -48,6 +48,39 @@ pub const MAX_FILE_BYTES: u64 = 16 << 20;
 /// Longest `extends` chain accepted.
 pub const MAX_EXTENDS_DEPTH: usize = 32;
 
+/// The fields of a scenario that name files, as dotted paths. A relative path in one of them is
+/// relative to the file that sets it (a base file reached through `extends`, a sweep file for a
+/// sweep's `set` and `grid` values, the working directory for `--set`); the loader makes it
+/// absolute, so that the resolved scenario (what `wakusim validate` prints and a run's
+/// `scenario.toml` holds) names the same file wherever it is read from. A path in a bundled
+/// scenario stays as written (relative to the working directory).
+pub const PATH_FIELDS: &[&str] = &["network.topology.path"];
+
+/// Makes every relative path of [`PATH_FIELDS`] in `table` absolute, taken from `base`.
+fn resolve_paths(table: &mut Table, base: &Path) {
+    for field in PATH_FIELDS {
+        let keys: Vec<&str> = field.split('.').collect();
+        if let Some(p) = string_at(table, &keys) {
+            let path = Path::new(p.as_str());
+            if path.is_relative() && !p.is_empty() {
+                let joined = base.join(path);
+                let abs = std::path::absolute(&joined).unwrap_or(joined);
+                *p = abs.display().to_string();
+            }
+        }
+    }
+}
+
+/// The string at `keys` in `table`, if there is one.
+fn string_at<'a>(table: &'a mut Table, keys: &[&str]) -> Option<&'a mut String> {
+    let (k, rest) = keys.split_first()?;
+    match (table.get_mut(*k)?, rest.is_empty()) {
+        (Value::String(s), true) => Some(s),
+        (Value::Table(t), false) => string_at(t, rest),
+        _ => None,
+    }
+}
+
 /// One problem found in a scenario, with where it comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -299,6 +332,45 @@ impl FromStr for Override {
             None,
         )
     }
+}
+
+/// The value of an override with its paths resolved ([`PATH_FIELDS`]): relative to the file
+/// that wrote the override (a sweep file), else to the working directory.
+fn override_value(ov: &Override) -> Value {
+    let base = match &ov.at {
+        Some(at) => Path::new(&at.file)
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_default(),
+        None => PathBuf::new(),
+    };
+    // The value nested under its path, so that `resolve_paths` finds the fields whatever level
+    // the override sets (`network.topology.path`, or the whole `network.topology`).
+    let mut root = Table::new();
+    let (last, parents) = ov
+        .path
+        .split_last()
+        .expect("an override path is never empty");
+    let mut t = &mut root;
+    for k in parents {
+        t = match t
+            .entry(k.clone())
+            .or_insert_with(|| Value::Table(Table::new()))
+        {
+            Value::Table(inner) => inner,
+            _ => unreachable!("just inserted a table"),
+        };
+    }
+    t.insert(last.clone(), ov.value.clone());
+    resolve_paths(&mut root, &base);
+    let mut v = Value::Table(root);
+    for k in &ov.path {
+        v = match v {
+            Value::Table(mut t) => t.remove(k).expect("inserted above"),
+            _ => unreachable!("built as tables"),
+        };
+    }
+    v
 }
 
 /// A scenario document after `extends` and overrides, before deserialization.
@@ -559,6 +631,9 @@ impl RawScenario {
                 ));
             }
         };
+        if let Some(d) = &dir {
+            resolve_paths(&mut table, d);
+        }
         let src = self.sources.len();
         self.sources.push(Source::File {
             display: display.clone(),
@@ -692,12 +767,34 @@ impl RawScenario {
     /// anywhere (its value is the default).
     fn validation_diag(&self, path: &[Seg], message: String) -> Diagnostic {
         let mut d = self.diag(path, message);
-        let leaf_is_key = matches!(path.last(), Some(Seg::Key(_)));
-        if leaf_is_key && !self.prov.contains_key(path) {
+        if matches!(path.last(), Some(Seg::Key(_))) && !self.is_set(path) {
             d.message
                 .push_str(" (the field is not set, so this is its default value)");
         }
         d
+    }
+
+    /// Whether a file or an override sets the value at `path`. Provenance is recorded per
+    /// table key, not inside arrays, so a field of an array of tables (`workload.streams[0]
+    /// .interval_ms`) is set when it is present in the merged document and some file or
+    /// override set a part of its path (the default `name` is present but set by none).
+    fn is_set(&self, path: &[Seg]) -> bool {
+        if self.prov.contains_key(path) {
+            return true;
+        }
+        let mut value: Option<&Value> = None;
+        for (i, seg) in path.iter().enumerate() {
+            value = match (seg, value) {
+                (Seg::Key(k), None) if i == 0 => self.table.get(k),
+                (Seg::Key(k), Some(Value::Table(t))) => t.get(k),
+                (Seg::Index(j), Some(Value::Array(a))) => a.get(*j),
+                _ => None,
+            };
+            if value.is_none() {
+                return false;
+            }
+        }
+        (1..path.len()).any(|n| self.prov.contains_key(&path[..n]))
     }
 
     /// The merged document.
@@ -746,8 +843,9 @@ impl RawScenario {
         }
         segs.push(Seg::Key(last.clone()));
         forget(&mut self.prov, &segs);
-        record(&mut self.prov, &mut segs, &ov.value, src);
-        t.insert(last.clone(), ov.value.clone());
+        let value = override_value(ov);
+        record(&mut self.prov, &mut segs, &value, src);
+        t.insert(last.clone(), value);
         Ok(())
     }
 
@@ -838,6 +936,21 @@ impl RawScenario {
         if errors.is_empty() {
             if let Err(e) = M::validate(&scenario) {
                 errors.extend(e);
+            }
+        }
+        if errors.is_empty()
+            && let Some(known) = M::timeseries_metrics(&scenario)
+        {
+            for (i, m) in scenario.common.outputs.timeseries_plots.iter().enumerate() {
+                if !known.contains(m) {
+                    errors.push(FieldError::new(
+                        format!("outputs.timeseries_plots[{i}]"),
+                        format!(
+                            "a run of this scenario writes no time series {m:?}; it writes {}",
+                            known.join(", ")
+                        ),
+                    ));
+                }
             }
         }
         if errors.is_empty() {
@@ -1115,6 +1228,95 @@ mod tests {
             e.contains("s.toml:2:1: field `model`: unknown model `gossip`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn errors_inside_arrays_of_tables_point_at_the_value_in_the_file() {
+        use crate::models::waku::Waku;
+        let dir = tempfile::tempdir().unwrap();
+        let check = |text: &str, field: &str, at: &str| {
+            let raw = load_str("s.toml", text, dir.path()).unwrap();
+            let e = raw.resolve::<Waku>().unwrap_err().to_string();
+            assert!(e.contains(&format!("s.toml:{at}: field `{field}`")), "{e}");
+            assert!(!e.contains("not set"), "the file sets {field}: {e}");
+        };
+        let head = "model = \"waku\"\n[network]\nnodes = 20\n";
+        // Line 6 column 1: the key `interval_ms` on the stream's third line.
+        check(
+            &format!("{head}[[workload.streams]]\ntopic = 0\ninterval_ms = 0\n"),
+            "workload.streams[0].interval_ms",
+            "6:1",
+        );
+        // One shard (topics 0..1), so topic 7 does not exist.
+        check(
+            &format!("{head}[[workload.streams]]\ntopic = 7\n"),
+            "workload.streams[0].topic",
+            "5:1",
+        );
+        check(
+            &format!(
+                "{head}[[network.bandwidth.classes]]\nname = \"x\"\nupload_mbps = nan\n\
+                 download_mbps = 10\n"
+            ),
+            "network.bandwidth.classes[0].upload_mbps",
+            "6:1",
+        );
+        // A field of an array element that the file leaves out is not set (its default
+        // applies, and an error about it says so); the default name is not set either.
+        let raw = load_str(
+            "s.toml",
+            &format!("{head}[[workload.streams]]\ntopic = 0\n"),
+            dir.path(),
+        )
+        .unwrap();
+        assert!(raw.is_set(&parse_path("workload.streams[0].topic")));
+        assert!(!raw.is_set(&parse_path("workload.streams[0].interval_ms")));
+        assert!(!raw.is_set(&parse_path("workload.streams[1].topic")));
+        assert!(!raw.is_set(&parse_path("name")));
+    }
+
+    #[test]
+    fn file_paths_are_made_absolute_from_the_file_or_override_that_sets_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = std::path::absolute(dir.path()).unwrap();
+        fs::create_dir(d.join("base")).unwrap();
+        fs::write(
+            d.join("base/b.toml"),
+            "model = \"waku\"\n[network]\ntopology = { kind = \"file\", path = \"g.csv\" }\n",
+        )
+        .unwrap();
+        fs::write(d.join("top.toml"), "extends = \"base/b.toml\"\n").unwrap();
+        let path_of = |raw: &RawScenario| raw.table()["network"]["topology"]["path"].clone();
+        let mut raw = load_file(&d.join("top.toml")).unwrap();
+        assert_eq!(
+            path_of(&raw),
+            Value::String(d.join("base/g.csv").display().to_string()),
+            "relative to the base file that names it"
+        );
+        // An override written in a sweep file: relative to that file.
+        let at = Location {
+            file: d.join("sweeps/s.toml").display().to_string(),
+            line: 3,
+            column: 1,
+        };
+        raw.apply(
+            &Override::new(
+                "network.topology",
+                Override::parse_value("{ kind = \"file\", path = \"h.graphml\" }"),
+                "set",
+                Some(at),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            path_of(&raw),
+            Value::String(d.join("sweeps/h.graphml").display().to_string())
+        );
+        // An absolute path is kept as it is.
+        raw.apply(&"network.topology.path=/x/g.csv".parse().unwrap())
+            .unwrap();
+        assert_eq!(path_of(&raw), Value::String("/x/g.csv".into()));
     }
 
     #[test]

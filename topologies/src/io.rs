@@ -15,9 +15,10 @@
 //! - Node ids are integers `0..n`. The node count is the largest id plus one, or the count the
 //!   caller gives (then an id at or beyond it is an error naming the line).
 //! - The header row is optional. With a header, columns are found by name (`source`, `target`
-//!   required; `latency_ms` and `outbound` optional; other columns are ignored, so a crawl's
-//!   extra fields do not get in the way). Without one, the columns are positional:
-//!   `source,target[,latency_ms[,outbound]]`.
+//!   required; `latency_ms` and `outbound` optional; other named columns are ignored, so a
+//!   crawl's extra fields do not get in the way), and a row with more fields than the header
+//!   has columns is an error. Without one, the columns are positional:
+//!   `source,target[,latency_ms[,outbound]]`, and a fifth column is an error.
 //! - `latency_ms` is the measured **one-way** latency of the link in milliseconds (empty when
 //!   unknown). `outbound` is `true` when `source` dialled `target`.
 //!
@@ -34,9 +35,10 @@
 //!
 //! # In both formats
 //!
-//! The graph is undirected: an edge listed twice (`a,b` and `b,a`, as a directed crawl
-//! often lists it) is one connection, and the first listing's attributes win. A self-loop is an
-//! error. Errors name the line.
+//! The graph is undirected: an edge listed in both directions (`a,b` and `b,a`, as a directed
+//! crawl often lists it) is one connection, and the first listing's attributes win. The same
+//! edge listed twice in the same direction is an error (naming both lines), and so is a
+//! self-loop. Errors name the line.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -86,13 +88,34 @@ impl FileFormat {
 struct RawEdge {
     a: u32,
     b: u32,
+    /// The line of the file that lists it.
+    line: usize,
     dialed: bool,
     latency: Option<SimDuration>,
 }
 
-/// Builds a graph from edges read in file order: merges repeated pairs (first wins).
-fn assemble(n: u32, raw: Vec<RawEdge>) -> Result<Graph> {
+/// Builds a graph from edges read in file order: merges a pair listed in both directions
+/// (first wins), refuses a pair listed twice in the same direction (a copy-paste or
+/// concatenation error rather than a directed crawl). `what` names the format in locations
+/// (`csv`, `graphml`).
+fn assemble(n: u32, raw: Vec<RawEdge>, what: &str) -> Result<Graph> {
     check_size(n, raw.len() as u64)?;
+    let mut directed: Vec<usize> = (0..raw.len()).collect();
+    directed.sort_unstable_by_key(|&i| (raw[i].a, raw[i].b, i));
+    if let Some(w) = directed
+        .windows(2)
+        .find(|w| (raw[w[0]].a, raw[w[0]].b) == (raw[w[1]].a, raw[w[1]].b))
+    {
+        let (first, again) = (&raw[w[0]], &raw[w[1]]);
+        return Err(TopologyError::Malformed {
+            location: format!("{what} line {}", again.line),
+            reason: format!(
+                "the edge {} -> {} is listed again (first on line {}): remove the repeated line \
+                 (an edge listed once in each direction is one connection, and is fine)",
+                again.a, again.b, first.line
+            ),
+        });
+    }
     let key = |e: &RawEdge| (e.a.min(e.b), e.a.max(e.b));
     let mut order: Vec<usize> = (0..raw.len()).collect();
     order.sort_unstable_by_key(|&i| (key(&raw[i]), i));
@@ -171,6 +194,8 @@ pub fn read_csv(text: &str, nodes: Option<u32>) -> Result<Graph> {
         .from_reader(text.as_bytes());
     // Column indices: source, target, latency, outbound.
     let mut cols: Option<(usize, usize, Option<usize>, Option<usize>)> = None;
+    // Fields a row may have: the header's (`Some`), or 4 without a header.
+    let mut header_width: Option<usize> = None;
     let mut raw = Vec::new();
     let mut max_id: Option<u32> = None;
     let mut record = csv::StringRecord::new();
@@ -210,12 +235,31 @@ pub fn read_csv(text: &str, nodes: Option<u32>) -> Result<Graph> {
                         });
                     };
                     cols = Some((s, t, find("latency_ms"), find("outbound")));
+                    header_width = Some(record.len());
                     continue;
                 };
                 cols = Some(c);
                 c
             }
         };
+        if record.len() > header_width.unwrap_or(4) {
+            return Err(TopologyError::Malformed {
+                location,
+                reason: match header_width {
+                    None => format!(
+                        "{} columns, but without a header the columns are \
+                         source,target[,latency_ms[,outbound]]: remove the extra columns, or add \
+                         a header row naming them (named columns other than these are ignored)",
+                        record.len()
+                    ),
+                    Some(width) => format!(
+                        "{} fields, more than the {width} columns the header names: remove the \
+                         extra fields or name them in the header",
+                        record.len()
+                    ),
+                },
+            });
+        }
         let id = |col: usize| -> Result<u32> {
             let v = record.get(col).unwrap_or("");
             if v.is_empty() {
@@ -270,6 +314,7 @@ pub fn read_csv(text: &str, nodes: Option<u32>) -> Result<Graph> {
         raw.push(RawEdge {
             a,
             b,
+            line: line as usize,
             dialed,
             latency,
         });
@@ -284,7 +329,7 @@ pub fn read_csv(text: &str, nodes: Option<u32>) -> Result<Graph> {
             reason: "no edges and no node count: the file describes no network".into(),
         });
     }
-    assemble(n, raw)
+    assemble(n, raw, "csv")
 }
 
 /// Writes `g` as a CSV edge list with a header; the `latency_ms` and `outbound` columns are
@@ -518,6 +563,14 @@ pub fn read_graphml(text: &str, nodes: Option<u32>) -> Result<Graph> {
             _ => {}
         }
     }
+    if depth_graph {
+        return Err(TopologyError::Malformed {
+            location: format!("graphml line {}", line_of(text, text.len() as u64)),
+            reason: "the document ends inside <graph>: the file is cut short (a </graph> and \
+                     </graphml> are missing)"
+                .into(),
+        });
+    }
     if !seen_root {
         return Err(TopologyError::Malformed {
             location: "graphml line 1".into(),
@@ -560,6 +613,7 @@ pub fn read_graphml(text: &str, nodes: Option<u32>) -> Result<Graph> {
         raw.push(RawEdge {
             a,
             b,
+            line: line_of(text, e.pos),
             dialed: e.dialed,
             latency: e.latency,
         });
@@ -570,7 +624,7 @@ pub fn read_graphml(text: &str, nodes: Option<u32>) -> Result<Graph> {
             reason: "the graph has no nodes".into(),
         });
     }
-    assemble(node_count, raw)
+    assemble(node_count, raw, "graphml")
 }
 
 /// Writes `g` as GraphML (see the [module docs](self)).

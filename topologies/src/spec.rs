@@ -96,7 +96,8 @@ pub enum TopologySpec {
     /// A graph file (a crawl of the real network, or an earlier export).
     File {
         /// The file. A relative path is relative to the working directory unless the caller
-        /// resolves it first ([`TopologySpec::with_base_dir`]).
+        /// resolves it first ([`TopologySpec::with_base_dir`]; `wakusim` makes it absolute,
+        /// relative to the scenario file that names it).
         path: PathBuf,
         /// `csv` or `graphml`. Default: from the extension.
         #[serde(default)]

@@ -1,5 +1,24 @@
 //! Graph statistics for inspection (`wakusim topology --json`): sizes, degrees, components,
 //! diameter and clustering, exact where affordable and estimated (and labelled so) where not.
+//!
+//! # Why not petgraph's algorithms
+//!
+//! The BFS, components and clustering loops here run on [`Graph`]'s own adjacency arrays.
+//! petgraph (which the crate depends on for [`Graph::to_petgraph`]) was measured doing the same
+//! work on a million-node `dial` graph (outbound 10, max_inbound 40: 10 M edges), release build,
+//! on a shared two-core machine (`tests/stats_petgraph.rs`, which also checks that both give
+//! the same components and diameters):
+//!
+//! - these loops: all the statistics (components, 32 BFS for the diameter estimate, 10,000
+//!   sampled clustering nodes) in 8.1 s, and no memory beyond a few arrays of one entry per
+//!   node;
+//! - petgraph: converting the graph took 0.9 s and 381 MB (more than the graph itself);
+//!   `kosaraju_scc` for the components 4.3 s; the same 32 BFS with `visit::Bfs` 97.5 s,
+//!   twelve times the whole of the above (its adjacency is a linked list of edges, each step a
+//!   cache miss at this size). petgraph has no clustering coefficient, and its `Bfs` does not
+//!   report depths, so eccentricities would need distances kept beside it anyway.
+//!
+//! The results are the same either way; the loops stay.
 
 use serde::Serialize;
 use sim_core::NodeId;

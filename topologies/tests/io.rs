@@ -259,3 +259,40 @@ fn files_round_trip_by_extension() {
     assert!(e.to_string().contains("bad.csv: csv line 2"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn repeated_edges_and_extra_columns_are_refused_with_their_lines() {
+    let err = |text: &str| read_csv(text, None).unwrap_err().to_string();
+    // 0,1 on line 2 and again on line 4 (line 3 lists it the other way round, which is fine).
+    let e = err("source,target\n0,1\n1,0\n0,1\n");
+    assert!(e.starts_with("csv line 4: "), "{e}");
+    assert!(
+        e.contains("0 -> 1 is listed again (first on line 2)"),
+        "{e}"
+    );
+    // Without a header, at most four columns.
+    let e = err("0,1\n1,2,3.5,true,extra\n");
+    assert!(e.starts_with("csv line 2: 5 columns"), "{e}");
+    assert!(e.contains("add a header row"), "{e}");
+    // With a header, no more fields than it names.
+    let e = err("source,target,latency_ms\n0,1,2\n1,2,3,4\n");
+    assert!(
+        e.starts_with("csv line 3: 4 fields, more than the 3 columns"),
+        "{e}"
+    );
+    // GraphML: the second <edge> with the same source and target, on line 6.
+    let g = "<graphml>\n<graph>\n<node id=\"a\"/><node id=\"b\"/>\n<edge source=\"a\" \
+             target=\"b\"/>\n<edge source=\"b\" target=\"a\"/>\n<edge source=\"a\" \
+             target=\"b\"/>\n</graph>\n</graphml>\n";
+    let e = read_graphml(g, None).unwrap_err().to_string();
+    assert!(e.starts_with("graphml line 6: "), "{e}");
+    assert!(e.contains("listed again (first on line 4)"), "{e}");
+    // A document cut short inside its graph (quick-xml accepts the missing end tags).
+    let e = read_graphml("<graphml>\n<graph>\n<node id=\"a\"/>", None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("graphml line 3: the document ends inside <graph>"),
+        "{e}"
+    );
+}

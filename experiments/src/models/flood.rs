@@ -187,6 +187,14 @@ impl Model for Flood {
         "plain flooding over a ring with random chords or a full mesh (the test model)";
     type Params = FloodParams;
 
+    fn timeseries_metrics(_s: &Scenario<FloodParams>) -> Option<Vec<String>> {
+        Some(
+            ["delivery_rate", "bytes_in_per_sec", "bytes_out_per_sec"]
+                .map(str::to_owned)
+                .to_vec(),
+        )
+    }
+
     fn validate(s: &Scenario<FloodParams>) -> Result<(), Vec<FieldError>> {
         let mut e = Vec::new();
         let (net, f, run) = (&s.params.network, &s.params.flood, &s.common.run);

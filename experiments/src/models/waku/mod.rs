@@ -26,6 +26,7 @@
 //! (`[relay]`), `peer_manager.rs` (`[overlay]`, `[peer_manager]`), each checking its sections
 //! and mapping them to its part of the harness's [`SimInput`]; `report.rs` (the result rows).
 
+mod checks;
 mod network;
 mod peer_manager;
 mod relay;
@@ -43,8 +44,9 @@ use protocols::relay::message::Topics;
 use protocols::workload::WorkloadConfig;
 use topologies::{NetworkSpec, TopologyError};
 
-use crate::model::{FieldError, Model, ModelError, Progress, RunResult, Scenario};
+use crate::model::{FieldError, MemoryEstimate, Model, ModelError, Progress, RunResult, Scenario};
 
+pub use checks::{BYTES_PER_RELAY_NODE, MEASURED_MEAN_DEGREE};
 pub use network::TransportSpec;
 pub use peer_manager::{OverlayMode, OverlaySpec, SourceSpec};
 pub use sharding::ShardSpec;
@@ -154,7 +156,13 @@ impl Model for Waku {
         network::validate(&p.network, &p.transport, &mut errors);
         sharding::validate_count(&p.shards, &mut errors);
         relay::validate(&p.relay, &mut errors);
-        let nodes = p.network.nodes.unwrap_or(u32::MAX) as usize;
+        // The node count, read from the topology file when `network.nodes` is not given.
+        let shape = if errors.is_empty() {
+            checks::shape(p, &mut errors)
+        } else {
+            None
+        };
+        let nodes = shape.map_or(p.network.nodes.unwrap_or(u32::MAX) as usize, |s| s.nodes);
         let count = p.shards.count.clamp(1, 1024);
         if let Err(e) = p.workload.validate(nodes, count as usize) {
             errors.push(config_error(e));
@@ -180,11 +188,25 @@ impl Model for Waku {
             true,
             &mut errors,
         );
+        if let Some(shape) = shape
+            && errors.is_empty()
+        {
+            checks::validate(s, shape, &mut errors);
+        }
         if errors.is_empty() {
             Ok(())
         } else {
             Err(errors)
         }
+    }
+
+    fn timeseries_metrics(s: &Scenario<WakuParams>) -> Option<Vec<String>> {
+        Some(checks::timeseries_metrics(&s.params))
+    }
+
+    fn memory_estimate(s: &Scenario<WakuParams>) -> Option<MemoryEstimate> {
+        let shape = checks::shape(&s.params, &mut Vec::new())?;
+        Some(checks::memory(shape))
     }
 
     fn run(
