@@ -153,8 +153,13 @@ pub struct Limits {
 impl PeerManagerConfig {
     /// The derived slot counts (call after [`Self::validate`]).
     pub fn limits(&self) -> Limits {
-        let relay = (self.max_connections * self.relay_percent).div_ceil(100);
-        let service = self.max_connections * self.service_percent / 100;
+        // In u64: a hostile max_connections times a percentage overflows u32. With the
+        // percentages at most 100 (as `validate` requires) the results fit again.
+        let max = u64::from(self.max_connections);
+        let relay = (max * u64::from(self.relay_percent))
+            .div_ceil(100)
+            .min(u64::from(u32::MAX)) as u32;
+        let service = (max * u64::from(self.service_percent) / 100).min(u64::from(u32::MAX)) as u32;
         let out_target = relay / 3;
         Limits {
             max_connections: self.max_connections,
@@ -162,7 +167,9 @@ impl PeerManagerConfig {
             service,
             out_target,
             in_target: relay - out_target,
-            store_capacity: self.peer_store_capacity.unwrap_or(5 * self.max_connections),
+            store_capacity: self
+                .peer_store_capacity
+                .unwrap_or(self.max_connections.saturating_mul(5)),
         }
     }
 
@@ -198,7 +205,7 @@ impl PeerManagerConfig {
                 "set max_connections to 50 (nwaku)",
             );
         }
-        if self.relay_percent + self.service_percent != 100 {
+        if self.relay_percent.checked_add(self.service_percent) != Some(100) {
             return err(
                 "service_percent",
                 format!(
@@ -365,6 +372,33 @@ mod tests {
             ..c
         };
         assert_eq!((c51.limits().relay, c51.limits().service), (31, 20));
+    }
+
+    #[test]
+    fn hostile_sizes_are_refused_or_computed_without_overflow() {
+        // 4e9 connections x 60 % overflowed u32 (a panic in debug builds): now 2.4e9 relay
+        // slots (ceil(4e9 x 0.6)), 1.6e9 service slots, out 2.4e9 / 3 = 8e8, and a peer store
+        // of 5 x 4e9 saturated at u32::MAX.
+        let c = PeerManagerConfig {
+            max_connections: 4_000_000_000,
+            ..PeerManagerConfig::default()
+        };
+        c.validate(8).unwrap();
+        let l = c.limits();
+        assert_eq!(
+            (l.relay, l.service, l.out_target, l.store_capacity),
+            (2_400_000_000, 1_600_000_000, 800_000_000, u32::MAX)
+        );
+        // Percentages whose sum overflows u32 are an error, not a panic.
+        let c = PeerManagerConfig {
+            relay_percent: u32::MAX,
+            service_percent: 1,
+            ..PeerManagerConfig::default()
+        };
+        assert_eq!(
+            c.validate(8).unwrap_err().field,
+            "peer_manager.service_percent"
+        );
     }
 
     #[test]

@@ -87,8 +87,12 @@ pub(super) fn shape(p: &WakuParams, errors: &mut Vec<FieldError>) -> Option<Shap
         }
     };
     let mean_degree = if p.overlay.runs_peer_manager() && p.overlay.mode == OverlayMode::Emergent {
-        // An emergent overlay: the peer managers fill their relay slots.
-        f64::from(p.peer_manager.limits().relay).min(nodes.saturating_sub(1) as f64)
+        // An emergent overlay: the peer managers fill their relay slots (computed as
+        // `PeerManagerConfig::limits` does, without overflow: `[peer_manager]` is not checked
+        // yet).
+        let pm = &p.peer_manager;
+        let relay = (u64::from(pm.max_connections) * u64::from(pm.relay_percent)).div_ceil(100);
+        (relay as f64).min(nodes.saturating_sub(1) as f64)
     } else {
         graph_degree
     };
