@@ -295,12 +295,14 @@ fn fmt_bytes(b: u64) -> String {
     }
 }
 
-/// Prints the estimated peak memory of `runs` runs at once of the largest of `scenarios` (to
-/// stderr) and refuses it above the machine's memory unless `force`.
+/// Tells the estimated peak memory of `runs` runs at once of the largest of `scenarios` (on
+/// stderr when `print`, as `validate` does; else in the info log, shown with `-v`) and refuses
+/// it above the machine's memory unless `force`.
 fn check_memory<M: Model>(
     scenarios: &[&Scenario<M::Params>],
     runs: usize,
     force: bool,
+    print: bool,
 ) -> anyhow::Result<()> {
     let Some(est) = scenarios
         .iter()
@@ -317,7 +319,7 @@ fn check_memory<M: Model>(
         String::new()
     };
     let total = total_memory_bytes();
-    eprintln!(
+    let line = format!(
         "estimated peak memory: about {} ({}{at_once}){}",
         fmt_bytes(bytes),
         est.basis,
@@ -326,6 +328,11 @@ fn check_memory<M: Model>(
             fmt_bytes(t)
         ))
     );
+    if print {
+        eprintln!("{line}");
+    } else {
+        log::info!("{line}");
+    }
     if let Some(total) = total
         && bytes > total
         && !force
@@ -370,7 +377,7 @@ impl ModelTask for RunTask<'_> {
             .raw
             .resolve::<M>()
             .with_context(|| format!("invalid scenario `{}`", args.scenario))?;
-        check_memory::<M>(&[&s], 1, args.force)?;
+        check_memory::<M>(&[&s], 1, args.force, false)?;
         let seeds = match args.seed {
             Some(seed) => vec![seed],
             None => s.common.run.seed_list(),
@@ -510,7 +517,7 @@ impl ModelTask for SweepTask<'_> {
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .clamp(1, mine_scenarios.len().max(1));
-        check_memory::<M>(&mine_scenarios, at_once, args.force)?;
+        check_memory::<M>(&mine_scenarios, at_once, args.force, false)?;
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         write_atomic(&dir.join(results::SWEEP_PLAN_FILE), &plan.to_bytes()).with_context(|| {
@@ -819,7 +826,7 @@ impl ModelTask for ValidateTask<'_> {
             .raw
             .resolve::<M>()
             .with_context(|| format!("invalid scenario `{}`", self.spec))?;
-        check_memory::<M>(&[&s], 1, self.force)?;
+        check_memory::<M>(&[&s], 1, self.force, true)?;
         print!("{}", runner::scenario_toml(&s)?);
         Ok(EXIT_OK)
     }
@@ -838,7 +845,7 @@ impl ModelTask for ValidateSweepTask<'_> {
         let sweep::Planned { plan, scenarios } = sweep::plan::<M>(self.file, self.base)
             .with_context(|| format!("invalid sweep `{}`", self.spec))?;
         // One run at a time (`wakusim sweep --jobs` multiplies it).
-        check_memory::<M>(&scenarios.iter().collect::<Vec<_>>(), 1, self.force)?;
+        check_memory::<M>(&scenarios.iter().collect::<Vec<_>>(), 1, self.force, true)?;
         println!(
             "sweep {}: {} points x {} seeds = {} runs (plan {})",
             plan.name,
