@@ -573,7 +573,7 @@ fn compare_exits_non_zero_past_tolerance_and_zero_within() {
     fs::write(
         p.join("w.toml"),
         "model = \"waku\"\nname = \"tiny\"\n[run]\nduration_s = 4\nwarmup_s = 1\n\
-         [outputs]\nplots = false\n[network]\nnodes = 12\n",
+         [outputs]\nplots = false\n[network]\nnodes = 12\n[metrics]\ndelivery_grace_s = 1\n",
     )
     .unwrap();
     ok(wakusim(p, &["run", "w.toml", "--out", "waku"]));
@@ -885,8 +885,9 @@ fn a_run_without_messages_has_empty_cells_that_compare_as_not_comparable() {
     let p = d.path();
     fs::write(
         p.join("quiet.toml"),
+        // No stream publishes: the run measures the idle overlay, with no message.
         "model = \"waku\"\nname = \"quiet\"\n[run]\nduration_s = 4\nwarmup_s = 1\n\
-         [outputs]\nplots = false\n[network]\nnodes = 12\n",
+         [outputs]\nplots = false\n[network]\nnodes = 12\n[workload]\nstreams = []\n",
     )
     .unwrap();
     let o = ok(wakusim(p, &["run", "quiet.toml"]));
@@ -964,7 +965,7 @@ fn a_failed_run_leaves_the_earlier_results_as_they_were() {
     fs::write(
         p.join("filed.toml"),
         "model = \"waku\"\nname = \"filed\"\n[run]\nduration_s = 4\nwarmup_s = 1\nseeds = [1, 2]\n\
-         [outputs]\nplots = false\n[network]\nnodes = 12\n\
+         [outputs]\nplots = false\n[metrics]\ndelivery_grace_s = 1\n[network]\nnodes = 12\n\
          [network.topology]\nkind = \"file\"\npath = \"g.csv\"\n",
     )
     .unwrap();

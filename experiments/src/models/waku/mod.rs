@@ -288,7 +288,7 @@ mod tests {
     #[test]
     fn progress_reports_the_engines_event_count() {
         let text = "model = \"waku\"\n[run]\nduration_s = 3\n[network]\nnodes = 12\n\
-                    [[workload.streams]]\ntopic = 0\npublishers = { count = 2 }\ninterval_ms = 500\n";
+                    [metrics]\ndelivery_grace_s = 1\n[[workload.streams]]\ntopic = 0\npublishers = { count = 2 }\ninterval_ms = 500\n";
         let s = load_str("t.toml", text, Path::new("."))
             .unwrap()
             .resolve::<Waku>()
