@@ -114,8 +114,9 @@ pub struct RunArgs {
 /// `wakusim sweep`.
 #[derive(Args, Clone, Debug)]
 pub struct SweepArgs {
-    /// The sweep file (TOML; see docs/scenario-format.md).
-    pub sweep: PathBuf,
+    /// A sweep file (TOML; see docs/scenario-format.md), or the name of a bundled sweep
+    /// (experiments/scenarios/sweeps/NAME.toml, e.g. communities-shards).
+    pub sweep: String,
     /// Runs at the same time [default: the number of CPUs].
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
@@ -207,7 +208,7 @@ pub struct CompareArgs {
 /// `wakusim validate`.
 #[derive(Args, Clone, Debug)]
 pub struct ValidateArgs {
-    /// A scenario file or bundled scenario name, or a sweep file.
+    /// A scenario file or bundled scenario name, or a sweep file or bundled sweep name.
     pub scenario: String,
     /// Override a field: path.to.field=value. Repeatable.
     #[arg(long = "set", value_name = "PATH=VALUE", value_parser = parse_override)]
@@ -389,14 +390,13 @@ fn shown(x: f64) -> String {
 
 /// `wakusim sweep`: plans a sweep, then runs (its shard of) the plan in parallel.
 pub fn sweep(args: &SweepArgs, g: &GlobalArgs) -> anyhow::Result<u8> {
-    let ctx = || format!("invalid sweep `{}`", args.sweep.display());
-    let mut file = sweep::load_sweep(&args.sweep).with_context(ctx)?;
+    let ctx = || format!("invalid sweep `{}`", args.sweep);
+    let mut file = sweep::load_sweep_spec(&args.sweep).with_context(ctx)?;
     file.set.extend(args.set.iter().cloned());
     let base = scenario::load(&file.scenario_spec).with_context(|| {
         format!(
             "invalid base scenario `{}` of sweep `{}`",
-            file.scenario,
-            args.sweep.display()
+            file.scenario, args.sweep
         )
     })?;
     let kind = model_of(&base, &file.scenario_spec)?;
@@ -432,7 +432,7 @@ impl ModelTask for SweepTask<'_> {
     fn call<M: Model>(self) -> anyhow::Result<u8> {
         let args = self.args;
         let sweep::Planned { plan, scenarios } = sweep::plan::<M>(self.file, self.base)
-            .with_context(|| format!("invalid sweep `{}`", args.sweep.display()))?;
+            .with_context(|| format!("invalid sweep `{}`", args.sweep))?;
         let dir = args.out.join(&plan.name);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -701,9 +701,15 @@ fn is_sweep_file(spec: &str) -> bool {
 
 /// `wakusim validate`: prints the resolved scenario (or a sweep's plan).
 pub fn validate(args: &ValidateArgs, _g: &GlobalArgs) -> anyhow::Result<u8> {
-    if Path::new(&args.scenario).is_file() && is_sweep_file(&args.scenario) {
+    let sweep_file = if Path::new(&args.scenario).exists() {
+        is_sweep_file(&args.scenario)
+    } else {
+        scenario::bundled::get(&args.scenario).is_none()
+            && scenario::bundled::get_sweep(&args.scenario).is_some()
+    };
+    if sweep_file {
         let ctx = || format!("invalid sweep `{}`", args.scenario);
-        let mut file = sweep::load_sweep(Path::new(&args.scenario)).with_context(ctx)?;
+        let mut file = sweep::load_sweep_spec(&args.scenario).with_context(ctx)?;
         file.set.extend(args.set.iter().cloned());
         let base = scenario::load(&file.scenario_spec).with_context(ctx)?;
         let kind = model_of(&base, &file.scenario_spec)?;
