@@ -632,6 +632,7 @@ pub fn plot(args: &PlotArgs, _g: &GlobalArgs) -> anyhow::Result<u8> {
         // A scenario directory: plot each run under it.
         let mut subdirs: Vec<PathBuf> = std::fs::read_dir(dir)?
             .filter_map(Result::ok)
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
             .map(|e| e.path())
             .filter(|p| p.join(results::MANIFEST_FILE).is_file())
             .collect();

@@ -991,6 +991,23 @@ fn a_failed_run_leaves_the_earlier_results_as_they_were() {
         before == after,
         "the earlier runs and summary.csv are untouched"
     );
+    // What a killed run leaves behind (a hidden temporary directory) is not read as a run.
+    let leftover = root.join(".s1.99-0.tmp");
+    fs::create_dir(&leftover).unwrap();
+    for f in [
+        "scenario.toml",
+        "summary.csv",
+        "bandwidth.csv",
+        "manifest.json",
+    ] {
+        fs::copy(root.join("s1").join(f), leftover.join(f)).unwrap();
+    }
+    let out = stdout(&ok(wakusim(p, &["plot", "results/filed"])));
+    assert!(
+        out.contains("results/filed/s1/") && !out.contains(".s1."),
+        "{out}"
+    );
+    fs::remove_dir_all(&leftover).unwrap();
     // A successful run replaces the earlier one and removes the failed run's directory.
     fs::write(p.join("g.csv"), format!("source,target\n{ring}")).unwrap();
     ok(wakusim(p, &["run", "filed.toml", "--seed", "1"]));
