@@ -77,6 +77,33 @@ fn bundle_scenarios(manifest_dir: &Path) {
         .expect("write to a string");
     }
     out.push_str("];\n");
+    // The sweeps under `scenarios/sweeps/`, for `wakusim sweep <name>`.
+    let sweeps_dir = dir.join("sweeps");
+    println!("cargo:rerun-if-changed={}", sweeps_dir.display());
+    let mut sweeps: Vec<PathBuf> = fs::read_dir(&sweeps_dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    sweeps.sort();
+    out.push_str(
+        "/// Bundled sweep files (`scenarios/sweeps/`): (file name, contents), sorted by name.\n",
+    );
+    out.push_str("pub static BUNDLED_SWEEPS: &[(&str, &str)] = &[\n");
+    for f in &sweeps {
+        println!("cargo:rerun-if-changed={}", f.display());
+        let name = f.file_name().expect("a file").to_string_lossy();
+        writeln!(
+            out,
+            "    ({name:?}, include_str!({:?})),",
+            f.display().to_string()
+        )
+        .expect("write to a string");
+    }
+    out.push_str("];\n");
     let dest =
         PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("bundled_scenarios.rs");
     fs::write(dest, out).expect("write bundled_scenarios.rs");

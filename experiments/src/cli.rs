@@ -117,8 +117,9 @@ pub struct RunArgs {
 /// `wakusim sweep`.
 #[derive(Args, Clone, Debug)]
 pub struct SweepArgs {
-    /// The sweep file (TOML; see docs/scenario-format.md).
-    pub sweep: PathBuf,
+    /// A sweep file (TOML; see docs/scenario-format.md), or the name of a bundled sweep
+    /// (experiments/scenarios/sweeps/NAME.toml, e.g. communities-shards).
+    pub sweep: String,
     /// Runs at the same time [default: the number of CPUs].
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
@@ -214,7 +215,7 @@ pub struct CompareArgs {
 /// `wakusim validate`.
 #[derive(Args, Clone, Debug)]
 pub struct ValidateArgs {
-    /// A scenario file or bundled scenario name, or a sweep file.
+    /// A scenario file or bundled scenario name, or a sweep file or bundled sweep name.
     pub scenario: String,
     /// Override a field: path.to.field=value. Repeatable.
     #[arg(long = "set", value_name = "PATH=VALUE", value_parser = parse_override)]
@@ -463,14 +464,13 @@ fn shown(x: f64) -> String {
 
 /// `wakusim sweep`: plans a sweep, then runs (its shard of) the plan in parallel.
 pub fn sweep(args: &SweepArgs, g: &GlobalArgs) -> anyhow::Result<u8> {
-    let ctx = || format!("invalid sweep `{}`", args.sweep.display());
-    let mut file = sweep::load_sweep(&args.sweep).with_context(ctx)?;
+    let ctx = || format!("invalid sweep `{}`", args.sweep);
+    let mut file = sweep::load_sweep_spec(&args.sweep).with_context(ctx)?;
     file.set.extend(args.set.iter().cloned());
     let base = scenario::load(&file.scenario_spec).with_context(|| {
         format!(
             "invalid base scenario `{}` of sweep `{}`",
-            file.scenario,
-            args.sweep.display()
+            file.scenario, args.sweep
         )
     })?;
     let kind = model_of(&base, &file.scenario_spec)?;
@@ -506,7 +506,7 @@ impl ModelTask for SweepTask<'_> {
     fn call<M: Model>(self) -> anyhow::Result<u8> {
         let args = self.args;
         let sweep::Planned { plan, scenarios } = sweep::plan::<M>(self.file, self.base)
-            .with_context(|| format!("invalid sweep `{}`", args.sweep.display()))?;
+            .with_context(|| format!("invalid sweep `{}`", args.sweep))?;
         let dir = args.out.join(&plan.name);
         // Before anything is written: the runs of this shard, as many at once as --jobs.
         let mine_scenarios: Vec<_> = (0..plan.runs.len())
@@ -716,6 +716,7 @@ pub fn plot(args: &PlotArgs, _g: &GlobalArgs) -> anyhow::Result<u8> {
         // A scenario directory: plot each run under it.
         let mut subdirs: Vec<PathBuf> = std::fs::read_dir(dir)?
             .filter_map(Result::ok)
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
             .map(|e| e.path())
             .filter(|p| p.join(results::MANIFEST_FILE).is_file())
             .collect();
@@ -785,9 +786,15 @@ fn is_sweep_file(spec: &str) -> bool {
 
 /// `wakusim validate`: prints the resolved scenario (or a sweep's plan).
 pub fn validate(args: &ValidateArgs, _g: &GlobalArgs) -> anyhow::Result<u8> {
-    if Path::new(&args.scenario).is_file() && is_sweep_file(&args.scenario) {
+    let sweep_file = if Path::new(&args.scenario).exists() {
+        is_sweep_file(&args.scenario)
+    } else {
+        scenario::bundled::get(&args.scenario).is_none()
+            && scenario::bundled::get_sweep(&args.scenario).is_some()
+    };
+    if sweep_file {
         let ctx = || format!("invalid sweep `{}`", args.scenario);
-        let mut file = sweep::load_sweep(Path::new(&args.scenario)).with_context(ctx)?;
+        let mut file = sweep::load_sweep_spec(&args.scenario).with_context(ctx)?;
         file.set.extend(args.set.iter().cloned());
         let base = scenario::load(&file.scenario_spec).with_context(ctx)?;
         let kind = model_of(&base, &file.scenario_spec)?;

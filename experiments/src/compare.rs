@@ -25,8 +25,8 @@
 //! (by more than its tolerance, if one is given).
 //!
 //! Results of different scenarios are not compared at all (an error): different models (by
-//! their manifests, or model columns with no name in common), or a run with a different
-//! `nodes` or `sim_seconds`. A `--tolerance` must name a metric of the inputs.
+//! their manifests, or model columns of which neither set holds the other), or a run with a
+//! different `nodes` or `sim_seconds`. A `--tolerance` must name a metric of the inputs.
 //!
 //! An undefined value (an empty cell or `NaN`, e.g. the latency of a run without messages) in
 //! either input is not comparable: marked `n/a`, neither better nor worse, and counted apart.
@@ -251,6 +251,10 @@ fn model_near(dir: &Path) -> Option<String> {
     subdirs.sort();
     subdirs
         .iter()
+        .filter(|d| {
+            !d.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .find_map(|d| results::read_manifest(d).map(|m| m.model))
 }
 
@@ -491,10 +495,13 @@ fn check_same_scenario(baseline: &Dataset, current: &Dataset) -> anyhow::Result<
             return different(format!("model {a} and model {b}"));
         }
     }
+    // A model may add columns between versions, but neither set holding the other means
+    // two different models.
     let (bm, cm) = (baseline.model_columns(), current.model_columns());
-    if !bm.is_empty() && !cm.is_empty() && !bm.iter().any(|c| cm.contains(c)) {
+    let within = |a: &[&str], b: &[&str]| a.iter().all(|c| b.contains(c));
+    if !bm.is_empty() && !cm.is_empty() && !within(&bm, &cm) && !within(&cm, &bm) {
         return different(format!(
-            "the model columns {} and {} have no name in common: different models",
+            "model columns {} and {}: different models",
             bm.join(", "),
             cm.join(", ")
         ));
@@ -856,19 +863,37 @@ mod tests {
 
     #[test]
     fn different_models_do_not_compare() {
+        // flood's and waku's model columns, without manifests to name the models.
         let base = ds(&[(
             "s1",
-            &[("nodes", "20"), ("events", "5"), ("degree_mean", "4")],
+            &[
+                ("nodes", "20"),
+                ("events", "5"),
+                ("degree_mean", "4"),
+                ("latency_mean_ms", "9"),
+            ],
         )]);
         let cur = ds(&[(
             "s1",
-            &[("nodes", "20"), ("events", "5"), ("drops_queue", "0")],
+            &[
+                ("nodes", "20"),
+                ("events", "5"),
+                ("latency_mean_ms", "9"),
+                ("hops_mean", "2"),
+            ],
         )]);
         let err = compare(&base, &cur, &Tolerances::default()).unwrap_err();
-        assert!(
-            err.to_string().contains("different scenarios (the model columns degree_mean and drops_queue have no name in common"),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            "t and t are results of different scenarios (model columns degree_mean, \
+             latency_mean_ms and latency_mean_ms, hops_mean: different models): compare runs of \
+             the same scenario"
         );
+        // A model column added by a newer version compares.
+        let mut newer = base.clone();
+        newer.rows[0].1.push(("hops_mean".into(), "2".into()));
+        assert!(compare(&base, &newer, &Tolerances::default()).is_ok());
+        assert!(compare(&newer, &base, &Tolerances::default()).is_ok());
         let mut cur = base.clone();
         let mut b = base.clone();
         b.model = Some("flood".into());

@@ -40,6 +40,16 @@ pub mod bundled {
             .find(|(file, _)| *file == name || file.strip_suffix(".toml") == Some(name))
             .copied()
     }
+
+    /// The contents of the bundled sweep `name` (`communities-shards` or
+    /// `communities-shards.toml`, from `scenarios/sweeps/`).
+    pub fn get_sweep(name: &str) -> Option<(&'static str, &'static str)> {
+        let name = name.strip_prefix("./").unwrap_or(name);
+        BUNDLED_SWEEPS
+            .iter()
+            .find(|(file, _)| *file == name || file.strip_suffix(".toml") == Some(name))
+            .copied()
+    }
 }
 
 /// Largest scenario file accepted, in bytes (a guard against reading something that is not a
@@ -112,7 +122,7 @@ pub struct ScenarioError {
 }
 
 impl ScenarioError {
-    fn one(
+    pub(crate) fn one(
         location: impl Into<String>,
         path: impl Into<String>,
         message: impl Into<String>,
@@ -663,6 +673,11 @@ impl RawScenario {
             ));
         };
         let base = match &dir {
+            // A file that does not exist next to the extending one may name a bundled scenario.
+            Some(d) if !d.join(&base_name).exists() && bundled::get(&base_name).is_some() => {
+                let (n, _) = bundled::get(&base_name).expect("checked");
+                Origin::Bundled(n.to_owned())
+            }
             Some(d) => Origin::File(d.join(&base_name)),
             None => {
                 let name = base_name.strip_prefix("./").unwrap_or(&base_name);
@@ -711,7 +726,8 @@ impl RawScenario {
                     here(),
                     "extends",
                     format!(
-                        "the base scenario {} does not exist (paths are relative to the extending file)",
+                        "the base scenario {} does not exist (paths are relative to the extending file; \
+                         a bundled scenario is named by its name, e.g. \"relay-small\")",
                         p.display()
                     ),
                 ));

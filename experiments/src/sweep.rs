@@ -240,6 +240,52 @@ pub fn load_sweep(path: &Path) -> Result<SweepFile, ScenarioError> {
     )
 }
 
+/// Loads a sweep named on the command line: a path to a sweep file, or else the name of a
+/// bundled sweep (`communities-shards`, from `experiments/scenarios/sweeps/`). A bundled
+/// sweep's base scenario is the bundled scenario its `scenario` names (`../communities.toml`
+/// or `communities`).
+pub fn load_sweep_spec(spec: &str) -> Result<SweepFile, ScenarioError> {
+    let path = Path::new(spec);
+    if path.exists() {
+        return load_sweep(path);
+    }
+    let Some((file, text)) = scenario::bundled::get_sweep(spec) else {
+        return Err(ScenarioError::one(
+            spec,
+            "",
+            format!(
+                "no such sweep file, and no bundled sweep of that name (the bundled ones: {})",
+                scenario::bundled::BUNDLED_SWEEPS
+                    .iter()
+                    .map(|(n, _)| n.strip_suffix(".toml").unwrap_or(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    };
+    let display = format!("bundled:sweeps/{file}");
+    let stem = file.strip_suffix(".toml").map(str::to_owned);
+    let mut sweep = parse_sweep(&display, text, Path::new(""), stem)?;
+    let base = sweep
+        .scenario
+        .trim_start_matches("./")
+        .trim_start_matches("../");
+    match scenario::bundled::get(base) {
+        Some((name, _)) => {
+            sweep.scenario_spec = name.strip_suffix(".toml").unwrap_or(name).to_owned();
+            Ok(sweep)
+        }
+        None => Err(ScenarioError::one(
+            display,
+            "scenario",
+            format!(
+                "the bundled sweep's base scenario `{}` is not a bundled scenario",
+                sweep.scenario
+            ),
+        )),
+    }
+}
+
 /// Parses a sweep file's text; `dir` is the directory its scenario path is relative to.
 pub fn parse_sweep(
     display: &str,

@@ -992,6 +992,23 @@ fn a_failed_run_leaves_the_earlier_results_as_they_were() {
         before == after,
         "the earlier runs and summary.csv are untouched"
     );
+    // What a killed run leaves behind (a hidden temporary directory) is not read as a run.
+    let leftover = root.join(".s1.99-0.tmp");
+    fs::create_dir(&leftover).unwrap();
+    for f in [
+        "scenario.toml",
+        "summary.csv",
+        "bandwidth.csv",
+        "manifest.json",
+    ] {
+        fs::copy(root.join("s1").join(f), leftover.join(f)).unwrap();
+    }
+    let out = stdout(&ok(wakusim(p, &["plot", "results/filed"])));
+    assert!(
+        out.contains("results/filed/s1/") && !out.contains(".s1."),
+        "{out}"
+    );
+    fs::remove_dir_all(&leftover).unwrap();
     // A successful run replaces the earlier one and removes the failed run's directory.
     fs::write(p.join("g.csv"), format!("source,target\n{ring}")).unwrap();
     ok(wakusim(p, &["run", "filed.toml", "--seed", "1"]));
@@ -1005,4 +1022,63 @@ fn a_failed_run_leaves_the_earlier_results_as_they_were() {
     let summary = fs::read_to_string(root.join("summary.csv")).unwrap();
     assert_eq!(summary.lines().count(), 2, "the run just made: {summary}");
     assert!(summary.lines().nth(1).unwrap().starts_with("s1,1,12,"));
+}
+
+#[test]
+fn bundled_sweeps_by_name_and_extends_of_a_bundled_scenario() {
+    let d = setup();
+    let p = d.path();
+    let out = stdout(&ok(wakusim(p, &["validate", "communities-shards"])));
+    assert!(
+        out.starts_with("sweep communities-shards: 4 points x 1 seeds = 4 runs"),
+        "{out}"
+    );
+    // `sweep NAME` runs the bundled sweep exactly as its file does.
+    let small = [
+        "--shard",
+        "1/4",
+        "--set",
+        "network.nodes=200",
+        "--set",
+        "run.duration_s=2",
+        "--set",
+        "run.warmup_s=0",
+        "--set",
+        "outputs.plots=false",
+    ];
+    let by_name = [&["sweep", "communities-shards", "--out", "a"][..], &small].concat();
+    ok(wakusim(p, &by_name));
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweeps/communities-shards.toml");
+    let by_file = [&["sweep", file.to_str().unwrap(), "--out", "b"][..], &small].concat();
+    ok(wakusim(p, &by_file));
+    assert!(
+        p.join("a/communities-shards/p000-s1/manifest.json")
+            .is_file()
+    );
+    assert_same_tree(
+        &p.join("a/communities-shards"),
+        &p.join("b/communities-shards"),
+    );
+    let err = fails(wakusim(p, &["sweep", "no-such-sweep"]), 1);
+    assert!(
+        err.contains("no-such-sweep: no such sweep file, and no bundled sweep of that name (the bundled ones: communities-shards")
+            ,
+        "{err}"
+    );
+    // `extends` may name a bundled scenario.
+    fs::write(
+        p.join("child.toml"),
+        "extends = \"flood-small\"\nname = \"child\"\n[run]\nduration_s = 7\n",
+    )
+    .unwrap();
+    let child = stdout(&ok(wakusim(p, &["validate", "child.toml"])));
+    let base = stdout(&ok(wakusim(
+        p,
+        &["validate", "flood-small", "--set", "run.duration_s=7"],
+    )));
+    assert_eq!(
+        child.replace("name = \"child\"", "name = \"flood-small\""),
+        base
+    );
 }
