@@ -1038,6 +1038,8 @@ fn bundled_sweeps_by_name_and_extends_of_a_bundled_scenario() {
         "--set",
         "run.warmup_s=0",
         "--set",
+        "metrics.delivery_grace_s=1",
+        "--set",
         "outputs.plots=false",
     ];
     let by_name = [&["sweep", "communities-shards", "--out", "a"][..], &small].concat();
