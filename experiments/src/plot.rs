@@ -8,9 +8,9 @@
 //! | `bandwidth.{png,svg}` | `bandwidth.csv` | mean bytes/s per node by category, in and out |
 //! | `latency-cdf.{png,svg}` | `latency.csv` | the latency distribution as a CDF |
 //! | `timeseries-<metric>.{png,svg}` | `timeseries.csv` | one metric over simulated time |
-//! | `mesh-health.{png,svg}` | `shard_health.csv` (Waku) | subscriptions unhealthy / minimally healthy / healthy over time, and per shard at the end |
-//! | `bandwidth-by-shards.{png,svg}` | `shard_counts.csv` (Waku) | bytes/s per node against the number of shards it subscribes to |
-//! | `sweep-<parameter>.{png,svg}` | `sweep.csv` | key metrics against a swept parameter |
+//! | `mesh-health.{png,svg}` | `shard_health.csv` (Waku) | subscriptions unhealthy / minimally healthy / healthy over time, and per shard at the end; not drawn for one shard that stayed healthy |
+//! | `bandwidth-by-shards.{png,svg}` | `shard_counts.csv` (Waku) | bytes/s per node against the number of shards it subscribes to; not drawn with fewer than two shard counts |
+//! | `sweep-<parameter>.{png,svg}` | `sweep.csv` | key metrics against a swept parameter, one line per combination of the other swept parameters, mean over seeds with ± 1 standard deviation |
 
 use std::fs::{self, File};
 use std::path::Path;
@@ -707,68 +707,182 @@ pub const SWEEP_METRICS: [&str; 4] = [
     "mesh_healthy_fraction",
 ];
 
-/// One metric against a parameter: every run's (x, y), and the mean of y per x.
+/// The unit of a `sweep.csv` metric, from its name.
+fn metric_unit(metric: &str) -> &'static str {
+    if metric.ends_with("_ms") {
+        "ms"
+    } else if metric.contains("bytes_per_sec") {
+        "bytes/s per node"
+    } else if metric.contains("fraction") || metric.contains("rate") {
+        "fraction"
+    } else {
+        "count"
+    }
+}
+
+/// One line of a sweep panel: the runs of one combination of the other swept parameters.
+struct SweepLine {
+    /// `other=value, ...`, or "" when only one parameter is swept.
+    label: String,
+    /// (index of the x value, mean over seeds, mean - sd, mean + sd).
+    points: Vec<(usize, f64, f64, f64)>,
+}
+
+/// One metric against a parameter.
 struct Panel {
     metric: String,
-    runs: Vec<(f64, f64)>,
-    means: Vec<(f64, f64)>,
+    lines: Vec<SweepLine>,
+    /// Every run's (index of the x value, value).
+    runs: Vec<(usize, f64)>,
 }
 
 struct SweepFigure {
     param: String,
+    /// The swept values, in ascending order, as labels.
+    xs: Vec<String>,
     panels: Vec<Panel>,
+    seeds: usize,
 }
+
+const LINE_COLORS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+];
 
 impl Figure for SweepFigure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        let band = if self.seeds > 1 {
+            format!(
+                "mean over {} seeds, bars: ± 1 standard deviation",
+                self.seeds
+            )
+        } else {
+            "one seed".to_owned()
+        };
         let root = root
-            .titled(&format!("Sweep over {}", self.param), text(22))
+            .titled(&format!("Sweep over {} ({band})", self.param), text(20))
             .map_err(err)?;
-        let areas = root.split_evenly((1, self.panels.len().max(1)));
-        for (
-            area,
-            Panel {
-                metric,
-                runs,
-                means,
-            },
-        ) in areas.iter().zip(&self.panels)
-        {
-            let xmin = runs.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
-            let xmax = runs.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
-            let (xmin, xmax) = if xmin < xmax {
-                let pad = (xmax - xmin) * 0.05;
-                (xmin - pad, xmax + pad)
-            } else {
-                (xmin - 1.0, xmin + 1.0)
-            };
-            let ymax = runs.iter().map(|p| p.1).fold(0.0, f64::max);
+        let labels: Vec<&str> = self
+            .panels
+            .first()
+            .map(|p| p.lines.iter().map(|l| l.label.as_str()).collect())
+            .unwrap_or_default();
+        let legend = labels.len() > 1 || labels.first().is_some_and(|l| !l.is_empty());
+        let per_row = 3usize;
+        let legend_h = if legend {
+            (labels.len().div_ceil(per_row) as u32) * 20 + 6
+        } else {
+            0
+        };
+        let (legend_area, body) = root.split_vertically(legend_h);
+        if legend {
+            let (w, _) = legend_area.dim_in_pixel();
+            let col_w = (w as i32 - 40) / per_row as i32;
+            for (i, label) in labels.iter().enumerate() {
+                let c = LINE_COLORS[i % LINE_COLORS.len()];
+                let x = 20 + (i % per_row) as i32 * col_w;
+                let y = 12 + (i / per_row) as i32 * 20;
+                legend_area
+                    .draw(&PathElement::new(
+                        vec![(x, y), (x + 22, y)],
+                        c.stroke_width(3),
+                    ))
+                    .map_err(err)?;
+                legend_area
+                    .draw(&Text::new(
+                        label.to_string(),
+                        (x + 28, y),
+                        text(14).pos(Pos::new(HPos::Left, VPos::Center)),
+                    ))
+                    .map_err(err)?;
+            }
+        }
+        let n = self.panels.len().max(1);
+        let grid = if n <= 2 { (1, n) } else { (n.div_ceil(2), 2) };
+        let areas = body.split_evenly(grid);
+        let k = self.xs.len();
+        for (area, panel) in areas.iter().zip(&self.panels) {
+            let ymax = panel
+                .runs
+                .iter()
+                .map(|p| p.1)
+                .chain(
+                    panel
+                        .lines
+                        .iter()
+                        .flat_map(|l| l.points.iter().map(|p| p.3)),
+                )
+                .fold(0.0, f64::max);
             let mut chart = ChartBuilder::on(area)
-                .caption(metric.as_str(), text(15))
-                .margin(10)
-                .x_label_area_size(40)
-                .y_label_area_size(55)
-                .build_cartesian_2d(xmin..xmax, 0.0..top(ymax))
+                .caption(panel.metric.as_str(), text(15))
+                .margin(8)
+                .x_label_area_size(38)
+                .y_label_area_size(80)
+                .build_cartesian_2d((0..k.saturating_sub(1)).into_segmented(), 0.0..top(ymax))
                 .map_err(err)?;
+            let xs = &self.xs;
             chart
                 .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(k.clamp(1, 12))
+                .x_label_formatter(&|v| match v {
+                    SegmentValue::CenterOf(i) => xs.get(*i).cloned().unwrap_or_default(),
+                    _ => String::new(),
+                })
                 .x_desc(self.param.as_str())
-                .x_labels(5)
-                .x_label_formatter(&|v| si(*v))
-                .y_label_formatter(&|v| si(*v))
-                .label_style(text(12))
-                .axis_desc_style(text(13))
+                .y_desc(metric_unit(&panel.metric))
+                .y_label_formatter(&|v| grouped(*v))
+                .label_style(text(13))
+                .axis_desc_style(text(14))
                 .draw()
                 .map_err(err)?;
+            // Every run, faint; then each line with its error bars.
             chart
-                .draw_series(
-                    runs.iter()
-                        .map(|&p| Circle::new(p, 3, RED.mix(0.5).filled())),
-                )
+                .draw_series(panel.runs.iter().map(|&(i, y)| {
+                    Circle::new((SegmentValue::CenterOf(i), y), 2, BLACK.mix(0.25).filled())
+                }))
                 .map_err(err)?;
-            chart
-                .draw_series(LineSeries::new(means.iter().copied(), BLUE.stroke_width(2)))
-                .map_err(err)?;
+            for (li, line) in panel.lines.iter().enumerate() {
+                let c = LINE_COLORS[li % LINE_COLORS.len()];
+                let pts = || {
+                    line.points
+                        .iter()
+                        .map(|p| (SegmentValue::CenterOf(p.0), p.1))
+                };
+                chart
+                    .draw_series(LineSeries::new(pts(), c.stroke_width(2)))
+                    .map_err(err)?;
+                chart
+                    .draw_series(pts().map(|p| Circle::new(p, 4, c.filled())))
+                    .map_err(err)?;
+                if self.seeds > 1 {
+                    chart
+                        .draw_series(line.points.iter().map(|&(i, _, _, hi)| {
+                            let x = SegmentValue::CenterOf(i);
+                            EmptyElement::at((x, hi))
+                                + PathElement::new(vec![(-5, 0), (5, 0)], c.stroke_width(2))
+                        }))
+                        .map_err(err)?;
+                    chart
+                        .draw_series(line.points.iter().map(|&(i, _, lo, _)| {
+                            EmptyElement::at((SegmentValue::CenterOf(i), lo))
+                                + PathElement::new(vec![(-5, 0), (5, 0)], c.stroke_width(2))
+                        }))
+                        .map_err(err)?;
+                    chart
+                        .draw_series(line.points.iter().map(|&(i, _, lo, hi)| {
+                            let x = SegmentValue::CenterOf(i);
+                            PathElement::new(vec![(x.clone(), lo), (x, hi)], c.stroke_width(2))
+                        }))
+                        .map_err(err)?;
+                }
+            }
         }
         Ok(())
     }
@@ -904,8 +1018,116 @@ fn bandwidth_figure(t: &CsvTable) -> Option<BandwidthFigure> {
     })
 }
 
+/// Mean and sample standard deviation (0 for fewer than two values).
+fn mean_sd(ys: &[f64]) -> (f64, f64) {
+    let m = crate::model::mean(ys);
+    if ys.len() < 2 {
+        return (m, 0.0);
+    }
+    let var = ys.iter().map(|y| (y - m) * (y - m)).sum::<f64>() / (ys.len() - 1) as f64;
+    (m, var.sqrt())
+}
+
+/// The figure of `param` from `sweep.csv`: for each metric of [`SWEEP_METRICS`], one line per
+/// combination of the other swept parameters, the mean over seeds with ± 1 standard deviation.
+fn sweep_figure(t: &CsvTable, param: &str, params: &[String]) -> Option<SweepFigure> {
+    let pi = t.column(param)?;
+    let others: Vec<(&str, usize)> = params
+        .iter()
+        .filter(|p| p.as_str() != param)
+        .filter_map(|p| Some((p.as_str(), t.column(p)?)))
+        .collect();
+    // The swept values, numerically sorted.
+    let mut values: Vec<(f64, String)> = t
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let v = r.get(pi)?;
+            Some((v.parse().ok()?, v.clone()))
+        })
+        .collect();
+    values.sort_by(|a, b| a.0.total_cmp(&b.0));
+    values.dedup_by(|a, b| a.0 == b.0);
+    let index = |r: &Vec<String>| -> Option<usize> {
+        let v: f64 = r.get(pi)?.parse().ok()?;
+        values.iter().position(|x| x.0 == v)
+    };
+    // Lines: combinations of the other parameters, in the order of the rows.
+    let key = |r: &Vec<String>| -> String {
+        others
+            .iter()
+            .map(|(name, i)| format!("{name}={}", r.get(*i).map_or("", String::as_str)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut keys: Vec<String> = Vec::new();
+    for r in &t.rows {
+        let k = key(r);
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    let seeds = t.column("seed").map_or(1, |si| {
+        let mut s: Vec<&String> = t.rows.iter().filter_map(|r| r.get(si)).collect();
+        s.sort();
+        s.dedup();
+        s.len()
+    });
+    let mut panels = Vec::new();
+    for metric in SWEEP_METRICS {
+        let Some(mi) = t.column(metric) else { continue };
+        let val = |r: &Vec<String>| -> Option<f64> {
+            r.get(mi)?.parse().ok().filter(|v: &f64| v.is_finite())
+        };
+        let runs: Vec<(usize, f64)> = t
+            .rows
+            .iter()
+            .filter_map(|r| Some((index(r)?, val(r)?)))
+            .collect();
+        if runs.is_empty() {
+            continue;
+        }
+        let lines = keys
+            .iter()
+            .map(|k| SweepLine {
+                label: k.clone(),
+                points: (0..values.len())
+                    .filter_map(|xi| {
+                        let ys: Vec<f64> = t
+                            .rows
+                            .iter()
+                            .filter(|r| &key(r) == k && index(r) == Some(xi))
+                            .filter_map(val)
+                            .collect();
+                        if ys.is_empty() {
+                            return None;
+                        }
+                        let (m, sd) = mean_sd(&ys);
+                        Some((xi, m, m - sd, m + sd))
+                    })
+                    .collect(),
+            })
+            .collect();
+        panels.push(Panel {
+            metric: metric.to_owned(),
+            lines,
+            runs,
+        });
+    }
+    if panels.is_empty() {
+        return None;
+    }
+    Some(SweepFigure {
+        param: param.to_owned(),
+        xs: values.into_iter().map(|v| v.1).collect(),
+        panels,
+        seeds,
+    })
+}
+
 /// Draws a sweep's plots from `sweep.csv`: for each numeric swept parameter, the metrics of
-/// [`SWEEP_METRICS`] against it (every run as a dot, the mean over runs as a line).
+/// [`SWEEP_METRICS`] against it, one line per combination of the other swept parameters
+/// (mean over seeds, error bars ± 1 standard deviation, every run as a faint dot).
 pub fn plot_sweep(
     dir: &Path,
     params: &[String],
@@ -914,42 +1136,10 @@ pub fn plot_sweep(
     let t = read_csv(&dir.join(results::SWEEP_FILE))?;
     let mut written = Vec::new();
     for param in params {
-        let Some(pi) = t.column(param) else { continue };
-        let mut panels = Vec::new();
-        for metric in SWEEP_METRICS {
-            let Some(mi) = t.column(metric) else { continue };
-            let runs: Vec<(f64, f64)> = t
-                .rows
-                .iter()
-                .filter_map(|r| Some((r.get(pi)?.parse().ok()?, r.get(mi)?.parse().ok()?)))
-                .collect();
-            if runs.is_empty() {
-                continue;
-            }
-            let mut xs: Vec<f64> = runs.iter().map(|p| p.0).collect();
-            xs.sort_by(f64::total_cmp);
-            xs.dedup();
-            let means = xs
-                .iter()
-                .map(|&x| {
-                    let ys: Vec<f64> = runs.iter().filter(|p| p.0 == x).map(|p| p.1).collect();
-                    (x, crate::model::mean(&ys))
-                })
-                .collect();
-            panels.push(Panel {
-                metric: metric.to_owned(),
-                runs,
-                means,
-            });
-        }
-        if panels.is_empty() {
+        let Some(fig) = sweep_figure(&t, param, params) else {
             continue;
-        }
-        let stem = format!("sweep-{}", param.replace(['.', '/', '\\'], "_"));
-        let fig = SweepFigure {
-            param: param.clone(),
-            panels,
         };
+        let stem = format!("sweep-{}", param.replace(['.', '/', '\\'], "_"));
         written.extend(render(&fig, dir, &stem, formats)?);
     }
     Ok(written)
@@ -1003,6 +1193,28 @@ mod tests {
         assert!(shard_count_figure(&table(&format!("{c}\n1,200,5,6"))).is_none());
         let fig = shard_count_figure(&table(&format!("{c}\n3,10,5,6\n1,200,5,6"))).unwrap();
         assert_eq!(fig.rows.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 3]);
+    }
+
+    #[test]
+    fn sweep_lines_per_other_parameter() {
+        let t = table(
+            "run_id,point,a,b,seed,latency_p95_ms\n\
+             p0-s1,0,1,10,1,100\np0-s2,0,1,10,2,120\np1-s1,1,1,20,1,200\np1-s2,1,1,20,2,200\n\
+             p2-s1,2,3,10,1,50\np2-s2,2,3,10,2,70\np3-s1,3,3,20,1,80\np3-s2,3,3,20,2,80",
+        );
+        let params = ["a".to_owned(), "b".to_owned()];
+        let fig = sweep_figure(&t, "a", &params).unwrap();
+        assert_eq!(
+            (fig.xs.clone(), fig.seeds),
+            (vec!["1".into(), "3".into()], 2)
+        );
+        let lines = &fig.panels[0].lines;
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].label, "b=10");
+        let sd = 200f64.sqrt();
+        assert_eq!(lines[0].points[0], (0, 110.0, 110.0 - sd, 110.0 + sd));
+        assert_eq!(lines[1].points[1], (1, 80.0, 80.0, 80.0));
+        assert_eq!(fig.panels[0].runs.len(), 8);
     }
 
     #[test]
