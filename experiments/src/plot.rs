@@ -8,9 +8,9 @@
 //! | `bandwidth.{png,svg}` | `bandwidth.csv` | mean bytes/s per node by category, in and out |
 //! | `latency-cdf.{png,svg}` | `latency.csv` | the latency distribution as a CDF |
 //! | `timeseries-<metric>.{png,svg}` | `timeseries.csv` | one metric over simulated time |
-//! | `mesh-health.{png,svg}` | `shard_health.csv` (Waku) | subscriptions unhealthy / minimally healthy / healthy over time, and per shard at the end |
-//! | `bandwidth-by-shards.{png,svg}` | `shard_counts.csv` (Waku) | bytes/s per node against the number of shards it subscribes to |
-//! | `sweep-<parameter>.{png,svg}` | `sweep.csv` | key metrics against a swept parameter |
+//! | `mesh-health.{png,svg}` | `shard_health.csv` (Waku) | subscriptions unhealthy / minimally healthy / healthy over time, and per shard at the end; not drawn for one shard that stayed healthy |
+//! | `bandwidth-by-shards.{png,svg}` | `shard_counts.csv` (Waku) | bytes/s per node against the number of shards it subscribes to; not drawn with fewer than two shard counts |
+//! | `sweep-<parameter>.{png,svg}` | `sweep.csv` | key metrics against a swept parameter, one line per combination of the other swept parameters, mean over seeds with ± 1 standard deviation |
 
 use std::fs::{self, File};
 use std::path::Path;
@@ -19,6 +19,7 @@ use std::sync::Once;
 use anyhow::{Context, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::model::{OutputSection, PlotFormat};
 use crate::output::write_atomic;
@@ -107,6 +108,14 @@ fn render(
     Ok(written)
 }
 
+/// Removes `<stem>.png` and `<stem>.svg` left by an earlier drawing of a plot that is now
+/// skipped (`wakusim plot` on a run whose plot says nothing).
+fn remove_stale(dir: &Path, stem: &str) {
+    for f in [PlotFormat::Png, PlotFormat::Svg] {
+        let _ = fs::remove_file(dir.join(format!("{stem}.{}", f.extension())));
+    }
+}
+
 /// Short SI form of a number for axis labels: `950`, `1.2k`, `3.4M`.
 fn si(v: f64) -> String {
     let a = v.abs();
@@ -143,6 +152,36 @@ fn text(size: u32) -> TextStyle<'static> {
     (FAMILY, size).into_font().into()
 }
 
+/// A number with thousands separators for labels: `1,234,567`, `950`, `0.25`.
+fn grouped(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v.abs() < 1000.0 {
+        let s = if v.abs() >= 100.0 {
+            format!("{v:.0}")
+        } else if v.abs() >= 1.0 {
+            format!("{v:.2}")
+        } else {
+            format!("{v:.4}")
+        };
+        return if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            s
+        };
+    }
+    let digits = format!("{:.0}", v.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0.0 { format!("-{out}") } else { out }
+}
+
 /// Mean bytes/s of one category.
 struct CategoryRate {
     name: String,
@@ -150,6 +189,8 @@ struct CategoryRate {
     bytes_out: f64,
 }
 
+/// Bars on a logarithmic axis, so that control traffic (bytes/s) shows beside message traffic
+/// (hundreds of kB/s); each bar carries its value.
 struct BandwidthFigure {
     rows: Vec<CategoryRate>,
     group: String,
@@ -160,7 +201,7 @@ impl Figure for BandwidthFigure {
         let root = root
             .titled(
                 &format!(
-                    "Bandwidth per node by category (mean over {} nodes)",
+                    "Bandwidth per node by category (mean over {} nodes; log scale)",
                     self.group
                 ),
                 text(22),
@@ -174,6 +215,20 @@ impl Figure for BandwidthFigure {
             .map(|r| r.name.chars().count())
             .max()
             .unwrap_or(4);
+        let values = self.rows.iter().flat_map(|r| [r.bytes_in, r.bytes_out]);
+        let min = values
+            .clone()
+            .filter(|v| *v > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        let max = values.fold(0.0, f64::max);
+        let (lo, hi) = if min.is_finite() && max > 0.0 {
+            (
+                10f64.powf(min.log10().floor()),
+                10f64.powf(max.log10().ceil() + 1.0),
+            )
+        } else {
+            (0.1, 10.0)
+        };
         for (k, area) in halves.iter().enumerate() {
             let title = if k == 0 {
                 "received (in)"
@@ -181,13 +236,15 @@ impl Figure for BandwidthFigure {
                 "sent (out)"
             };
             let pick = |r: &CategoryRate| if k == 0 { r.bytes_in } else { r.bytes_out };
-            let max = self.rows.iter().map(pick).fold(0.0, f64::max);
             let mut chart = ChartBuilder::on(area)
                 .caption(title, text(18))
                 .margin(10)
                 .x_label_area_size(40)
-                .y_label_area_size((longest as u32 * 8 + 10).min(260))
-                .build_cartesian_2d(0.0..top(max), (0..n.saturating_sub(1)).into_segmented())
+                .y_label_area_size((longest as u32 * 9 + 14).min(280))
+                .build_cartesian_2d(
+                    (lo..hi).log_scale(),
+                    (0..n.saturating_sub(1)).into_segmented(),
+                )
                 .map_err(err)?;
             let names: Vec<String> = self.rows.iter().map(|r| r.name.clone()).collect();
             chart
@@ -199,23 +256,39 @@ impl Figure for BandwidthFigure {
                     _ => String::new(),
                 })
                 .x_label_formatter(&|v| si(*v))
-                .x_desc("bytes/s")
-                .label_style(text(13))
-                .axis_desc_style(text(14))
+                .x_desc("bytes/s per node (log scale)")
+                .label_style(text(15))
+                .axis_desc_style(text(15))
                 .draw()
                 .map_err(err)?;
             let color = if k == 0 { BLUE } else { RED };
             chart
+                .draw_series(
+                    self.rows
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| pick(r) > 0.0)
+                        .map(|(i, r)| {
+                            let mut bar = Rectangle::new(
+                                [
+                                    (lo, SegmentValue::Exact(i)),
+                                    (pick(r), SegmentValue::Exact(i + 1)),
+                                ],
+                                color.mix(0.6).filled(),
+                            );
+                            bar.set_margin(3, 3, 0, 0);
+                            bar
+                        }),
+                )
+                .map_err(err)?;
+            chart
                 .draw_series(self.rows.iter().enumerate().map(|(i, r)| {
-                    let mut bar = Rectangle::new(
-                        [
-                            (0.0, SegmentValue::Exact(i)),
-                            (pick(r), SegmentValue::Exact(i + 1)),
-                        ],
-                        color.mix(0.6).filled(),
-                    );
-                    bar.set_margin(3, 3, 0, 0);
-                    bar
+                    let v = pick(r);
+                    Text::new(
+                        format!(" {}", grouped(v)),
+                        (v.max(lo), SegmentValue::CenterOf(i)),
+                        text(14).pos(Pos::new(HPos::Left, VPos::Center)),
+                    )
                 }))
                 .map_err(err)?;
         }
@@ -311,8 +384,22 @@ impl Figure for SeriesFigure {
     }
 }
 
-/// Mesh health over time (fractions of all (node, shard) subscriptions) and per shard at the
-/// last sample (fraction healthy against the shard's subscribers).
+/// Splits points sorted by x into runs without gaps: a new run starts where x jumps by more
+/// than `gap` (so that no line is drawn across missing samples).
+fn runs_without_gaps<T: Copy>(points: &[T], x: impl Fn(&T) -> f64, gap: f64) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = Vec::new();
+    for p in points {
+        match out.last_mut() {
+            Some(run) if run.last().is_some_and(|q| x(p) - x(q) <= gap) => run.push(*p),
+            _ => out.push(vec![*p]),
+        }
+    }
+    out
+}
+
+/// Mesh health over time (fractions of all (node, shard) subscriptions, stacked) and, with
+/// more than one shard, per shard at the last sample (fraction healthy against the shard's
+/// subscribers).
 struct MeshHealthFigure {
     /// (time, unhealthy, minimally healthy, healthy) as fractions of subscriptions.
     series: Vec<(f64, f64, f64, f64)>,
@@ -321,87 +408,132 @@ struct MeshHealthFigure {
     shards: usize,
 }
 
-impl Figure for MeshHealthFigure {
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
-        let root = root
-            .titled(&format!("Mesh health ({} shards)", self.shards), text(22))
-            .map_err(err)?;
-        let halves = root.split_evenly((1, 2));
-        let xmax = self.series.iter().map(|p| p.0).fold(0.0, f64::max);
-        let mut chart = ChartBuilder::on(&halves[0])
-            .caption("subscriptions by health over time", text(16))
+impl MeshHealthFigure {
+    fn draw_time<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        let xmin = self.series.first().map_or(0.0, |p| p.0);
+        let xmax = self.series.last().map_or(1.0, |p| p.0);
+        let mut chart = ChartBuilder::on(area)
+            .caption("subscriptions by health over time (stacked)", text(16))
             .margin(10)
             .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(0.0..top(xmax), 0.0..1.05)
+            .y_label_area_size(60)
+            .build_cartesian_2d(xmin..xmax.max(xmin + 1.0), 0.0..1.0)
             .map_err(err)?;
         chart
             .configure_mesh()
             .x_desc("simulated time (s)")
             .y_desc("fraction of (node, shard) subscriptions")
-            .label_style(text(12))
-            .axis_desc_style(text(13))
+            .x_label_formatter(&|v| grouped(*v))
+            .label_style(text(13))
+            .axis_desc_style(text(14))
             .draw()
             .map_err(err)?;
-        // (label, colour, column of `series`)
-        let lines = [
-            ("healthy (>= D_low mesh peers)", RGBColor(46, 125, 50), 3),
-            ("minimally healthy (< D_low)", RGBColor(239, 108, 0), 2),
-            ("unhealthy (0 mesh peers)", RGBColor(198, 40, 40), 1),
+        // The smallest sampling step: a larger step is a gap (no subscriber online).
+        let step = self
+            .series
+            .windows(2)
+            .map(|w| w[1].0 - w[0].0)
+            .fold(f64::INFINITY, f64::min);
+        let gap = if step.is_finite() { step * 1.5 } else { 0.0 };
+        // (label, colour, lower and upper edge of the band)
+        type Edge = fn(&(f64, f64, f64, f64)) -> (f64, f64);
+        let bands: [(&str, RGBColor, Edge); 3] = [
+            ("unhealthy (0 mesh peers)", RGBColor(198, 40, 40), |p| {
+                (0.0, p.1)
+            }),
+            ("minimally healthy (< D_low)", RGBColor(239, 108, 0), |p| {
+                (p.1, p.1 + p.2)
+            }),
+            (
+                "healthy (>= D_low mesh peers)",
+                RGBColor(46, 125, 50),
+                |p| (p.1 + p.2, p.1 + p.2 + p.3),
+            ),
         ];
-        for (label, color, col) in lines {
-            let pick = |p: &(f64, f64, f64, f64)| match col {
-                1 => p.1,
-                2 => p.2,
-                _ => p.3,
-            };
+        for (label, color, edge) in bands {
+            let runs = runs_without_gaps(&self.series, |p| p.0, gap);
             chart
-                .draw_series(LineSeries::new(
-                    self.series.iter().map(|p| (p.0, pick(p))),
-                    color.stroke_width(2),
-                ))
+                .draw_series(runs.into_iter().map(|run| {
+                    let mut poly: Vec<(f64, f64)> = run.iter().map(|p| (p.0, edge(p).1)).collect();
+                    if run.len() == 1 {
+                        // One sample: a thin band so that it shows.
+                        let p = run[0];
+                        poly = vec![(p.0 - gap / 4.0, edge(&p).1), (p.0 + gap / 4.0, edge(&p).1)];
+                        poly.push((p.0 + gap / 4.0, edge(&p).0));
+                        poly.push((p.0 - gap / 4.0, edge(&p).0));
+                    } else {
+                        poly.extend(run.iter().rev().map(|p| (p.0, edge(p).0)));
+                    }
+                    Polygon::new(poly, color.mix(0.75).filled())
+                }))
                 .map_err(err)?
                 .label(label)
                 .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                    Rectangle::new([(x, y - 5), (x + 18, y + 5)], color.mix(0.75).filled())
                 });
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::MiddleRight)
-            .background_style(WHITE.mix(0.8))
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
-            .label_font(text(12))
+            .label_font(text(13))
             .draw()
             .map_err(err)?;
+        Ok(())
+    }
+
+    fn draw_shards<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
         let smax = self.last.iter().map(|p| p.0).fold(0.0, f64::max);
-        let mut chart = ChartBuilder::on(&halves[1])
-            .caption("per shard, at the end", text(16))
+        let mut chart = ChartBuilder::on(area)
+            .caption("per shard, at the last sample", text(16))
             .margin(10)
             .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(0.0..top(smax), 0.0..1.05)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0u64..(top(smax).ceil() as u64).max(1), 0.0..1.05)
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc("subscribers of the shard")
-            .y_desc("fraction of them healthy")
-            .x_label_formatter(&|v| si(*v))
-            .label_style(text(12))
-            .axis_desc_style(text(13))
+            .x_desc("subscribers of the shard (nodes)")
+            .y_desc("fraction of its subscribers healthy")
+            .x_label_formatter(&|v| grouped(*v as f64))
+            .label_style(text(13))
+            .axis_desc_style(text(14))
             .draw()
             .map_err(err)?;
+        // Hollow circles: shards of the same size stay visible on top of each other.
         chart
-            .draw_series(
-                self.last
-                    .iter()
-                    .map(|&p| Circle::new(p, 3, BLUE.mix(0.6).filled())),
-            )
+            .draw_series(self.last.iter().map(|&(x, y)| {
+                Circle::new((x.round() as u64, y), 4, BLUE.mix(0.7).stroke_width(1))
+            }))
             .map_err(err)?;
         Ok(())
     }
 }
 
+impl Figure for MeshHealthFigure {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        let shards = if self.shards == 1 {
+            "1 shard".to_owned()
+        } else {
+            format!("{} shards", grouped(self.shards as f64))
+        };
+        let root = root
+            .titled(&format!("Mesh health ({shards})"), text(22))
+            .map_err(err)?;
+        if self.shards > 1 {
+            let halves = root.split_evenly((1, 2));
+            self.draw_time(&halves[0])?;
+            self.draw_shards(&halves[1])
+        } else {
+            self.draw_time(&root)
+        }
+    }
+}
+
+/// The mesh-health figure, or `None` where it would say nothing: no samples, or one shard
+/// whose subscriptions were all healthy at every sample (the per-shard panel needs two
+/// shards or more; with one shard only the panel over time is drawn).
 fn mesh_health_figure(t: &CsvTable) -> Option<MeshHealthFigure> {
     let col = |n: &str| t.column(n);
     let (ti, si_, sub, un, mi, he) = (
@@ -440,12 +572,20 @@ fn mesh_health_figure(t: &CsvTable) -> Option<MeshHealthFigure> {
             Some((s, if s > 0.0 { num(r, he)? / s } else { 0.0 }))
         })
         .collect();
+    let series: Vec<(f64, f64, f64, f64)> = series
+        .into_iter()
+        .filter(|p| p.1 > 0.0)
+        .map(|(t, n, u, m, h)| (t, u / n, m / n, h / n))
+        .collect();
+    if series.is_empty() {
+        return None;
+    }
+    let all_healthy = series.iter().all(|p| p.3 == 1.0);
+    if shards.len() < 2 && (series.len() < 2 || all_healthy) {
+        return None;
+    }
     Some(MeshHealthFigure {
-        series: series
-            .into_iter()
-            .filter(|p| p.1 > 0.0)
-            .map(|(t, n, u, m, h)| (t, u / n, m / n, h / n))
-            .collect(),
+        series,
         last,
         shards: shards.len(),
     })
@@ -454,12 +594,13 @@ fn mesh_health_figure(t: &CsvTable) -> Option<MeshHealthFigure> {
 /// Bandwidth per node against the number of shards it subscribes to.
 struct ShardCountFigure {
     /// (shards, nodes, in mean, out mean) in bytes/s.
-    rows: Vec<(f64, f64, f64, f64)>,
+    rows: Vec<(u64, f64, f64, f64)>,
 }
 
 impl Figure for ShardCountFigure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
-        let xmax = self.rows.iter().map(|r| r.0).fold(0.0, f64::max);
+        let xmin = self.rows.iter().map(|r| r.0).min().unwrap_or(0);
+        let xmax = self.rows.iter().map(|r| r.0).max().unwrap_or(1);
         let ymax = self.rows.iter().map(|r| r.2.max(r.3)).fold(0.0, f64::max);
         let mut chart = ChartBuilder::on(root)
             .caption(
@@ -468,35 +609,54 @@ impl Figure for ShardCountFigure {
             )
             .margin(15)
             .x_label_area_size(45)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0.0..top(xmax), 0.0..top(ymax))
+            .y_label_area_size(95)
+            .build_cartesian_2d(xmin.saturating_sub(1)..xmax + 1, 0.0..top(ymax))
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc("shards subscribed")
-            .x_label_formatter(&|v| si(*v))
+            .x_desc("shards subscribed (count)")
+            .x_label_formatter(&|v| grouped(*v as f64))
             .y_desc("bytes/s per node")
-            .y_label_formatter(&|v| si(*v))
+            .y_label_formatter(&|v| grouped(*v))
             .label_style(text(14))
             .axis_desc_style(text(15))
             .draw()
             .map_err(err)?;
-        for (label, color, pick) in [("received (in)", BLUE, 2usize), ("sent (out)", RED, 3usize)] {
-            let pts: Vec<(f64, f64)> = self
+        // In: a solid line with filled dots; out: a dashed line with larger hollow squares, so
+        // that both show where they coincide. Lines join consecutive shard counts only.
+        for (label, color, out) in [("received (in)", BLUE, false), ("sent (out)", RED, true)] {
+            let pts: Vec<(u64, f64)> = self
                 .rows
                 .iter()
-                .map(|r| (r.0, if pick == 2 { r.2 } else { r.3 }))
+                .map(|r| (r.0, if out { r.3 } else { r.2 }))
                 .collect();
-            chart
-                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-                .map_err(err)?
-                .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
-            chart
-                .draw_series(pts.into_iter().map(|p| Circle::new(p, 3, color.filled())))
+            let runs = runs_without_gaps(&pts, |p| p.0 as f64, 1.0);
+            let mut first = true;
+            for run in runs {
+                let annotated = if out {
+                    chart.draw_series(DashedLineSeries::new(run, 8, 5, color.stroke_width(2)))
+                } else {
+                    chart.draw_series(LineSeries::new(run, color.stroke_width(2)))
+                }
                 .map_err(err)?;
+                if std::mem::take(&mut first) {
+                    annotated.label(label).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                    });
+                }
+            }
+            if out {
+                chart
+                    .draw_series(pts.iter().map(|&p| {
+                        EmptyElement::at(p)
+                            + Rectangle::new([(-5, -5), (5, 5)], color.stroke_width(2))
+                    }))
+                    .map_err(err)?;
+            } else {
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                    .map_err(err)?;
+            }
         }
         chart
             .configure_series_labels()
@@ -510,6 +670,8 @@ impl Figure for ShardCountFigure {
     }
 }
 
+/// The bandwidth-by-shards figure, or `None` with fewer than two shard counts (one point says
+/// nothing a line could).
 fn shard_count_figure(t: &CsvTable) -> Option<ShardCountFigure> {
     let (s, n, i, o) = (
         t.column("shards")?,
@@ -517,7 +679,7 @@ fn shard_count_figure(t: &CsvTable) -> Option<ShardCountFigure> {
         t.column("bytes_in_per_sec_mean")?,
         t.column("bytes_out_per_sec_mean")?,
     );
-    let rows: Vec<(f64, f64, f64, f64)> = t
+    let mut rows: Vec<(u64, f64, f64, f64)> = t
         .rows
         .iter()
         .filter_map(|r| {
@@ -529,7 +691,8 @@ fn shard_count_figure(t: &CsvTable) -> Option<ShardCountFigure> {
             ))
         })
         .collect();
-    if rows.is_empty() {
+    rows.sort_by_key(|r| r.0);
+    if rows.len() < 2 {
         return None;
     }
     Some(ShardCountFigure { rows })
@@ -544,68 +707,182 @@ pub const SWEEP_METRICS: [&str; 4] = [
     "mesh_healthy_fraction",
 ];
 
-/// One metric against a parameter: every run's (x, y), and the mean of y per x.
+/// The unit of a `sweep.csv` metric, from its name.
+fn metric_unit(metric: &str) -> &'static str {
+    if metric.ends_with("_ms") {
+        "ms"
+    } else if metric.contains("bytes_per_sec") {
+        "bytes/s per node"
+    } else if metric.contains("fraction") || metric.contains("rate") {
+        "fraction"
+    } else {
+        "count"
+    }
+}
+
+/// One line of a sweep panel: the runs of one combination of the other swept parameters.
+struct SweepLine {
+    /// `other=value, ...`, or "" when only one parameter is swept.
+    label: String,
+    /// (index of the x value, mean over seeds, mean - sd, mean + sd).
+    points: Vec<(usize, f64, f64, f64)>,
+}
+
+/// One metric against a parameter.
 struct Panel {
     metric: String,
-    runs: Vec<(f64, f64)>,
-    means: Vec<(f64, f64)>,
+    lines: Vec<SweepLine>,
+    /// Every run's (index of the x value, value).
+    runs: Vec<(usize, f64)>,
 }
 
 struct SweepFigure {
     param: String,
+    /// The swept values, in ascending order, as labels.
+    xs: Vec<String>,
     panels: Vec<Panel>,
+    seeds: usize,
 }
+
+const LINE_COLORS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+];
 
 impl Figure for SweepFigure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        let band = if self.seeds > 1 {
+            format!(
+                "mean over {} seeds, bars: ± 1 standard deviation",
+                self.seeds
+            )
+        } else {
+            "one seed".to_owned()
+        };
         let root = root
-            .titled(&format!("Sweep over {}", self.param), text(22))
+            .titled(&format!("Sweep over {} ({band})", self.param), text(20))
             .map_err(err)?;
-        let areas = root.split_evenly((1, self.panels.len().max(1)));
-        for (
-            area,
-            Panel {
-                metric,
-                runs,
-                means,
-            },
-        ) in areas.iter().zip(&self.panels)
-        {
-            let xmin = runs.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
-            let xmax = runs.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
-            let (xmin, xmax) = if xmin < xmax {
-                let pad = (xmax - xmin) * 0.05;
-                (xmin - pad, xmax + pad)
-            } else {
-                (xmin - 1.0, xmin + 1.0)
-            };
-            let ymax = runs.iter().map(|p| p.1).fold(0.0, f64::max);
+        let labels: Vec<&str> = self
+            .panels
+            .first()
+            .map(|p| p.lines.iter().map(|l| l.label.as_str()).collect())
+            .unwrap_or_default();
+        let legend = labels.len() > 1 || labels.first().is_some_and(|l| !l.is_empty());
+        let per_row = 3usize;
+        let legend_h = if legend {
+            (labels.len().div_ceil(per_row) as u32) * 20 + 6
+        } else {
+            0
+        };
+        let (legend_area, body) = root.split_vertically(legend_h);
+        if legend {
+            let (w, _) = legend_area.dim_in_pixel();
+            let col_w = (w as i32 - 40) / per_row as i32;
+            for (i, label) in labels.iter().enumerate() {
+                let c = LINE_COLORS[i % LINE_COLORS.len()];
+                let x = 20 + (i % per_row) as i32 * col_w;
+                let y = 12 + (i / per_row) as i32 * 20;
+                legend_area
+                    .draw(&PathElement::new(
+                        vec![(x, y), (x + 22, y)],
+                        c.stroke_width(3),
+                    ))
+                    .map_err(err)?;
+                legend_area
+                    .draw(&Text::new(
+                        label.to_string(),
+                        (x + 28, y),
+                        text(14).pos(Pos::new(HPos::Left, VPos::Center)),
+                    ))
+                    .map_err(err)?;
+            }
+        }
+        let n = self.panels.len().max(1);
+        let grid = if n <= 2 { (1, n) } else { (n.div_ceil(2), 2) };
+        let areas = body.split_evenly(grid);
+        let k = self.xs.len();
+        for (area, panel) in areas.iter().zip(&self.panels) {
+            let ymax = panel
+                .runs
+                .iter()
+                .map(|p| p.1)
+                .chain(
+                    panel
+                        .lines
+                        .iter()
+                        .flat_map(|l| l.points.iter().map(|p| p.3)),
+                )
+                .fold(0.0, f64::max);
             let mut chart = ChartBuilder::on(area)
-                .caption(metric.as_str(), text(15))
-                .margin(10)
-                .x_label_area_size(40)
-                .y_label_area_size(55)
-                .build_cartesian_2d(xmin..xmax, 0.0..top(ymax))
+                .caption(panel.metric.as_str(), text(15))
+                .margin(8)
+                .x_label_area_size(38)
+                .y_label_area_size(80)
+                .build_cartesian_2d((0..k.saturating_sub(1)).into_segmented(), 0.0..top(ymax))
                 .map_err(err)?;
+            let xs = &self.xs;
             chart
                 .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(k.clamp(1, 12))
+                .x_label_formatter(&|v| match v {
+                    SegmentValue::CenterOf(i) => xs.get(*i).cloned().unwrap_or_default(),
+                    _ => String::new(),
+                })
                 .x_desc(self.param.as_str())
-                .x_labels(5)
-                .x_label_formatter(&|v| si(*v))
-                .y_label_formatter(&|v| si(*v))
-                .label_style(text(12))
-                .axis_desc_style(text(13))
+                .y_desc(metric_unit(&panel.metric))
+                .y_label_formatter(&|v| grouped(*v))
+                .label_style(text(13))
+                .axis_desc_style(text(14))
                 .draw()
                 .map_err(err)?;
+            // Every run, faint; then each line with its error bars.
             chart
-                .draw_series(
-                    runs.iter()
-                        .map(|&p| Circle::new(p, 3, RED.mix(0.5).filled())),
-                )
+                .draw_series(panel.runs.iter().map(|&(i, y)| {
+                    Circle::new((SegmentValue::CenterOf(i), y), 2, BLACK.mix(0.25).filled())
+                }))
                 .map_err(err)?;
-            chart
-                .draw_series(LineSeries::new(means.iter().copied(), BLUE.stroke_width(2)))
-                .map_err(err)?;
+            for (li, line) in panel.lines.iter().enumerate() {
+                let c = LINE_COLORS[li % LINE_COLORS.len()];
+                let pts = || {
+                    line.points
+                        .iter()
+                        .map(|p| (SegmentValue::CenterOf(p.0), p.1))
+                };
+                chart
+                    .draw_series(LineSeries::new(pts(), c.stroke_width(2)))
+                    .map_err(err)?;
+                chart
+                    .draw_series(pts().map(|p| Circle::new(p, 4, c.filled())))
+                    .map_err(err)?;
+                if self.seeds > 1 {
+                    chart
+                        .draw_series(line.points.iter().map(|&(i, _, _, hi)| {
+                            let x = SegmentValue::CenterOf(i);
+                            EmptyElement::at((x, hi))
+                                + PathElement::new(vec![(-5, 0), (5, 0)], c.stroke_width(2))
+                        }))
+                        .map_err(err)?;
+                    chart
+                        .draw_series(line.points.iter().map(|&(i, _, lo, _)| {
+                            EmptyElement::at((SegmentValue::CenterOf(i), lo))
+                                + PathElement::new(vec![(-5, 0), (5, 0)], c.stroke_width(2))
+                        }))
+                        .map_err(err)?;
+                    chart
+                        .draw_series(line.points.iter().map(|&(i, _, lo, hi)| {
+                            let x = SegmentValue::CenterOf(i);
+                            PathElement::new(vec![(x.clone(), lo), (x, hi)], c.stroke_width(2))
+                        }))
+                        .map_err(err)?;
+                }
+            }
         }
         Ok(())
     }
@@ -641,15 +918,17 @@ pub fn plot_run(dir: &Path, outputs: &OutputSection) -> anyhow::Result<Vec<Strin
     let health_path = dir.join(SHARD_HEALTH_FILE);
     if health_path.exists() {
         let t = read_csv(&health_path)?;
-        if let Some(fig) = mesh_health_figure(&t) {
-            written.extend(render(&fig, dir, "mesh-health", formats)?);
+        match mesh_health_figure(&t) {
+            Some(fig) => written.extend(render(&fig, dir, "mesh-health", formats)?),
+            None => remove_stale(dir, "mesh-health"),
         }
     }
     let counts_path = dir.join(SHARD_COUNTS_FILE);
     if counts_path.exists() {
         let t = read_csv(&counts_path)?;
-        if let Some(fig) = shard_count_figure(&t) {
-            written.extend(render(&fig, dir, "bandwidth-by-shards", formats)?);
+        match shard_count_figure(&t) {
+            Some(fig) => written.extend(render(&fig, dir, "bandwidth-by-shards", formats)?),
+            None => remove_stale(dir, "bandwidth-by-shards"),
         }
     }
     let ts_path = dir.join(results::TIMESERIES_FILE);
@@ -723,6 +1002,13 @@ fn bandwidth_figure(t: &CsvTable) -> Option<BandwidthFigure> {
             _ => {}
         }
     }
+    // Categories with no traffic say nothing; the largest is drawn at the top (the last row).
+    rows.retain(|r| r.bytes_in > 0.0 || r.bytes_out > 0.0);
+    rows.sort_by(|a, b| {
+        a.bytes_in
+            .max(a.bytes_out)
+            .total_cmp(&b.bytes_in.max(b.bytes_out))
+    });
     if rows.is_empty() {
         return None;
     }
@@ -732,8 +1018,116 @@ fn bandwidth_figure(t: &CsvTable) -> Option<BandwidthFigure> {
     })
 }
 
+/// Mean and sample standard deviation (0 for fewer than two values).
+fn mean_sd(ys: &[f64]) -> (f64, f64) {
+    let m = crate::model::mean(ys);
+    if ys.len() < 2 {
+        return (m, 0.0);
+    }
+    let var = ys.iter().map(|y| (y - m) * (y - m)).sum::<f64>() / (ys.len() - 1) as f64;
+    (m, var.sqrt())
+}
+
+/// The figure of `param` from `sweep.csv`: for each metric of [`SWEEP_METRICS`], one line per
+/// combination of the other swept parameters, the mean over seeds with ± 1 standard deviation.
+fn sweep_figure(t: &CsvTable, param: &str, params: &[String]) -> Option<SweepFigure> {
+    let pi = t.column(param)?;
+    let others: Vec<(&str, usize)> = params
+        .iter()
+        .filter(|p| p.as_str() != param)
+        .filter_map(|p| Some((p.as_str(), t.column(p)?)))
+        .collect();
+    // The swept values, numerically sorted.
+    let mut values: Vec<(f64, String)> = t
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let v = r.get(pi)?;
+            Some((v.parse().ok()?, v.clone()))
+        })
+        .collect();
+    values.sort_by(|a, b| a.0.total_cmp(&b.0));
+    values.dedup_by(|a, b| a.0 == b.0);
+    let index = |r: &Vec<String>| -> Option<usize> {
+        let v: f64 = r.get(pi)?.parse().ok()?;
+        values.iter().position(|x| x.0 == v)
+    };
+    // Lines: combinations of the other parameters, in the order of the rows.
+    let key = |r: &Vec<String>| -> String {
+        others
+            .iter()
+            .map(|(name, i)| format!("{name}={}", r.get(*i).map_or("", String::as_str)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut keys: Vec<String> = Vec::new();
+    for r in &t.rows {
+        let k = key(r);
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    let seeds = t.column("seed").map_or(1, |si| {
+        let mut s: Vec<&String> = t.rows.iter().filter_map(|r| r.get(si)).collect();
+        s.sort();
+        s.dedup();
+        s.len()
+    });
+    let mut panels = Vec::new();
+    for metric in SWEEP_METRICS {
+        let Some(mi) = t.column(metric) else { continue };
+        let val = |r: &Vec<String>| -> Option<f64> {
+            r.get(mi)?.parse().ok().filter(|v: &f64| v.is_finite())
+        };
+        let runs: Vec<(usize, f64)> = t
+            .rows
+            .iter()
+            .filter_map(|r| Some((index(r)?, val(r)?)))
+            .collect();
+        if runs.is_empty() {
+            continue;
+        }
+        let lines = keys
+            .iter()
+            .map(|k| SweepLine {
+                label: k.clone(),
+                points: (0..values.len())
+                    .filter_map(|xi| {
+                        let ys: Vec<f64> = t
+                            .rows
+                            .iter()
+                            .filter(|r| &key(r) == k && index(r) == Some(xi))
+                            .filter_map(val)
+                            .collect();
+                        if ys.is_empty() {
+                            return None;
+                        }
+                        let (m, sd) = mean_sd(&ys);
+                        Some((xi, m, m - sd, m + sd))
+                    })
+                    .collect(),
+            })
+            .collect();
+        panels.push(Panel {
+            metric: metric.to_owned(),
+            lines,
+            runs,
+        });
+    }
+    if panels.is_empty() {
+        return None;
+    }
+    Some(SweepFigure {
+        param: param.to_owned(),
+        xs: values.into_iter().map(|v| v.1).collect(),
+        panels,
+        seeds,
+    })
+}
+
 /// Draws a sweep's plots from `sweep.csv`: for each numeric swept parameter, the metrics of
-/// [`SWEEP_METRICS`] against it (every run as a dot, the mean over runs as a line).
+/// [`SWEEP_METRICS`] against it, one line per combination of the other swept parameters
+/// (mean over seeds, error bars ± 1 standard deviation, every run as a faint dot).
 pub fn plot_sweep(
     dir: &Path,
     params: &[String],
@@ -742,42 +1136,10 @@ pub fn plot_sweep(
     let t = read_csv(&dir.join(results::SWEEP_FILE))?;
     let mut written = Vec::new();
     for param in params {
-        let Some(pi) = t.column(param) else { continue };
-        let mut panels = Vec::new();
-        for metric in SWEEP_METRICS {
-            let Some(mi) = t.column(metric) else { continue };
-            let runs: Vec<(f64, f64)> = t
-                .rows
-                .iter()
-                .filter_map(|r| Some((r.get(pi)?.parse().ok()?, r.get(mi)?.parse().ok()?)))
-                .collect();
-            if runs.is_empty() {
-                continue;
-            }
-            let mut xs: Vec<f64> = runs.iter().map(|p| p.0).collect();
-            xs.sort_by(f64::total_cmp);
-            xs.dedup();
-            let means = xs
-                .iter()
-                .map(|&x| {
-                    let ys: Vec<f64> = runs.iter().filter(|p| p.0 == x).map(|p| p.1).collect();
-                    (x, crate::model::mean(&ys))
-                })
-                .collect();
-            panels.push(Panel {
-                metric: metric.to_owned(),
-                runs,
-                means,
-            });
-        }
-        if panels.is_empty() {
+        let Some(fig) = sweep_figure(&t, param, params) else {
             continue;
-        }
-        let stem = format!("sweep-{}", param.replace(['.', '/', '\\'], "_"));
-        let fig = SweepFigure {
-            param: param.clone(),
-            panels,
         };
+        let stem = format!("sweep-{}", param.replace(['.', '/', '\\'], "_"));
         written.extend(render(&fig, dir, &stem, formats)?);
     }
     Ok(written)
@@ -793,5 +1155,84 @@ mod tests {
         assert_eq!(si(1200.0), "1.2k");
         assert_eq!(si(3_000_000.0), "3M");
         assert_eq!(si(0.25), "0.25");
+    }
+
+    fn table(csv: &str) -> CsvTable {
+        let mut lines = csv
+            .lines()
+            .map(|l| l.split(',').map(str::to_owned).collect());
+        CsvTable {
+            header: lines.next().unwrap(),
+            rows: lines.collect(),
+        }
+    }
+
+    #[test]
+    fn grouped_labels() {
+        assert_eq!(grouped(950.0), "950");
+        assert_eq!(grouped(1234567.4), "1,234,567");
+        assert_eq!(grouped(-12345.0), "-12,345");
+        assert_eq!(grouped(17.654), "17.65");
+        assert_eq!(grouped(0.0325), "0.0325");
+        assert_eq!(grouped(0.0), "0");
+    }
+
+    #[test]
+    fn one_shard_plots_are_skipped() {
+        let h = "time_s,shard,subscribers,unhealthy,minimally_healthy,healthy,mesh_mean";
+        let healthy = format!("{h}\n10,0,200,0,0,200,6.7\n20,0,200,0,0,200,6.7");
+        assert!(mesh_health_figure(&table(&healthy)).is_none());
+        // One shard whose health changes over time: the panel over time only.
+        let varies = format!("{h}\n10,0,200,0,50,150,4\n20,0,200,0,0,200,6.7");
+        let fig = mesh_health_figure(&table(&varies)).unwrap();
+        assert_eq!((fig.shards, fig.series.len()), (1, 2));
+        let two = format!("{h}\n10,0,200,0,0,200,6.7\n10,1,20,0,0,20,6.7");
+        assert_eq!(mesh_health_figure(&table(&two)).unwrap().last.len(), 2);
+
+        let c = "shards,nodes,bytes_in_per_sec_mean,bytes_out_per_sec_mean";
+        assert!(shard_count_figure(&table(&format!("{c}\n1,200,5,6"))).is_none());
+        let fig = shard_count_figure(&table(&format!("{c}\n3,10,5,6\n1,200,5,6"))).unwrap();
+        assert_eq!(fig.rows.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 3]);
+    }
+
+    #[test]
+    fn sweep_lines_per_other_parameter() {
+        let t = table(
+            "run_id,point,a,b,seed,latency_p95_ms\n\
+             p0-s1,0,1,10,1,100\np0-s2,0,1,10,2,120\np1-s1,1,1,20,1,200\np1-s2,1,1,20,2,200\n\
+             p2-s1,2,3,10,1,50\np2-s2,2,3,10,2,70\np3-s1,3,3,20,1,80\np3-s2,3,3,20,2,80",
+        );
+        let params = ["a".to_owned(), "b".to_owned()];
+        let fig = sweep_figure(&t, "a", &params).unwrap();
+        assert_eq!(
+            (fig.xs.clone(), fig.seeds),
+            (vec!["1".into(), "3".into()], 2)
+        );
+        let lines = &fig.panels[0].lines;
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].label, "b=10");
+        let sd = 200f64.sqrt();
+        assert_eq!(lines[0].points[0], (0, 110.0, 110.0 - sd, 110.0 + sd));
+        assert_eq!(lines[1].points[1], (1, 80.0, 80.0, 80.0));
+        assert_eq!(fig.panels[0].runs.len(), 8);
+    }
+
+    #[test]
+    fn gaps_split_lines() {
+        let runs = runs_without_gaps(&[1.0, 2.0, 3.0, 5.0, 6.0, 9.0], |x| *x, 1.0);
+        assert_eq!(runs, vec![vec![1.0, 2.0, 3.0], vec![5.0, 6.0], vec![9.0]]);
+    }
+
+    #[test]
+    fn zero_categories_are_left_out() {
+        let t = table(
+            "node_group,category,direction,bytes_per_sec_mean\n\
+             all,relay/forward,in,100\nall,relay/forward,out,90\n\
+             all,metadata/response,in,0\nall,metadata/response,out,0\n\
+             all,relay/graft,in,0.5\nall,relay/graft,out,0\nall,total,in,100.5",
+        );
+        let fig = bandwidth_figure(&t).unwrap();
+        let names: Vec<&str> = fig.rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["relay/graft", "relay/forward"]);
     }
 }
