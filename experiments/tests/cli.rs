@@ -915,6 +915,14 @@ fn a_run_without_messages_has_empty_cells_that_compare_as_not_comparable() {
     ] {
         assert_eq!(cell(undefined), "", "{undefined}: {summary}");
     }
+    // The same in shards.csv: a shard without messages has no delivery rate.
+    let shards = fs::read_to_string(p.join("results/quiet/s1/shards.csv")).unwrap();
+    let sh: Vec<&str> = shards.lines().next().unwrap().split(',').collect();
+    let sr: Vec<&str> = shards.lines().nth(1).unwrap().split(',').collect();
+    let scell = |name: &str| sr[sh.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(scell("messages"), "0");
+    assert_eq!(scell("delivery_rate_mean"), "", "{shards}");
+    assert_eq!(scell("delivery_rate_min"), "", "{shards}");
     assert_eq!(cell("messages_not_fully_delivered"), "0");
     assert_ne!(cell("bandwidth_out_mean_bytes_per_sec"), "");
     // Undefined values are neither better nor worse.

@@ -634,8 +634,13 @@ fn overlay_report(
                     subscribers[t].to_string(),
                     publishers[t].len().to_string(),
                     n.to_string(),
-                    fmt(if n == 0 { 1.0 } else { sum / n as f64 }),
-                    fmt(if n == 0 { 1.0 } else { worst }),
+                    // A shard without messages has no delivery rate: an empty cell.
+                    if n == 0 {
+                        String::new()
+                    } else {
+                        fmt(sum / n as f64)
+                    },
+                    if n == 0 { String::new() } else { fmt(worst) },
                     fmt(bytes),
                     fmt(bytes / subscribers[t].max(1) as f64),
                     fmt(frac(avg[t].1, avg[t].0)),
