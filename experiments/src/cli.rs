@@ -886,6 +886,16 @@ pub fn list(args: &ListArgs, _g: &GlobalArgs) -> anyhow::Result<u8> {
             .unwrap_or_default();
         println!("{name:<24} {description}");
     }
+    for (file, text) in scenario::bundled::BUNDLED_SWEEPS {
+        let name = file.strip_suffix(".toml").unwrap_or(file);
+        // A sweep file's `description`, when it has one.
+        let description = text
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|t| t.get("description")?.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        println!("{name:<24} (sweep) {description}");
+    }
     Ok(EXIT_OK)
 }
 

@@ -742,6 +742,12 @@ fn bundled_scenarios_help_and_completions() {
     let p = d.path();
     let out = stdout(&ok(wakusim(p, &["list"])));
     assert!(out.lines().any(|l| l.starts_with("flood-small ")), "{out}");
+    // Bundled sweeps are listed too, marked as such.
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("communities-shards ") && l.contains("(sweep)")),
+        "{out}"
+    );
     ok(wakusim(p, &["validate", "flood-small"]));
     for cmd in [
         "run",
