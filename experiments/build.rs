@@ -54,7 +54,31 @@ fn git_commit(manifest_dir: &Path) {
 fn bundle_scenarios(manifest_dir: &Path) {
     let dir = manifest_dir.join("scenarios");
     println!("cargo:rerun-if-changed={}", dir.display());
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+    let mut out = String::new();
+    embed_tomls(
+        &mut out,
+        &dir,
+        "BUNDLED",
+        "Bundled scenario files: (file name, contents), sorted by name.",
+    );
+    // The sweeps under `scenarios/sweeps/`, for `wakusim sweep <name>`.
+    let sweeps_dir = dir.join("sweeps");
+    println!("cargo:rerun-if-changed={}", sweeps_dir.display());
+    embed_tomls(
+        &mut out,
+        &sweeps_dir,
+        "BUNDLED_SWEEPS",
+        "Bundled sweep files (`scenarios/sweeps/`): (file name, contents), sorted by name.",
+    );
+    let dest =
+        PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("bundled_scenarios.rs");
+    fs::write(dest, out).expect("write bundled_scenarios.rs");
+}
+
+/// Appends `pub static NAME: &[(&str, &str)]` to `out`: every `.toml` file of `dir` as (file
+/// name, contents), sorted by name, each watched for changes.
+fn embed_tomls(out: &mut String, dir: &std::path::Path, name: &str, doc: &str) {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(Result::ok)
                 .map(|e| e.path())
@@ -63,48 +87,17 @@ fn bundle_scenarios(manifest_dir: &Path) {
         })
         .unwrap_or_default();
     files.sort();
-    let mut out =
-        String::from("/// Bundled scenario files: (file name, contents), sorted by name.\n");
-    out.push_str("pub static BUNDLED: &[(&str, &str)] = &[\n");
+    writeln!(out, "/// {doc}").expect("write to a string");
+    writeln!(out, "pub static {name}: &[(&str, &str)] = &[").expect("write to a string");
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
-        let name = f.file_name().expect("a file").to_string_lossy();
+        let file = f.file_name().expect("a file").to_string_lossy();
         writeln!(
             out,
-            "    ({name:?}, include_str!({:?})),",
+            "    ({file:?}, include_str!({:?})),",
             f.display().to_string()
         )
         .expect("write to a string");
     }
     out.push_str("];\n");
-    // The sweeps under `scenarios/sweeps/`, for `wakusim sweep <name>`.
-    let sweeps_dir = dir.join("sweeps");
-    println!("cargo:rerun-if-changed={}", sweeps_dir.display());
-    let mut sweeps: Vec<PathBuf> = fs::read_dir(&sweeps_dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-                .collect()
-        })
-        .unwrap_or_default();
-    sweeps.sort();
-    out.push_str(
-        "/// Bundled sweep files (`scenarios/sweeps/`): (file name, contents), sorted by name.\n",
-    );
-    out.push_str("pub static BUNDLED_SWEEPS: &[(&str, &str)] = &[\n");
-    for f in &sweeps {
-        println!("cargo:rerun-if-changed={}", f.display());
-        let name = f.file_name().expect("a file").to_string_lossy();
-        writeln!(
-            out,
-            "    ({name:?}, include_str!({:?})),",
-            f.display().to_string()
-        )
-        .expect("write to a string");
-    }
-    out.push_str("];\n");
-    let dest =
-        PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("bundled_scenarios.rs");
-    fs::write(dest, out).expect("write bundled_scenarios.rs");
 }
