@@ -3,9 +3,10 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-const BIN: &str = env!("CARGO_BIN_EXE_wakusim");
+mod common;
+use common::{ok, stderr, stdout, wakusim};
 
 /// A six-node ring with one chord, as a CSV edge list.
 const RING: &str = "0,1\n1,2\n2,3\n3,4\n4,5\n5,0\n0,3\n";
@@ -33,36 +34,6 @@ payload = { fixed_bytes = 200 }
 [metrics]
 delivery_grace_s = 1
 "#;
-
-fn wakusim(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env("CI", "1")
-        .env_remove("WAKUSIM_OUT")
-        .env_remove("WAKUSIM_LOG")
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-#[track_caller]
-fn ok(o: Output) -> Output {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        stdout(&o),
-        stderr(&o)
-    );
-    o
-}
 
 /// Asserts exit status 1 without a panic; returns stderr.
 #[track_caller]
