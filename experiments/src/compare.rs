@@ -13,7 +13,7 @@
 //! | `bandwidth_*`, `*bytes*` | lower | 5 % |
 //! | `duplicates_*` | lower | 5 % |
 //! | `messages_not_fully_delivered` | lower | 5 % |
-//! | `delivery_rate_*`, `*delivery*` | higher | 1 % |
+//! | `delivery_rate_*`, `*delivery*`, `*_reached_fraction` | higher | 1 % |
 //! | `events_per_sec*`, `messages_per_sec`, `ratio` (bench) | higher | 10 % |
 //! | `peak_rss_bytes` (bench) | lower | 20 % |
 //! | `nodes`, `sim_seconds`, `messages_published`, `seed`, `point`, swept parameters, `messages`, `event_hash`, `queue` | must match | exact |
@@ -88,7 +88,7 @@ pub fn default_rule(metric: &str) -> Rule {
         "ratio" => r(Better::Higher, 10.0),
         "messages_not_fully_delivered" => r(Better::Lower, 5.0),
         _ if m.starts_with("events_per_sec") || m == "messages_per_sec" => r(Better::Higher, 10.0),
-        _ if m.contains("delivery") => r(Better::Higher, 1.0),
+        _ if m.contains("delivery") || m.ends_with("_reached_fraction") => r(Better::Higher, 1.0),
         _ if m.starts_with("latency") || m.ends_with("_ms") => r(Better::Lower, 5.0),
         _ if m.starts_with("bandwidth") || m.contains("bytes") => r(Better::Lower, 5.0),
         _ if m.starts_with("duplicates") => r(Better::Lower, 5.0),
@@ -1016,6 +1016,14 @@ mod tests {
         );
         assert_eq!(default_rule("duplicates_mean").better, Better::Lower);
         assert_eq!(default_rule("delivery_rate_min").better, Better::Higher);
+        assert_eq!(
+            default_rule("dissemination_max_reached_fraction").better,
+            Better::Higher
+        );
+        assert_eq!(
+            default_rule("dissemination_p95_mean_ms").better,
+            Better::Lower
+        );
         assert_eq!(default_rule("events_per_sec").better, Better::Higher);
         assert_eq!(default_rule("ratio").better, Better::Higher);
         assert_eq!(default_rule("messages_published").better, Better::Match);

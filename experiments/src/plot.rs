@@ -9,6 +9,7 @@
 //! | `latency-cdf.{png,svg}` | `latency.csv` | the latency distribution as a CDF |
 //! | `timeseries-<metric>.{png,svg}` | `timeseries.csv` | one metric over simulated time |
 //! | `mesh-health.{png,svg}` | `shard_health.csv` (Waku) | subscriptions unhealthy / minimally healthy / healthy over time, and per shard at the end; not drawn for one shard that stayed healthy |
+//! | `dissemination.{png,svg}` | `dissemination.csv` (Waku) | the per-message completion curve: the time from publish until each fraction of the intended receivers had a message, mean / median / p95 / max across messages; not drawn when no message reached any level |
 //! | `bandwidth-by-shards.{png,svg}` | `shard_counts.csv` (Waku) | bytes/s per node against the number of shards it subscribes to; not drawn with fewer than two shard counts |
 //! | `sweep-<parameter>.{png,svg}` | `sweep.csv` | key metrics against a swept parameter, one line per combination of the other swept parameters, mean over seeds with ± 1 standard deviation |
 
@@ -36,6 +37,10 @@ pub const SHARD_HEALTH_FILE: &str = "shard_health.csv";
 /// The Waku model's bandwidth by number of subscribed shards (drawn as
 /// `bandwidth-by-shards`).
 pub const SHARD_COUNTS_FILE: &str = "shard_counts.csv";
+
+/// The Waku model's per-message dissemination levels across messages (drawn as
+/// `dissemination`).
+pub const DISSEMINATION_FILE: &str = "dissemination.csv";
 
 /// Size of every figure in pixels (PNG) or user units (SVG).
 const SIZE: (u32, u32) = (1000, 600);
@@ -698,6 +703,101 @@ fn shard_count_figure(t: &CsvTable) -> Option<ShardCountFigure> {
     Some(ShardCountFigure { rows })
 }
 
+/// The per-message completion curve: for each statistic across messages, (time from publish
+/// in ms, fraction of intended receivers).
+struct DisseminationFigure {
+    /// (label, points) for mean, median, p95 and max.
+    lines: Vec<(&'static str, Vec<(f64, f64)>)>,
+    /// Messages that reached the first level.
+    messages: u64,
+}
+
+impl Figure for DisseminationFigure {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        let xmax = self
+            .lines
+            .iter()
+            .flat_map(|l| l.1.iter().map(|p| p.0))
+            .fold(0.0, f64::max);
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!(
+                    "Per-message dissemination ({} messages; a level's statistics over the messages that reached it)",
+                    grouped(self.messages as f64)
+                ),
+                text(20),
+            )
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..top(xmax), 0.0..1.0)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("time from publish (ms)")
+            .x_label_formatter(&|v| grouped(*v))
+            .y_desc("fraction of intended receivers that have it")
+            .label_style(text(14))
+            .axis_desc_style(text(15))
+            .draw()
+            .map_err(err)?;
+        let colors = [BLUE, RGBColor(0, 140, 0), MAGENTA, RED];
+        for ((label, pts), color) in self.lines.iter().zip(colors) {
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                .map_err(err)?
+                .label(*label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK.mix(0.3))
+            .label_font(text(13))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// The dissemination figure from `dissemination.csv`, or `None` when no message reached any
+/// level (nothing to draw). Levels no message reached (empty cells) are left out of the lines.
+fn dissemination_figure(t: &CsvTable) -> Option<DisseminationFigure> {
+    let level = t.column("level")?;
+    let reached = t.column("messages_reached")?;
+    let mut lines = Vec::new();
+    for (label, col) in [
+        ("mean", "mean_ms"),
+        ("median (p50)", "p50_ms"),
+        ("p95", "p95_ms"),
+        ("max", "max_ms"),
+    ] {
+        let c = t.column(col)?;
+        let pts: Vec<(f64, f64)> = t
+            .rows
+            .iter()
+            .filter_map(|r| Some((r.get(c)?.parse().ok()?, r.get(level)?.parse().ok()?)))
+            .filter(|p: &(f64, f64)| p.0.is_finite())
+            .collect();
+        lines.push((label, pts));
+    }
+    if lines.iter().all(|l| l.1.is_empty()) {
+        return None;
+    }
+    let messages = t
+        .rows
+        .first()
+        .and_then(|r| r.get(reached)?.parse().ok())
+        .unwrap_or(0);
+    Some(DisseminationFigure { lines, messages })
+}
+
 /// Metrics of `sweep.csv` drawn against each swept parameter.
 /// Metrics a run does not have (the flood model has no mesh health) are left out.
 pub const SWEEP_METRICS: [&str; 4] = [
@@ -921,6 +1021,14 @@ pub fn plot_run(dir: &Path, outputs: &OutputSection) -> anyhow::Result<Vec<Strin
         match mesh_health_figure(&t) {
             Some(fig) => written.extend(render(&fig, dir, "mesh-health", formats)?),
             None => remove_stale(dir, "mesh-health"),
+        }
+    }
+    let diss_path = dir.join(DISSEMINATION_FILE);
+    if diss_path.exists() {
+        let t = read_csv(&diss_path)?;
+        match dissemination_figure(&t) {
+            Some(fig) => written.extend(render(&fig, dir, "dissemination", formats)?),
+            None => remove_stale(dir, "dissemination"),
         }
     }
     let counts_path = dir.join(SHARD_COUNTS_FILE);
@@ -1193,6 +1301,36 @@ mod tests {
         assert!(shard_count_figure(&table(&format!("{c}\n1,200,5,6"))).is_none());
         let fig = shard_count_figure(&table(&format!("{c}\n3,10,5,6\n1,200,5,6"))).unwrap();
         assert_eq!(fig.rows.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 3]);
+    }
+
+    #[test]
+    fn dissemination_curve() {
+        let h = "level,messages_reached,mean_ms,p50_ms,p95_ms,max_ms";
+        // No message reached any level: nothing to draw.
+        assert!(dissemination_figure(&table(&format!("{h}\n0.05,0,,,,\n1,0,,,,"))).is_none());
+        // 5 % reached by 4 messages, 100 % by none: each line has the one point it can have.
+        let t = table(&format!("{h}\n0.05,4,10,9,12,13\n1,0,,,,"));
+        let fig = dissemination_figure(&t).unwrap();
+        assert_eq!(fig.messages, 4);
+        let labels: Vec<&str> = fig.lines.iter().map(|l| l.0).collect();
+        assert_eq!(labels, ["mean", "median (p50)", "p95", "max"]);
+        assert_eq!(fig.lines[0].1, [(10.0, 0.05)]);
+        assert_eq!(fig.lines[3].1, [(13.0, 0.05)]);
+        // Both formats render.
+        let dir = std::env::temp_dir().join(format!("wakusim-diss-plot-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let files = render(
+            &fig,
+            &dir,
+            "dissemination",
+            &[PlotFormat::Png, PlotFormat::Svg],
+        )
+        .unwrap();
+        assert_eq!(files, ["dissemination.png", "dissemination.svg"]);
+        assert!(fs::metadata(dir.join("dissemination.png")).unwrap().len() > 0);
+        let svg = fs::read_to_string(dir.join("dissemination.svg")).unwrap();
+        assert!(svg.contains("time from publish"));
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -125,6 +125,8 @@ fn shards_and_overlay_tables_are_written_deterministically() {
         "summary.csv",
         "timeseries.csv",
         "counters.csv",
+        "messages.csv",
+        "dissemination.csv",
     ] {
         assert_eq!(
             read(&a.join(f)),
@@ -132,9 +134,39 @@ fn shards_and_overlay_tables_are_written_deterministically() {
             "{f} differs between runs"
         );
     }
-    for f in ["mesh-health.png", "bandwidth-by-shards.png"] {
+    for f in [
+        "mesh-health.png",
+        "bandwidth-by-shards.png",
+        "dissemination.png",
+    ] {
         assert!(fs::metadata(a.join(f)).unwrap().len() > 1000, "{f}");
     }
+
+    // messages.csv: a message reached 100 % of its intended receivers exactly when it was
+    // fully delivered, and its levels are in order.
+    let (h, rows) = csv(&a.join("messages.csv"));
+    assert!(!rows.is_empty());
+    let (el, de) = (col(&h, "eligible"), col(&h, "delivered"));
+    let levels =
+        ["p50", "p90", "p95", "p99", "max"].map(|l| col(&h, &format!("dissemination_{l}_ms")));
+    let mut full = 0;
+    for r in &rows {
+        let fully = r[el] == r[de];
+        full += fully as usize;
+        assert_eq!(!r[levels[4]].is_empty(), fully, "{r:?}");
+        let t: Vec<f64> = levels.iter().filter_map(|&c| r[c].parse().ok()).collect();
+        assert!(t.windows(2).all(|w| w[0] <= w[1]), "{r:?}");
+    }
+    // summary.csv: the fraction of messages that reached 100 %.
+    let (h, rows) = csv(&a.join("summary.csv"));
+    let reached: f64 = rows[0][col(&h, "dissemination_max_reached_fraction")]
+        .parse()
+        .unwrap();
+    assert_eq!(
+        reached,
+        full as f64 / csv(&a.join("messages.csv")).1.len() as f64
+    );
+    assert!(!rows[0][col(&h, "dissemination_p95_mean_ms")].is_empty());
 
     // shards.csv: one row per shard; the default shard has every node.
     let (h, rows) = csv(&a.join("shards.csv"));

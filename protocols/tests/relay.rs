@@ -478,3 +478,100 @@ fn churned_nodes_count_only_for_messages_published_while_they_stay_online() {
         assert_eq!(m.delivered, 58);
     }
 }
+
+/// A chain 0 - 1 - 2 - 3 - 4 with 50 ms links; node 0 publishes 200-byte messages every
+/// second; node 4 goes offline at 15 s and comes back (isolated: the overlay is static) at
+/// 20 s.
+fn chain_run() -> SimInput {
+    let n = 5;
+    let mut i = SimInput::new(
+        n,
+        vec![(0, 1), (1, 2), (2, 3), (3, 4)],
+        Box::new(ConstantLatency(SimDuration::from_millis(50))),
+    );
+    i.app.workload = WorkloadConfig {
+        streams: vec![stream(Publishers::Nodes(vec![0]), 1000.0, 200)],
+    };
+    i.run.duration = SimDuration::from_secs(30);
+    i.run.warmup = SimDuration::from_secs(10);
+    i.network.faults = vec![
+        (
+            SimTime::from_secs(15),
+            sim_core::Fault::NodeOffline(NodeId(4)),
+        ),
+        (
+            SimTime::from_secs(20),
+            sim_core::Fault::NodeOnline(NodeId(4)),
+        ),
+    ];
+    i
+}
+
+#[test]
+fn dissemination_levels_on_a_chain_and_churned_nodes_excluded() {
+    use protocols::relay::dissemination::{MAX, NOT_REACHED, P50, P90, P95, P99};
+    let o = run(chain_run(), &|_, _| {}).unwrap();
+    let msgs = &o.relay.delivery.per_message;
+    // Published 10 s to 25 s (the last 5 s are the delivery grace): about 15 messages.
+    assert!((14..=16).contains(&msgs.len()), "{}", msgs.len());
+    // Every hop costs the same d (an idle 50 ms link and the same small message), so node k
+    // accepts at k * d. Before 15 s node 4 leaves later: intended are 1, 2, 3 (E = 3), node
+    // 4's acceptance at 4d is not counted. Ranks for E = 3: 50 % -> ceil(1.5) = 2 (node 2,
+    // 2d); 90 %, 95 %, 99 %, 100 % -> 3 (node 3, 3d). So max = 3d = the last counted
+    // delivery, and p50 = 2/3 max.
+    let early: Vec<_> = msgs.iter().filter(|m| m.publish_s < 15.0).collect();
+    assert!(early.len() >= 4);
+    let d = early[0].dissemination_ns[0]; // 5 % -> rank 1: node 1, one hop
+    assert!(d > 50_000_000 && d < 60_000_000, "one hop: {d} ns");
+    for m in &early {
+        assert_eq!((m.eligible, m.delivered), (3, 3), "{m:?}");
+        let t = m.dissemination_ns;
+        assert_eq!(t[0], d, "{m:?}");
+        assert_eq!(t[P50], 2 * d, "{m:?}");
+        for l in [P90, P95, P99, MAX] {
+            assert_eq!(t[l], 3 * d, "{m:?}");
+        }
+    }
+    // From 20 s node 4 is intended again (E = 4) but isolated: 3 of 4 delivered. Ranks for
+    // E = 4: 75 % -> 3 (3d), 80 % -> ceil(3.2) = 4: never reached, nor is anything above.
+    let late: Vec<_> = msgs.iter().filter(|m| m.publish_s > 20.0).collect();
+    assert!(late.len() >= 4);
+    for m in &late {
+        assert_eq!((m.eligible, m.delivered), (4, 3), "{m:?}");
+        let t = m.dissemination_ns;
+        assert_eq!(t[P50], 2 * d); // 50 % -> rank 2
+        assert_eq!(t[14], 3 * d); // 75 %
+        assert_eq!(t[15], NOT_REACHED); // 80 %
+        assert_eq!(t[MAX], NOT_REACHED);
+    }
+    // The largest 100 % time is the latest counted delivery: the latency maximum (kept at
+    // 1 us resolution, 3 significant digits: within 0.1 %).
+    let last = msgs
+        .iter()
+        .map(|m| m.dissemination_ns[MAX])
+        .filter(|&t| t != NOT_REACHED)
+        .max()
+        .unwrap() as f64
+        / 1e6;
+    assert!(
+        (last - o.relay.latency.max_ms).abs() <= 0.001 * last,
+        "{last} vs {}",
+        o.relay.latency.max_ms
+    );
+}
+
+#[test]
+fn dissemination_is_deterministic() {
+    let a = run(chain_run(), &|_, _| {}).unwrap();
+    let b = run(chain_run(), &|_, _| {}).unwrap();
+    let times = |o: &SimOutput| {
+        o.relay
+            .delivery
+            .per_message
+            .iter()
+            .map(|m| m.dissemination_ns)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(times(&a), times(&b));
+    assert_eq!(a, b);
+}

@@ -26,28 +26,12 @@ pub(super) fn collect(p: Prepared, warm: Vec<Counters>, mesh: Vec<MeshSample>) -
     let n = e.nodes().len();
     let end = SimTime::ZERO + p.duration;
 
-    // Eligible nodes per counted message: subscribers of its topic online to the end.
-    let mut subscribers: Vec<Vec<NodeId>> = vec![Vec::new(); p.topics.len()];
-    for (i, s) in p.subs.iter().enumerate() {
-        for t in s {
-            subscribers[t.0 as usize].push(NodeId(i as u32));
-        }
-    }
-    let churned: Vec<Vec<NodeId>> = subscribers
-        .iter()
-        .map(|v| {
-            v.iter()
-                .copied()
-                .filter(|x| obs.eligibility.churn[x.index()].is_some())
-                .collect()
-        })
-        .collect();
     let mut per_message = Vec::new();
     let mut pubs = PublishStats::default();
     let interval = p.series_interval.as_nanos();
     let npoints = end.as_nanos().div_ceil(interval) as usize;
     let mut dpoints: Vec<(u32, u64, u64)> = vec![(0, 0, 0); npoints];
-    for r in &obs.msgs {
+    for (seq, r) in obs.msgs.iter().enumerate() {
         pubs.attempted += 1;
         match r.outcome {
             Some(PublishOutcome::Published { .. }) => {
@@ -64,20 +48,8 @@ pub(super) fn collect(p: Prepared, warm: Vec<Counters>, mesh: Vec<MeshSample>) -
         if !obs.counts(r) {
             continue;
         }
-        let t = r.topic.0 as usize;
-        let stable = subscribers[t].len() - churned[t].len();
-        let mut eligible = stable as u32;
-        let pub_subscribed = p.subs[r.publisher.index()].binary_search(&r.topic).is_ok();
-        if pub_subscribed && obs.eligibility.churn[r.publisher.index()].is_none() {
-            eligible -= 1; // the publisher itself
-        }
-        eligible += churned[t]
-            .iter()
-            .filter(|&&x| {
-                obs.eligibility
-                    .should_receive(x, r.publisher, r.topic, r.publish_time)
-            })
-            .count() as u32;
+        // Eligible nodes, fixed at publish: subscribers of its topic online to the end.
+        let eligible = r.eligible();
         if eligible == 0 {
             continue;
         }
@@ -93,6 +65,7 @@ pub(super) fn collect(p: Prepared, warm: Vec<Counters>, mesh: Vec<MeshSample>) -
             no_peers: r.outcome == Some(PublishOutcome::NoPeers),
             eligible,
             delivered: r.delivered,
+            dissemination_ns: obs.dissemination.of(seq as u32),
         });
     }
     let fractions: Vec<f64> = per_message

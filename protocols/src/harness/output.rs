@@ -37,6 +37,10 @@ pub struct MessageDelivery {
     pub eligible: u32,
     /// Of those, nodes that did.
     pub delivered: u32,
+    /// Time from publish until each dissemination level
+    /// ([`crate::relay::dissemination::LEVELS_PERMILLE`]) of the eligible nodes had it, in
+    /// nanoseconds ([`crate::relay::dissemination::NOT_REACHED`] for a level never reached).
+    pub dissemination_ns: [u64; crate::relay::dissemination::LEVELS],
 }
 
 /// Publish-to-acceptance latency of counted messages at the nodes that should get them.

@@ -7,11 +7,13 @@
 //! was not refused as too large. The nodes that *should* receive it are those subscribed to its
 //! topic (in the initial subscriptions), other than the publisher, and online from its publish
 //! time to the end of the run. Latency runs from the publish call to the moment the node
-//! accepted the first copy (received it and validated it).
+//! accepted the first copy (received it and validated it). Per message, the time until 5 %,
+//! ..., 100 % of those nodes have it is kept too ([`super::dissemination`]).
 
 use sim_core::metrics::DurationHistogram;
 use sim_core::{NodeId, SimTime};
 
+use crate::relay::dissemination::{self, Dissemination, Progress};
 use crate::relay::message::TopicIdx;
 use crate::relay::rpc::{Rpc, ihave_rpc_bytes, publish_rpc_bytes};
 use crate::relay::seen::SeenEntry;
@@ -37,6 +39,17 @@ pub struct MsgRecord {
     pub outcome: Option<PublishOutcome>,
     /// Eligible nodes that accepted it.
     pub delivered: u32,
+    /// Intended receivers (fixed at publish; 0 for a message that does not count) and the
+    /// next dissemination level.
+    pub progress: Progress,
+}
+
+impl MsgRecord {
+    /// Nodes that should receive it, fixed at publish (0 for a message outside the counted
+    /// window or invalid).
+    pub fn eligible(&self) -> u32 {
+        self.progress.eligible
+    }
 }
 
 /// One node's online / offline changes: (time, online after), ascending.
@@ -52,6 +65,10 @@ pub struct Eligibility {
     /// Each node's online/offline changes (time, online after), ascending; `None` for nodes
     /// that stay online.
     pub churn: Vec<Option<Churn>>,
+    /// Per topic: subscribers that stay online the whole run.
+    stable: Vec<u32>,
+    /// Per topic: subscribers with churn, ascending.
+    churned: Vec<Vec<NodeId>>,
 }
 
 impl Eligibility {
@@ -59,13 +76,50 @@ impl Eligibility {
     pub fn new(topics: &[Vec<TopicIdx>], ntopics: usize, churn: Vec<Option<Churn>>) -> Self {
         let words = ntopics.div_ceil(64).max(1);
         let mut subs = vec![0u64; topics.len() * words];
+        let mut stable = vec![0u32; ntopics];
+        let mut churned = vec![Vec::new(); ntopics];
         for (n, ts) in topics.iter().enumerate() {
+            let churns = churn.get(n).is_some_and(Option::is_some);
             for t in ts {
                 let t = t.0 as usize;
                 subs[n * words + t / 64] |= 1u64 << (t % 64);
+                if churns {
+                    churned[t].push(NodeId(n as u32));
+                } else {
+                    stable[t] += 1;
+                }
             }
         }
-        Eligibility { subs, words, churn }
+        Eligibility {
+            subs,
+            words,
+            churn,
+            stable,
+            churned,
+        }
+    }
+
+    /// How many nodes should receive a message of `topic` published by `publisher` at `t`
+    /// (those for which [`Eligibility::should_receive`] holds): the topic's stable
+    /// subscribers other than the publisher, and its churned subscribers online from `t` to
+    /// the end.
+    pub fn intended(&self, publisher: NodeId, topic: TopicIdx, t: SimTime) -> u32 {
+        let ti = topic.0 as usize;
+        let mut n = self.stable.get(ti).copied().unwrap_or(0);
+        let publisher_stable = self
+            .churn
+            .get(publisher.index())
+            .is_none_or(Option::is_none);
+        if publisher_stable && self.subscribed(publisher, topic) {
+            n -= 1;
+        }
+        if let Some(c) = self.churned.get(ti) {
+            n += c
+                .iter()
+                .filter(|&&x| self.should_receive(x, publisher, topic, t))
+                .count() as u32;
+        }
+        n
     }
 
     /// Whether `node` is subscribed to `topic` (in the initial subscriptions).
@@ -116,6 +170,8 @@ pub struct RelayMetrics {
     pub hops: Vec<u64>,
     /// Copies beyond the first per node per counted message (index = copies).
     pub copies: Vec<u64>,
+    /// Dissemination level times of every registered message.
+    pub dissemination: Dissemination,
     /// Relay counters, by [`RelayCounter`] index.
     pub counters: Vec<u64>,
     /// Relay bytes sent per topic (messages, IHAVE entries, GRAFT, PRUNE; without framing)
@@ -148,6 +204,7 @@ impl RelayMetrics {
             latency: DurationHistogram::new(),
             hops: Vec::new(),
             copies: Vec::new(),
+            dissemination: Dissemination::default(),
             counters: vec![0; RelayCounter::ALL.len()],
             topic_bytes_out: Vec::new(),
             per_topic_bytes: false,
@@ -166,6 +223,13 @@ impl RelayMetrics {
         data_bytes: u32,
         invalid: bool,
     ) -> u32 {
+        // Intended receivers are fixed now, for messages that can count (a message refused as
+        // too large is known only later; it keeps its count but is not counted).
+        let eligible = if !invalid && now >= self.count_from && now <= self.count_until {
+            self.eligibility.intended(publisher, topic, now)
+        } else {
+            0
+        };
         self.msgs.push(MsgRecord {
             publish_time: now,
             publisher,
@@ -174,7 +238,9 @@ impl RelayMetrics {
             invalid,
             outcome: None,
             delivered: 0,
+            progress: Progress::new(eligible),
         });
+        self.dissemination.push();
         (self.msgs.len() - 1) as u32
     }
 
@@ -205,7 +271,13 @@ impl RelayMetrics {
                         rec.publish_time,
                     )
                 {
-                    self.msgs[seq as usize].delivered += 1;
+                    let m = &mut self.msgs[seq as usize];
+                    m.delivered += 1;
+                    if m.delivered == m.progress.next_rank {
+                        let since = dissemination::since(now, rec.publish_time);
+                        self.dissemination
+                            .reached(seq, &mut m.progress, m.delivered, since);
+                    }
                     self.latency.record(now.saturating_since(rec.publish_time));
                     let h = hops as usize;
                     if self.hops.len() <= h {

@@ -33,6 +33,7 @@
 
 pub mod backoff;
 pub mod config;
+pub mod dissemination;
 pub mod mcache;
 pub mod message;
 pub mod metrics;

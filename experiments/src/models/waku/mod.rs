@@ -19,7 +19,8 @@
 //! traffic, mesh health), `shard_health.csv` (mesh health per shard over time),
 //! `connections.csv` (per node: connections, shards, bandwidth), `shard_counts.csv`
 //! (bandwidth by number of shards subscribed), and the relay tables (`hops.csv`,
-//! `duplicates.csv`, `messages.csv`, `counters.csv`).
+//! `duplicates.csv`, `messages.csv` (with each message's dissemination times),
+//! `dissemination.csv` (per level across messages), `counters.csv`).
 
 //!
 //! Files: `network.rs` (`[network]`, `[transport]`), `sharding.rs` (`[shards]`), `relay.rs`

@@ -6,11 +6,13 @@ use std::collections::BTreeSet;
 use sim_core::metrics::Stats;
 
 use protocols::harness::SimOutput;
+use protocols::relay::dissemination::{self, LEVELS_PERMILLE, NOT_REACHED};
 
 use super::{MAX_PER_SHARD_SERIES, WakuParams};
 use crate::model::{
     BandwidthRow, EngineStats, ExtraTable, RunResult, Scenario, Summary, TimePoint,
 };
+use crate::plot::DISSEMINATION_FILE;
 
 fn row(
     group: &str,
@@ -241,6 +243,8 @@ pub(super) fn report(
         extra.push((format!("drops_{name}"), *v as f64));
     }
     extra.extend(overlay.summary);
+    let dissemination = dissemination_report(out);
+    extra.extend(dissemination.summary);
 
     // Without a message in the measured window, delivery, latency and duplicates are
     // undefined: NaN, written as empty cells.
@@ -270,85 +274,97 @@ pub(super) fn report(
         extra,
     };
 
-    let tables = vec![
-        ExtraTable {
-            file_name: "hops.csv".to_owned(),
-            header: vec!["hops".into(), "first_copies".into()],
-            rows: out
-                .relay
-                .latency
-                .hops
-                .iter()
-                .enumerate()
-                .map(|(h, c)| vec![h.to_string(), c.to_string()])
-                .collect(),
-        },
-        ExtraTable {
-            file_name: "duplicates.csv".to_owned(),
-            header: vec!["extra_copies".into(), "node_message_pairs".into()],
-            rows: out
-                .relay
-                .duplicates
-                .histogram
-                .iter()
-                .enumerate()
-                .map(|(k, c)| vec![k.to_string(), c.to_string()])
-                .collect(),
-        },
-        ExtraTable {
-            file_name: "messages.csv".to_owned(),
-            header: [
-                "publish_s",
-                "publisher",
-                "shard",
-                "data_bytes",
-                "eligible",
-                "delivered",
-                "no_peers",
-            ]
-            .map(String::from)
-            .to_vec(),
-            rows: out
-                .relay
-                .delivery
-                .per_message
-                .iter()
-                .map(|m| {
-                    vec![
-                        crate::output::fmt_f64(m.publish_s),
-                        m.publisher.to_string(),
-                        m.topic.to_string(),
-                        m.data_bytes.to_string(),
-                        m.eligible.to_string(),
-                        m.delivered.to_string(),
-                        m.no_peers.to_string(),
-                    ]
-                })
-                .collect(),
-        },
-        ExtraTable {
-            file_name: "counters.csv".to_owned(),
-            header: vec!["counter".into(), "value".into()],
-            rows: out
-                .relay
-                .counters
-                .iter()
-                .map(|(k, v)| vec![format!("relay/{k}"), v.to_string()])
-                .chain(
-                    out.peer_manager
-                        .counters
-                        .iter()
-                        .map(|(k, v)| vec![format!("peer_manager/{k}"), v.to_string()]),
-                )
-                .chain(
-                    out.drops
-                        .iter()
-                        .map(|(k, v)| vec![format!("drop/{k}"), v.to_string()]),
-                )
-                .collect(),
-        },
-    ];
+    let tables =
+        vec![
+            ExtraTable {
+                file_name: "hops.csv".to_owned(),
+                header: vec!["hops".into(), "first_copies".into()],
+                rows: out
+                    .relay
+                    .latency
+                    .hops
+                    .iter()
+                    .enumerate()
+                    .map(|(h, c)| vec![h.to_string(), c.to_string()])
+                    .collect(),
+            },
+            ExtraTable {
+                file_name: "duplicates.csv".to_owned(),
+                header: vec!["extra_copies".into(), "node_message_pairs".into()],
+                rows: out
+                    .relay
+                    .duplicates
+                    .histogram
+                    .iter()
+                    .enumerate()
+                    .map(|(k, c)| vec![k.to_string(), c.to_string()])
+                    .collect(),
+            },
+            ExtraTable {
+                file_name: "messages.csv".to_owned(),
+                header: [
+                    "publish_s",
+                    "publisher",
+                    "shard",
+                    "data_bytes",
+                    "eligible",
+                    "delivered",
+                    "no_peers",
+                    "dissemination_p50_ms",
+                    "dissemination_p90_ms",
+                    "dissemination_p95_ms",
+                    "dissemination_p99_ms",
+                    "dissemination_max_ms",
+                ]
+                .map(String::from)
+                .to_vec(),
+                rows: out
+                    .relay
+                    .delivery
+                    .per_message
+                    .iter()
+                    .map(|m| {
+                        let mut row = vec![
+                            crate::output::fmt_f64(m.publish_s),
+                            m.publisher.to_string(),
+                            m.topic.to_string(),
+                            m.data_bytes.to_string(),
+                            m.eligible.to_string(),
+                            m.delivered.to_string(),
+                            m.no_peers.to_string(),
+                        ];
+                        // A level never reached is an empty cell.
+                        row.extend(SUMMARY_LEVELS.iter().map(|&(_, l)| {
+                            level_ms(m.dissemination_ns[l]).map_or(String::new(), fmt)
+                        }));
+                        row
+                    })
+                    .collect(),
+            },
+            ExtraTable {
+                file_name: "counters.csv".to_owned(),
+                header: vec!["counter".into(), "value".into()],
+                rows: out
+                    .relay
+                    .counters
+                    .iter()
+                    .map(|(k, v)| vec![format!("relay/{k}"), v.to_string()])
+                    .chain(
+                        out.peer_manager
+                            .counters
+                            .iter()
+                            .map(|(k, v)| vec![format!("peer_manager/{k}"), v.to_string()]),
+                    )
+                    .chain(
+                        out.drops
+                            .iter()
+                            .map(|(k, v)| vec![format!("drop/{k}"), v.to_string()]),
+                    )
+                    .collect(),
+            },
+        ];
     let mut tables = tables;
+    tables.push(dissemination.table);
     tables.extend(overlay.tables);
 
     RunResult {
@@ -362,6 +378,90 @@ pub(super) fn report(
             event_hash: out.event_hash,
         },
     }
+}
+
+/// The dissemination levels in `summary.csv` and `messages.csv`: (column name part, index in
+/// [`LEVELS_PERMILLE`]).
+const SUMMARY_LEVELS: [(&str, usize); 5] = [
+    ("p50", dissemination::P50),
+    ("p90", dissemination::P90),
+    ("p95", dissemination::P95),
+    ("p99", dissemination::P99),
+    ("max", dissemination::MAX),
+];
+
+/// A level time in milliseconds, `None` when not reached.
+fn level_ms(ns: u64) -> Option<f64> {
+    (ns != NOT_REACHED).then(|| ns as f64 / 1e6)
+}
+
+/// Per-message dissemination across messages: summary values and `dissemination.csv`.
+struct DisseminationReport {
+    summary: Vec<(String, f64)>,
+    table: ExtraTable,
+}
+
+/// Statistics across counted messages of the time each dissemination level was reached.
+/// A message that never reached a level is left out of that level's statistics (its time is
+/// unbounded); `dissemination_max_reached_fraction` (and `messages_reached` in the table) say
+/// how many did. A level no message reached has undefined statistics: NaN (empty cells).
+fn dissemination_report(out: &SimOutput) -> DisseminationReport {
+    let msgs = &out.relay.delivery.per_message;
+    let per_level: Vec<Vec<f64>> = (0..dissemination::LEVELS)
+        .map(|l| {
+            msgs.iter()
+                .filter_map(|m| level_ms(m.dissemination_ns[l]))
+                .collect()
+        })
+        .collect();
+    let stats = |l: usize| {
+        let v = &per_level[l];
+        let st = Stats::of(v);
+        if v.is_empty() {
+            [f64::NAN; 4]
+        } else {
+            [st.mean, st.p50, st.p95, st.max]
+        }
+    };
+    let mut summary = Vec::new();
+    for (name, l) in SUMMARY_LEVELS {
+        for (stat, v) in ["mean", "p50", "p95", "max"].iter().zip(stats(l)) {
+            summary.push((format!("dissemination_{name}_{stat}_ms"), v));
+        }
+    }
+    summary.push((
+        "dissemination_max_reached_fraction".to_owned(),
+        if msgs.is_empty() {
+            f64::NAN
+        } else {
+            per_level[dissemination::MAX].len() as f64 / msgs.len() as f64
+        },
+    ));
+    let cell = |v: f64| if v.is_nan() { String::new() } else { fmt(v) };
+    let table = ExtraTable {
+        file_name: DISSEMINATION_FILE.to_owned(),
+        header: [
+            "level",
+            "messages_reached",
+            "mean_ms",
+            "p50_ms",
+            "p95_ms",
+            "max_ms",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: (0..dissemination::LEVELS)
+            .map(|l| {
+                let mut row = vec![
+                    fmt(LEVELS_PERMILLE[l] as f64 / 1000.0),
+                    per_level[l].len().to_string(),
+                ];
+                row.extend(stats(l).map(cell));
+                row
+            })
+            .collect(),
+    };
+    DisseminationReport { summary, table }
 }
 
 /// The overlay's part of the report: per-shard and per-node tables, series, summary values.
