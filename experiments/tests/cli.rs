@@ -886,6 +886,9 @@ fn a_run_without_messages_has_empty_cells_that_compare_as_not_comparable() {
         "latency_mean_ms",
         "duplicates_p95",
         "hops_mean",
+        "dissemination_p95_mean_ms",
+        "dissemination_max_max_ms",
+        "dissemination_max_reached_fraction",
     ] {
         assert_eq!(cell(undefined), "", "{undefined}: {summary}");
     }
@@ -911,7 +914,9 @@ fn a_run_without_messages_has_empty_cells_that_compare_as_not_comparable() {
         "{out}"
     );
     assert!(
-        out.contains("\n10 values not comparable (n/a): undefined (an empty cell)"),
+        // 10 relay figures, and 21 of dissemination (5 levels x 4 statistics, and the
+        // reached fraction).
+        out.contains("\n31 values not comparable (n/a): undefined (an empty cell)"),
         "{out}"
     );
 }
