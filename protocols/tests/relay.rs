@@ -574,4 +574,77 @@ fn dissemination_is_deterministic() {
     };
     assert_eq!(times(&a), times(&b));
     assert_eq!(a, b);
+/// 150 nodes dialling 10 peers each (about 20 connections a node), 2 KB and 100 KB messages,
+/// with the given `[[relay.implementations]]` entries.
+fn mixed_run(seed: u64, entries: &[(&str, f64)]) -> SimOutput {
+    let n = 150;
+    let mut i = SimInput::new(
+        n,
+        overlay(n, 10, 11),
+        Box::new(ConstantLatency(SimDuration::from_millis(50))),
+    );
+    i.app.workload = WorkloadConfig {
+        streams: vec![
+            stream(Publishers::Count(5), 1000.0, 2000),
+            stream(Publishers::Count(2), 3000.0, 100_000),
+        ],
+    };
+    i.run.duration = SimDuration::from_secs(40);
+    i.run.warmup = SimDuration::from_secs(10);
+    i.run.seed = seed;
+    i.relay.config.implementations = entries
+        .iter()
+        .map(|&(p, f)| protocols::relay::config::ImplementationSpec {
+            profile: p.to_owned(),
+            fraction: f,
+            group: None,
+            overrides: Default::default(),
+        })
+        .collect();
+    run(i, &|_, _| {}).expect("valid input")
+}
+
+#[test]
+fn a_mixed_network_keeps_each_profiles_mesh_in_its_bounds_deterministically() {
+    let entries = [
+        ("nim-libp2p", 0.4),
+        ("go-libp2p", 0.3),
+        ("rust-libp2p", 0.3),
+    ];
+    let o = mixed_run(3, &entries);
+    assert_eq!(o.relay.delivery.mean, 1.0);
+    let imps = &o.relay.implementations;
+    // 150 x 0.4 = 60, 150 x 0.3 = 45 twice.
+    let nodes: Vec<u32> = imps.iter().map(|m| m.nodes).collect();
+    assert_eq!(nodes, vec![60, 45, 45]);
+    let mesh = |name: &str| imps.iter().find(|m| m.profile == name).unwrap().mesh_mean;
+    // Bounds from each profile's rules and values, with about 20 topic peers per node:
+    // - nim (nwaku D 6 / D_lo 4 / D_hi 8, D_out 3): the heartbeat keeps the mesh >= D_lo,
+    //   GRAFTs stop at D_hi except up to D_out outbound ones: [4, 11];
+    // - go (go-waku D 4 / D_lo 4 / D_hi 8): pruned to D at >= D_hi, GRAFTs refused at D_hi
+    //   except outbound ones: [4, 8];
+    // - rust (D 6 / D_lo 5 / D_hi 12): [5, 12].
+    let (nim, go, rust) = (mesh("nim-libp2p"), mesh("go-libp2p"), mesh("rust-libp2p"));
+    assert!((4.0..=11.0).contains(&nim), "nim {nim}");
+    assert!((4.0..=8.0).contains(&go), "go {go}");
+    assert!((5.0..=12.0).contains(&rust), "rust {rust}");
+    // go-waku's D = 4 (pruned to 4, grafted up to 4) against nwaku's D = 6: smaller meshes.
+    assert!(go < nim, "go {go} nim {nim}");
+    // Determinism: the same seed gives the same run, to the last event.
+    let again = mixed_run(3, &entries);
+    assert_eq!(o.event_hash, again.event_hash);
+    assert_eq!(o.relay.implementations, again.relay.implementations);
+    assert_eq!(o.relay.impl_of, again.relay.impl_of);
+    // Another seed assigns the nodes differently.
+    assert_ne!(mixed_run(4, &entries).relay.impl_of, o.relay.impl_of);
+}
+
+#[test]
+fn one_nim_libp2p_group_is_the_default_run() {
+    let plain = mixed_run(5, &[]);
+    let nim = mixed_run(5, &[("nim-libp2p", 1.0)]);
+    assert_eq!(plain.event_hash, nim.event_hash);
+    assert_eq!(plain.relay.latency, nim.relay.latency);
+    assert_eq!(nim.relay.implementations.len(), 1);
+    assert!(plain.relay.implementations.is_empty());
 }

@@ -33,6 +33,10 @@ pub struct Prepared {
     pub(super) d_low: u32,
     pub(super) out_target: u32,
     pub(super) relay_capable: Vec<bool>,
+    /// Implementation groups: (label, profile name), and each node's group (both empty
+    /// without `[[relay.implementations]]`).
+    pub(super) impl_names: Vec<(String, String)>,
+    pub(super) impl_of: Vec<u8>,
 }
 
 /// Validates the input and builds the engine (nodes, connections, faults, commands) without
@@ -209,6 +213,41 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         net.ip_groups.clone(),
     );
     relay.protected = ProtectedTopics::new(relay_in.protected_topics.iter().map(|&t| TopicIdx(t)));
+    // Implementation groups: one shared record each, nodes assigned by the run's seed.
+    let impl_groups = relay_in
+        .config
+        .implementation_groups()
+        .map_err(SimInputError::Relay)?;
+    let mut impl_of: Vec<u8> = Vec::new();
+    let impl_names: Vec<(String, String)> = impl_groups
+        .iter()
+        .map(|g| (g.name.clone(), g.implementation.name().to_owned()))
+        .collect();
+    if !impl_groups.is_empty() {
+        let fractions: Vec<f64> = impl_groups.iter().map(|g| g.fraction).collect();
+        let mut rng = sim_core::rng::stream(
+            run_in.seed,
+            sim_core::rng::GLOBAL_SCOPE,
+            "relay.implementations",
+        );
+        relay.group_of = crate::relay::profile::assign_groups(&fractions, n, &mut rng);
+        relay.groups = impl_groups
+            .iter()
+            .enumerate()
+            .map(|(gi, g)| {
+                let mut sh =
+                    RelayShared::new(g.config.clone(), topics.clone(), net.ip_groups.clone());
+                sh.protected = relay.protected.clone();
+                sh.validators = relay.validators.clone();
+                sh.rules = g.implementation;
+                sh.group = gi as u8;
+                Rc::new(sh)
+            })
+            .collect();
+        observer.relay.impl_of = relay.group_of.clone();
+        impl_of = relay.group_of.clone();
+        observer.relay.per_impl = vec![Default::default(); impl_groups.len()];
+    }
     let pm = pm_cfg.clone().map(|cfg| {
         let shards = subs
             .iter()
@@ -295,6 +334,8 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         d_low: relay_in.config.d_low,
         out_target,
         relay_capable,
+        impl_names,
+        impl_of,
     })
 }
 

@@ -12,13 +12,18 @@ use crate::wire::Transport;
 
 use super::build::Prepared;
 use super::output::{
-    Bandwidth, Delivery, DeliveryPoint, Duplicates, Latency, MeshSample, MessageDelivery,
-    NodeSummary, NodeTraffic, OverlayOutput, PeerManagerOutput, PublishStats, RelayOutput,
-    SimOutput, TrafficPoint,
+    Bandwidth, Delivery, DeliveryPoint, Duplicates, ImplOutput, Latency, MeshSample,
+    MessageDelivery, NodeSummary, NodeTraffic, OverlayOutput, PeerManagerOutput, PublishStats,
+    RelayOutput, SimOutput, TrafficPoint,
 };
 use super::run::node_conns;
 
-pub(super) fn collect(p: Prepared, warm: Vec<Counters>, mesh: Vec<MeshSample>) -> SimOutput {
+pub(super) fn collect(
+    p: Prepared,
+    warm: Vec<Counters>,
+    mesh: Vec<MeshSample>,
+    impl_mesh: Vec<(u64, u64)>,
+) -> SimOutput {
     let e = &p.engine;
     let obs = &e.observer().relay;
     let acc = e.accounting();
@@ -248,6 +253,40 @@ pub(super) fn collect(p: Prepared, warm: Vec<Counters>, mesh: Vec<MeshSample>) -
                 .sum(),
         ]
     };
+    let implementations = p
+        .impl_names
+        .iter()
+        .enumerate()
+        .map(|(g, (name, profile))| {
+            let m = &obs.per_impl[g];
+            let (sum, count) = impl_mesh[g];
+            ImplOutput {
+                name: name.clone(),
+                profile: profile.clone(),
+                nodes: p.impl_of.iter().filter(|&&x| x as usize == g).count() as u32,
+                mesh_mean: if count == 0 {
+                    f64::NAN
+                } else {
+                    sum as f64 / count as f64
+                },
+                latency_mean_ms: if m.latency.is_empty() {
+                    f64::NAN
+                } else {
+                    m.latency.mean_ms()
+                },
+                latency_p95_ms: if m.latency.is_empty() {
+                    f64::NAN
+                } else {
+                    m.latency.quantile_ms(0.95)
+                },
+                duplicates_mean: if m.copies_pairs == 0 {
+                    f64::NAN
+                } else {
+                    m.copies_sum as f64 / m.copies_pairs as f64
+                },
+            }
+        })
+        .collect();
     let pm_counters = PmCounter::ALL
         .iter()
         .map(|&c| {
@@ -277,6 +316,8 @@ pub(super) fn collect(p: Prepared, warm: Vec<Counters>, mesh: Vec<MeshSample>) -
             publishing: pubs,
             counters,
             topic_bytes_out,
+            implementations,
+            impl_of: p.impl_of.clone(),
         },
         overlay: OverlayOutput {
             topics: p.topics.names().to_vec(),

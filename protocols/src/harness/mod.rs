@@ -33,9 +33,9 @@ pub use input::{
     SimInputError,
 };
 pub use output::{
-    Bandwidth, Delivery, DeliveryPoint, Duplicates, Latency, MeshSample, MessageDelivery,
-    NodeSummary, NodeTraffic, OverlayOutput, PeerManagerOutput, PublishStats, RelayOutput,
-    SimOutput, TrafficPoint,
+    Bandwidth, Delivery, DeliveryPoint, Duplicates, ImplOutput, Latency, MeshSample,
+    MessageDelivery, NodeSummary, NodeTraffic, OverlayOutput, PeerManagerOutput, PublishStats,
+    RelayOutput, SimOutput, TrafficPoint,
 };
 pub use run::{run, run_prepared};
 

@@ -224,6 +224,30 @@ pub struct RelayOutput {
     /// Relay bytes sent per topic over the measured window (messages, IHAVE entries, GRAFT,
     /// PRUNE; without framing), by topic index.
     pub topic_bytes_out: Vec<u64>,
+    /// Per implementation group, in `[[relay.implementations]]` order (empty without).
+    pub implementations: Vec<ImplOutput>,
+    /// Each node's index in `implementations` (empty without groups).
+    pub impl_of: Vec<u8>,
+}
+
+/// One implementation group's relay figures (measured window; counted messages only).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImplOutput {
+    /// Its label.
+    pub name: String,
+    /// Its profile (`nim-libp2p`, `go-libp2p`, `rust-libp2p`).
+    pub profile: String,
+    /// Nodes in the group.
+    pub nodes: u32,
+    /// Mean mesh size over its online nodes' subscriptions, averaged over the mesh samples
+    /// (every series interval) from the warm-up on.
+    pub mesh_mean: f64,
+    /// Mean latency of first copies at its nodes, in milliseconds (NaN without any).
+    pub latency_mean_ms: f64,
+    /// 95th percentile of that latency, in milliseconds.
+    pub latency_p95_ms: f64,
+    /// Mean copies received after the first per (node, message).
+    pub duplicates_mean: f64,
 }
 
 /// The overlay's results: shards, mesh health, connections.

@@ -28,6 +28,8 @@ pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64, u64)) -> SimOutput {
     let ntopics = p.topics.len();
 
     let mut mesh = Vec::new();
+    // Per implementation group: (sum of mesh sizes, subscriptions sampled), from the warm-up.
+    let mut impl_mesh: Vec<(u64, u64)> = vec![(0, 0); p.impl_names.len()];
     let mut health = HealthSampler::new(ntopics, p.d_low);
     let mut shard_health = Vec::new();
     let mut conns = Vec::new();
@@ -55,6 +57,9 @@ pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64, u64)) -> SimOutput {
         if t % interval == 0 || t == end.as_nanos() {
             let h = if at_overlay { Some(&mut health) } else { None };
             sample_mesh(&p, t, ntopics, &mut mesh, h);
+            if !impl_mesh.is_empty() && t >= warm.as_nanos() {
+                sample_impl_mesh(&p, &mut impl_mesh);
+            }
         } else if at_overlay {
             sample_mesh(&p, t, ntopics, &mut Vec::new(), Some(&mut health));
         }
@@ -80,13 +85,35 @@ pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64, u64)) -> SimOutput {
         }
         let obs = &mut p.engine.observer_mut().relay;
         for e in entries {
-            obs.seen_entry(e);
+            obs.seen_entry(NodeId(i as u32), e);
         }
     }
-    let mut out = collect(p, warm_snapshot.expect("taken at the warm-up"), mesh);
+    let mut out = collect(
+        p,
+        warm_snapshot.expect("taken at the warm-up"),
+        mesh,
+        impl_mesh,
+    );
     out.overlay.shard_health = shard_health;
     out.overlay.connections = conns;
     out
+}
+
+/// Adds every online node's mesh sizes to its implementation group's (sum, count).
+fn sample_impl_mesh(p: &Prepared, acc: &mut [(u64, u64)]) {
+    for (i, node) in p.engine.nodes().iter().enumerate() {
+        if !p.engine.is_online(NodeId(i as u32)) {
+            continue;
+        }
+        let Some(relay) = node.relay() else {
+            continue;
+        };
+        let g = &mut acc[p.impl_of[i] as usize];
+        for ti in relay.subscriptions() {
+            g.0 += relay.mesh(ti).len() as u64;
+            g.1 += 1;
+        }
+    }
 }
 
 /// A node's connections now, from the engine (whoever opened them).

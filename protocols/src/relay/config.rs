@@ -24,6 +24,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::relay::profile::Implementation;
+
 /// A configuration value that breaks an invariant. Names the field (as a path under the
 /// `[relay]` table), what is wrong and how to fix it.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -130,6 +132,9 @@ pub struct RelayConfig {
     /// `MaxOpportunisticGraftPeers` = 2 (nim-libp2p runs it every heartbeat, the spec every
     /// 60).
     pub opportunistic_graft_peers: u32,
+    /// Heartbeats between two opportunistic-grafting checks. nim-libp2p 1 (every
+    /// heartbeat); go-libp2p and rust-libp2p 60 (`OpportunisticGraftTicks`).
+    pub opportunistic_graft_ticks: u32,
     /// Capacity of a peer's non-priority send queue (IWANT replies and forwarded messages
     /// that find the peer's connection busy); overflowing it disconnects the peer.
     /// nim-libp2p `DefaultMaxNumElementsInNonPriorityQueue` = 1024.
@@ -160,6 +165,58 @@ pub struct RelayConfig {
     pub max_connections: u32,
     /// Peer scoring (`[relay.scoring]`).
     pub scoring: ScoreConfig,
+    /// Gossipsub implementation groups (`[[relay.implementations]]`): which share of the
+    /// nodes runs which implementation profile ([`crate::relay::profile`]). Empty (the
+    /// default): every node runs nim-libp2p with this configuration.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub implementations: Vec<ImplementationSpec>,
+}
+
+/// One `[[relay.implementations]]` entry: a share of the nodes running one implementation
+/// profile, with optional parameter overrides.
+///
+/// ```toml
+/// [[relay.implementations]]
+/// profile = "nim-libp2p"       # nwaku service nodes
+/// fraction = 0.3
+///
+/// [[relay.implementations]]
+/// profile = "go-libp2p"        # go-waku desktop nodes
+/// fraction = 0.7
+/// group = "desktop"
+/// overrides = { d = 6, d_low = 4, d_high = 12 }
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImplementationSpec {
+    /// The profile: `nim-libp2p`, `go-libp2p` or `rust-libp2p`.
+    pub profile: String,
+    /// Share of the nodes (in (0, 1]; the entries' fractions sum to 1). Nodes are assigned
+    /// by the run's seed: `round(fraction x nodes)` each (largest remainders), shuffled.
+    pub fraction: f64,
+    /// Label in the results (`impl_<group>_*` summary columns, the `implementation` column
+    /// of connections.csv). Default: the profile name. Unique across entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Any `[relay]` field (and `scoring.*`), applied after the profile's preset.
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub overrides: toml::Table,
+}
+
+/// Most `[[relay.implementations]]` entries (a node's group is a byte).
+pub const MAX_IMPLEMENTATION_GROUPS: usize = 16;
+
+/// A resolved implementation group: its label, rules, configuration and share of the nodes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImplementationGroup {
+    /// Label (the entry's `group`, or the profile name).
+    pub name: String,
+    /// The rules its nodes follow.
+    pub implementation: Implementation,
+    /// Its configuration (validated).
+    pub config: RelayConfig,
+    /// Share of the nodes.
+    pub fraction: f64,
 }
 
 impl Default for RelayConfig {
@@ -190,6 +247,7 @@ impl Default for RelayConfig {
             idontwant_on_publish: false,
             max_idontwant_per_heartbeat: 1000,
             opportunistic_graft_peers: 2,
+            opportunistic_graft_ticks: 1,
             non_priority_queue_len: 1024,
             send_buffer_bytes: 16_384,
             max_message_bytes: 153_600,
@@ -199,6 +257,7 @@ impl Default for RelayConfig {
             px_record_bytes: 0,
             max_connections: 50,
             scoring: ScoreConfig::default(),
+            implementations: Vec::new(),
         }
     }
 }
@@ -304,9 +363,125 @@ impl RelayConfig {
         }
     }
 
-    /// Checks every invariant; the first violation is returned.
+    /// Checks every invariant, and resolves every `[[relay.implementations]]` entry; the
+    /// first violation is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let f = |name: &str| format!("relay.{name}");
+        self.validate_as(Implementation::Nim, "relay")?;
+        self.implementation_groups().map(|_| ())
+    }
+
+    /// The implementation groups, resolved and validated: empty when no
+    /// `[[relay.implementations]]` is listed.
+    pub fn implementation_groups(&self) -> Result<Vec<ImplementationGroup>, ConfigError> {
+        let mut out: Vec<ImplementationGroup> = Vec::new();
+        let mut sum = 0.0;
+        if self.implementations.len() > MAX_IMPLEMENTATION_GROUPS {
+            return Err(ConfigError::new(
+                "relay.implementations",
+                format!(
+                    "{} entries; at most {MAX_IMPLEMENTATION_GROUPS}",
+                    self.implementations.len()
+                ),
+                "merge entries with the same profile and settings",
+            ));
+        }
+        for (i, e) in self.implementations.iter().enumerate() {
+            let at = format!("relay.implementations[{i}]");
+            let Some(imp) = Implementation::from_name(&e.profile) else {
+                return Err(ConfigError::new(
+                    format!("{at}.profile"),
+                    format!("unknown profile `{}`", e.profile),
+                    "use one of `nim-libp2p`, `go-libp2p`, `rust-libp2p`",
+                ));
+            };
+            if !(e.fraction.is_finite() && e.fraction > 0.0 && e.fraction <= 1.0) {
+                return Err(ConfigError::new(
+                    format!("{at}.fraction"),
+                    format!("must be in (0, 1], got {}", e.fraction),
+                    "give each entry's share of the nodes, the shares summing to 1",
+                ));
+            }
+            sum += e.fraction;
+            let name = e.group.clone().unwrap_or_else(|| imp.name().to_owned());
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(ConfigError::new(
+                    format!("{at}.group"),
+                    format!("`{name}` is not a usable label"),
+                    "use letters, digits, `-` and `_` only",
+                ));
+            }
+            if out
+                .iter()
+                .any(|g| g.name.replace('-', "_") == name.replace('-', "_"))
+            {
+                return Err(ConfigError::new(
+                    format!("{at}.group"),
+                    format!("the label `{name}` is used by an earlier entry"),
+                    "give entries with the same profile distinct `group` labels",
+                ));
+            }
+            let config = self.resolve(imp, &e.overrides, &at)?;
+            out.push(ImplementationGroup {
+                name,
+                implementation: imp,
+                config,
+                fraction: e.fraction,
+            });
+        }
+        if !out.is_empty() && (sum - 1.0).abs() > 1e-9 {
+            return Err(ConfigError::new(
+                "relay.implementations.fraction",
+                format!("the fractions sum to {sum}, not 1"),
+                "make the entries' `fraction` values add up to 1",
+            ));
+        }
+        Ok(out)
+    }
+
+    /// This configuration as `imp` runs it, with `overrides` applied and validated.
+    fn resolve(
+        &self,
+        imp: Implementation,
+        overrides: &toml::Table,
+        at: &str,
+    ) -> Result<RelayConfig, ConfigError> {
+        let base = RelayConfig {
+            implementations: Vec::new(),
+            ..self.clone()
+        };
+        let preset = imp.preset(&base);
+        let cfg = if overrides.is_empty() {
+            preset
+        } else {
+            if overrides.contains_key("implementations") {
+                return Err(ConfigError::new(
+                    format!("{at}.overrides.implementations"),
+                    "an entry cannot list implementations",
+                    "remove it from the overrides",
+                ));
+            }
+            let mut table = toml::Table::try_from(&preset).expect("a configuration serializes");
+            merge(&mut table, overrides);
+            RelayConfig::deserialize(table).map_err(|e| {
+                ConfigError::new(
+                    format!("{at}.overrides"),
+                    e.message().to_owned(),
+                    "override only [relay] fields, with values of their type",
+                )
+            })?
+        };
+        cfg.validate_as(imp, &format!("{at}.overrides"))?;
+        Ok(cfg)
+    }
+
+    /// Checks every invariant of this configuration as `imp` runs it; `prefix` is the field
+    /// path errors name (`relay`, or an implementation entry's overrides).
+    pub fn validate_as(&self, imp: Implementation, prefix: &str) -> Result<(), ConfigError> {
+        let f = |name: &str| format!("{prefix}.{name}");
         if self.d_low == 0 {
             return Err(ConfigError::new(
                 f("d_low"),
@@ -328,7 +503,14 @@ impl RelayConfig {
                 "lower d or raise d_high (D_low <= D <= D_high)",
             ));
         }
-        if self.d_out >= self.d_low || self.d_out > self.d / 2 {
+        // go-libp2p-pubsub v0.13 does not check D_out against D (go-waku runs D_out 3 with
+        // D 4); nim-libp2p and rust-libp2p refuse D_out > D / 2.
+        let half = if imp == Implementation::Go {
+            u32::MAX
+        } else {
+            self.d / 2
+        };
+        if self.d_out >= self.d_low || self.d_out > half {
             return Err(ConfigError::new(
                 f("d_out"),
                 format!(
@@ -431,6 +613,13 @@ impl RelayConfig {
                 "set max_rpc_bytes to 153600 (nwaku)",
             ));
         }
+        if self.opportunistic_graft_ticks == 0 {
+            return Err(ConfigError::new(
+                f("opportunistic_graft_ticks"),
+                "must be at least 1",
+                "set opportunistic_graft_ticks to 1 (nim-libp2p) or 60 (go, rust)",
+            ));
+        }
         if self.max_connections == 0 {
             return Err(ConfigError::new(
                 f("max_connections"),
@@ -438,14 +627,31 @@ impl RelayConfig {
                 "set max_connections to 50 (nwaku)",
             ));
         }
-        self.scoring.validate()
+        self.scoring.validate_at(&format!("{prefix}.scoring"))
+    }
+}
+
+/// Merges `over` into `base`: tables recursively, other values replaced.
+fn merge(base: &mut toml::Table, over: &toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
     }
 }
 
 impl ScoreConfig {
     /// Checks the scoring invariants (nim-libp2p `validateParameters` plus finiteness).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let f = |name: &str| format!("relay.scoring.{name}");
+        self.validate_at("relay.scoring")
+    }
+
+    /// [`ScoreConfig::validate`], errors naming fields under `prefix`.
+    pub fn validate_at(&self, prefix: &str) -> Result<(), ConfigError> {
+        let f = |name: &str| format!("{prefix}.{name}");
         let finite = [
             ("topic_weight", self.topic_weight),
             ("time_in_mesh_weight", self.time_in_mesh_weight),
@@ -679,5 +885,83 @@ mod tests {
             assert_eq!(e.field, field, "{e}");
             assert!(!e.fix.is_empty());
         }
+    }
+
+    fn with_entries(text: &str) -> RelayConfig {
+        toml::from_str(text).expect("valid TOML")
+    }
+
+    #[test]
+    fn implementation_entries_resolve_with_presets_and_overrides() {
+        let c = with_entries(
+            "[[implementations]]\nprofile = \"nim-libp2p\"\nfraction = 0.3\n\
+             [[implementations]]\nprofile = \"go-libp2p\"\nfraction = 0.7\ngroup = \"desktop\"\n\
+             overrides = { d = 6, d_high = 12, scoring = { graft_backoff_penalty = 2.0 } }\n",
+        );
+        let g = c.implementation_groups().unwrap();
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[0].name, "nim-libp2p");
+        assert_eq!(
+            g[0].config,
+            RelayConfig::default(),
+            "nim = [relay] unchanged"
+        );
+        assert_eq!(g[1].name, "desktop");
+        assert_eq!(g[1].implementation, Implementation::Go);
+        // go-waku preset (D_lo 4, D_out 3, no IDONTWANT) with D and D_high overridden.
+        let go = &g[1].config;
+        assert_eq!((go.d, go.d_low, go.d_high, go.d_out), (6, 4, 12, 3));
+        assert!(!go.idontwant);
+        assert_eq!(go.scoring.graft_backoff_penalty, 2.0);
+        assert_eq!(go.scoring.decay_interval_s, 12, "deployment scoring kept");
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_implementation_entries_name_the_field() {
+        let cases = [
+            (
+                "[[implementations]]\nprofile = \"js-libp2p\"\nfraction = 1.0\n",
+                "relay.implementations[0].profile",
+            ),
+            (
+                "[[implementations]]\nprofile = \"go-libp2p\"\nfraction = 0.5\n",
+                "relay.implementations.fraction",
+            ),
+            (
+                "[[implementations]]\nprofile = \"go-libp2p\"\nfraction = 0.0\n",
+                "relay.implementations[0].fraction",
+            ),
+            (
+                "[[implementations]]\nprofile = \"go-libp2p\"\nfraction = 0.5\n\
+                 [[implementations]]\nprofile = \"go-libp2p\"\nfraction = 0.5\n",
+                "relay.implementations[1].group",
+            ),
+            (
+                "[[implementations]]\nprofile = \"go-libp2p\"\nfraction = 1.0\n\
+                 overrides = { dhigh = 3 }\n",
+                "relay.implementations[0].overrides",
+            ),
+            (
+                "[[implementations]]\nprofile = \"rust-libp2p\"\nfraction = 1.0\n\
+                 overrides = { d = 13 }\n",
+                "relay.implementations[0].overrides.d",
+            ),
+        ];
+        for (text, field) in cases {
+            let e = with_entries(text).validate().unwrap_err();
+            assert_eq!(e.field, field, "{e}");
+            assert!(!e.fix.is_empty());
+        }
+    }
+
+    #[test]
+    fn go_accepts_d_out_above_half_of_d_the_others_do_not() {
+        // go-waku runs D_out 3 with D 4 (go-libp2p-pubsub v0.13 does not check it).
+        let go = Implementation::Go.preset(&RelayConfig::default());
+        assert_eq!((go.d, go.d_out), (4, 3));
+        go.validate_as(Implementation::Go, "relay").unwrap();
+        let e = go.validate_as(Implementation::Nim, "relay").unwrap_err();
+        assert_eq!(e.field, "relay.d_out");
     }
 }

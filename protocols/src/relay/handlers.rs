@@ -8,6 +8,7 @@ use sim_core::{NodeId, SimDuration};
 use crate::proto::Io;
 use crate::relay::message::{MsgId, TopicIdx, WireMsg};
 use crate::relay::peer_score::PeerScore;
+use crate::relay::profile::Implementation;
 use crate::relay::queues::SendQueue;
 use crate::relay::rpc::{Ihave, Prune, Rpc, Subscriptions};
 use crate::relay::{Peer, Relay, RelayCounter, RelayEvent, RelayTimer, Validation, remove_id};
@@ -366,7 +367,12 @@ impl Relay {
             return;
         }
         let i = self.peer_pos(from).expect("checked by on_rpc");
-        let slack2 = self.sh.slack.saturating_mul(2);
+        // nim-libp2p ignores its backoff slack here, twice (`handleGraft`); go
+        // (`now.Before(expire)`) and rust refuse a GRAFT until the backoff ends.
+        let slack2 = match self.sh.rules {
+            Implementation::Nim => self.sh.slack.saturating_mul(2),
+            Implementation::Go | Implementation::Rust => SimDuration::ZERO,
+        };
         if let Some(until) = self.topics[k].backoff.get(from)
             && until > now + slack2
         {
@@ -380,9 +386,31 @@ impl Relay {
             self.send(from, rpc, true, ctx);
             return;
         }
-        let p = &self.peers[i];
-        if p.score < self.sh.cfg.scoring.publish_threshold {
-            return;
+        let (score, outbound) = (self.peers[i].score, self.peers[i].outbound);
+        match self.sh.rules {
+            // nim-libp2p: a GRAFT from a peer below the publish threshold is ignored.
+            Implementation::Nim => {
+                if score < self.sh.cfg.scoring.publish_threshold {
+                    return;
+                }
+            }
+            // go and rust answer a GRAFT from a negative-score peer with PRUNE (go also
+            // backs off from it), on subscribed topics only (unknown topics are ignored).
+            Implementation::Go | Implementation::Rust => {
+                if score < 0.0 {
+                    if !self.topics[k].subscribed {
+                        return;
+                    }
+                    if self.sh.rules == Implementation::Go {
+                        self.topics[k]
+                            .backoff
+                            .set(from, now + self.sh.prune_backoff);
+                    }
+                    let rpc = self.prune_rpc(topic, self.sh.prune_backoff, None);
+                    self.send(from, rpc, true, ctx);
+                    return;
+                }
+            }
         }
         if !self.topics[k].subscribed {
             return;
@@ -390,7 +418,12 @@ impl Relay {
         let cfg = &self.sh.cfg;
         let t = &self.topics[k];
         let mesh_out = t.mesh.iter().filter(|&&m| self.is_outbound(m)).count();
-        if t.mesh.len() < cfg.d_high as usize || (p.outbound && mesh_out < cfg.d_out as usize) {
+        if t.mesh.len() < cfg.d_high as usize
+            || self
+                .sh
+                .rules
+                .accepts_graft_at_d_high(outbound, mesh_out, cfg.d_out)
+        {
             self.topics[k].mesh.push(from);
             self.peers[i].stats.grafted(topic, now);
             remove_id(&mut self.topics[k].fanout, from);

@@ -8,6 +8,7 @@ use sim_core::{NodeId, SimDuration, SimRng, SimTime};
 
 use crate::proto::Io;
 use crate::relay::message::TopicIdx;
+use crate::relay::profile::Implementation;
 use crate::relay::rpc::{Rpc, Subscriptions, subscribe_rpc_bytes};
 use crate::relay::{Relay, RelayTimer, remove_id};
 
@@ -32,6 +33,11 @@ impl Relay {
         self.hb = self.hb.wrapping_add(1);
         let hb = self.hb;
         let hl = self.sh.cfg.mcache_len;
+        if self.sh.rules.scores_every_heartbeat() {
+            // go and rust compute a score on every lookup: fresh for this heartbeat's mesh
+            // maintenance, decayed only at the scoring heartbeat.
+            self.refresh_scores(now, false);
+        }
         // Per-peer IWANT budgets and IDONTWANT counts reset lazily (`Peer::counters`).
         // Both lists are in heartbeat order: the expired entries are a prefix.
         while self
@@ -182,7 +188,29 @@ impl Relay {
         }
 
         let mut prunes: Vec<NodeId> = Vec::new();
-        if self.topics[k].mesh.len() > d_high {
+        let n = self.topics[k].mesh.len();
+        let over = match self.sh.rules {
+            Implementation::Nim | Implementation::Rust => n > d_high,
+            // go prunes at D_high already (since v0.13.0).
+            Implementation::Go => n >= d_high,
+        };
+        if over && self.sh.rules == Implementation::Go {
+            prunes = self.prune_excess_go(k, ctx.rng());
+            for &p in &prunes {
+                self.pruned(k, p, Some(self.sh.prune_backoff), now);
+                remove_id(&mut self.topics[k].mesh, p);
+            }
+        } else if over && self.sh.rules == Implementation::Rust {
+            prunes = self.prune_excess_rust(k, ctx.rng());
+            for &p in &prunes {
+                self.pruned(k, p, Some(self.sh.prune_backoff), now);
+                remove_id(&mut self.topics[k].mesh, p);
+            }
+        } else if over {
+            // nim-libp2p: keep the D_score best, protect D_out outbound, then prune
+            // (candidates - D) of the rest at random, or every candidate when there are at
+            // most D of them (so 9-12 peers go down to about D, 13 and more to about
+            // D + D_score with nwaku's values).
             let mut c: Vec<(f64, NodeId)> = self.topics[k]
                 .mesh
                 .iter()
@@ -220,7 +248,9 @@ impl Relay {
         let opportunistic = self.sh.cfg.scoring.opportunistic_graft_threshold;
         // With no negative score the median is >= 0: nothing to do at threshold 0.
         let may_be_low = !self.negative.is_empty() || opportunistic > 0.0;
-        if may_be_low && self.topics[k].mesh.len() > 1 {
+        let ticks = self.sh.cfg.opportunistic_graft_ticks;
+        let due = ticks == 1 || self.hb % ticks == 0;
+        if may_be_low && due && self.topics[k].mesh.len() > 1 {
             let mut scores: Vec<f64> = self.topics[k]
                 .mesh
                 .iter()
@@ -236,7 +266,12 @@ impl Relay {
                     .iter()
                     .copied()
                     .filter(|&p| {
-                        self.score_of(p) >= median && !t.mesh.contains(&p) && !t.backoff.contains(p)
+                        // nim-libp2p: score >= median; go and rust: score > median.
+                        let better = match self.sh.rules {
+                            Implementation::Nim => self.score_of(p) >= median,
+                            Implementation::Go | Implementation::Rust => self.score_of(p) > median,
+                        };
+                        better && !t.mesh.contains(&p) && !t.backoff.contains(p)
                     })
                     .take(max)
                     .collect();
@@ -266,6 +301,87 @@ impl Relay {
                 self.send(p, rpc.clone(), true, ctx);
             }
         }
+    }
+
+    /// go-libp2p-pubsub `heartbeat` with D_high or more mesh peers: keep the D_score best,
+    /// then random peers up to D, at least D_out of the kept ones outbound when there are
+    /// that many; the rest is returned (to prune). The mesh goes down to D.
+    pub(super) fn prune_excess_go(&self, k: usize, rng: &mut SimRng) -> Vec<NodeId> {
+        let cfg = &self.sh.cfg;
+        let (d, d_score, d_out) = (cfg.d as usize, cfg.d_score as usize, cfg.d_out as usize);
+        let mut c: Vec<(f64, NodeId)> = self.topics[k]
+            .mesh
+            .iter()
+            .map(|&p| (self.score_of(p), p))
+            .collect();
+        c.shuffle(rng);
+        c.sort_by(|a, b| b.0.partial_cmp(&a.0).expect("scores are finite"));
+        let mut plst: Vec<NodeId> = c.into_iter().map(|x| x.1).collect();
+        let ds = d_score.min(plst.len());
+        plst[ds..].shuffle(rng);
+        let d = d.min(plst.len());
+        let outbound = plst[..d].iter().filter(|&&p| self.is_outbound(p)).count();
+        if outbound < d_out {
+            // Move the i-th peer to the front.
+            let rotate = |plst: &mut Vec<NodeId>, i: usize| {
+                let p = plst.remove(i);
+                plst.insert(0, p);
+            };
+            let mut have = outbound;
+            let mut i = 1;
+            while i < d && have > 0 {
+                if self.is_outbound(plst[i]) {
+                    rotate(&mut plst, i);
+                    have -= 1;
+                }
+                i += 1;
+            }
+            let mut need = d_out - outbound;
+            let mut i = d;
+            while i < plst.len() && need > 0 {
+                if self.is_outbound(plst[i]) {
+                    rotate(&mut plst, i);
+                    need -= 1;
+                }
+                i += 1;
+            }
+        }
+        plst.split_off(d)
+    }
+
+    /// rust-libp2p `heartbeat` with more than D_high mesh peers: remove (n - D) peers,
+    /// worst score first among all but the `retain_scores` (D_score) best, which are
+    /// shuffled, never taking the outbound peers below `mesh_outbound_min` (D_out). Returns
+    /// the peers to prune.
+    pub(super) fn prune_excess_rust(&self, k: usize, rng: &mut SimRng) -> Vec<NodeId> {
+        let cfg = &self.sh.cfg;
+        let (d, d_score, d_out) = (cfg.d as usize, cfg.d_score as usize, cfg.d_out as usize);
+        let n = self.topics[k].mesh.len();
+        let excess = n.saturating_sub(d);
+        let mut c: Vec<(f64, NodeId)> = self.topics[k]
+            .mesh
+            .iter()
+            .map(|&p| (self.score_of(p), p))
+            .collect();
+        c.shuffle(rng);
+        c.sort_by(|a, b| a.0.partial_cmp(&b.0).expect("scores are finite"));
+        let keep = n.saturating_sub(d_score);
+        c[..keep].shuffle(rng);
+        let mut outbound = c.iter().filter(|x| self.is_outbound(x.1)).count();
+        let mut out = Vec::with_capacity(excess);
+        for (_, p) in c {
+            if out.len() == excess {
+                break;
+            }
+            if self.is_outbound(p) {
+                if outbound <= d_out {
+                    continue;
+                }
+                outbound -= 1;
+            }
+            out.push(p);
+        }
+        out
     }
 
     /// nim-libp2p `replenishFanout`.

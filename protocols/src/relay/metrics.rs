@@ -187,6 +187,22 @@ pub struct RelayMetrics {
     pub count_from: SimTime,
     /// Messages published after this time do not count.
     pub count_until: SimTime,
+    /// Each node's implementation group (empty without `[[relay.implementations]]`: then
+    /// `per_impl` stays empty and costs nothing).
+    pub impl_of: Vec<u8>,
+    /// Per implementation group: receptions, latency and duplicates of its nodes.
+    pub per_impl: Vec<ImplMetrics>,
+}
+
+/// What one implementation group's nodes received (counted messages only, as the totals).
+#[derive(Clone, Debug, Default)]
+pub struct ImplMetrics {
+    /// Latency of first copies at its nodes.
+    pub latency: DurationHistogram,
+    /// Copies received after the first, summed over (node, message) pairs.
+    pub copies_sum: u64,
+    /// (node, message) pairs counted in `copies_sum`.
+    pub copies_pairs: u64,
 }
 
 impl Default for RelayMetrics {
@@ -211,6 +227,8 @@ impl RelayMetrics {
             eligibility,
             count_from,
             count_until,
+            impl_of: Vec::new(),
+            per_impl: Vec::new(),
         }
     }
 
@@ -278,7 +296,11 @@ impl RelayMetrics {
                         self.dissemination
                             .reached(seq, &mut m.progress, m.delivered, since);
                     }
-                    self.latency.record(now.saturating_since(rec.publish_time));
+                    let lat = now.saturating_since(rec.publish_time);
+                    self.latency.record(lat);
+                    if let Some(&g) = self.impl_of.get(node.index()) {
+                        self.per_impl[g as usize].latency.record(lat);
+                    }
                     let h = hops as usize;
                     if self.hops.len() <= h {
                         self.hops.resize(h + 1, 0);
@@ -286,7 +308,7 @@ impl RelayMetrics {
                     self.hops[h] += 1;
                 }
             }
-            RelayEvent::SeenExpired { seq, copies } => self.copies_of(seq, copies),
+            RelayEvent::SeenExpired { seq, copies } => self.copies_of(node, seq, copies),
             RelayEvent::Count(c) => self.counters[c as usize] += 1,
         }
     }
@@ -302,10 +324,15 @@ impl RelayMetrics {
     }
 
     /// Records the duplicates of one (node, message).
-    pub fn copies_of(&mut self, seq: u32, copies: u32) {
+    pub fn copies_of(&mut self, node: NodeId, seq: u32, copies: u32) {
         let rec = self.msgs[seq as usize];
         if !self.counts(&rec) {
             return;
+        }
+        if let Some(&g) = self.impl_of.get(node.index()) {
+            let m = &mut self.per_impl[g as usize];
+            m.copies_sum += copies as u64;
+            m.copies_pairs += 1;
         }
         let c = (copies as usize).min(MAX_COPIES_BUCKET);
         if self.copies.len() <= c {
@@ -315,8 +342,8 @@ impl RelayMetrics {
     }
 
     /// Records a seen entry flushed at the end of the run.
-    pub fn seen_entry(&mut self, e: SeenEntry) {
-        self.copies_of(e.seq, e.copies);
+    pub fn seen_entry(&mut self, node: NodeId, e: SeenEntry) {
+        self.copies_of(node, e.seq, e.copies);
     }
 
     /// Counts the bytes of a relay RPC under the topics it concerns (per-shard bandwidth):

@@ -23,6 +23,11 @@
 //!
 //! Prefetch hints (hot-path tuning, no behaviour) are in `prefetch.rs`.
 //!
+//! Implementation profiles (`profile.rs`, docs/gossipsub-profiles.md): a node follows the rules
+//! of nim-libp2p (the default, described here), go-libp2p or rust-libp2p, chosen per node group
+//! through [`RelayShared::rules`]; the rules that differ branch on it in `handle_graft` and the
+//! heartbeat.
+//!
 //! Deliberate details kept from nim-libp2p, because they change results:
 //! - a PRUNE from any peer sets a backoff, even from outside the mesh (v1.14.3);
 //! - when pruning above D_high leaves at most D_score candidates, nothing is removed from the
@@ -38,6 +43,7 @@ pub mod mcache;
 pub mod message;
 pub mod metrics;
 pub mod peer_score;
+pub mod profile;
 pub mod protected;
 pub mod queues;
 pub mod rpc;
@@ -68,6 +74,7 @@ use crate::relay::mcache::MessageCache;
 use crate::relay::message::{MsgId, TopicIdx, Topics, WireMsg};
 use crate::relay::metrics::RelayMetrics;
 use crate::relay::peer_score::PeerScore;
+use crate::relay::profile::Implementation;
 use crate::relay::protected::ProtectedTopics;
 use crate::relay::queues::SendQueue;
 use crate::relay::rpc::{Rpc, Subscriptions};
@@ -183,6 +190,17 @@ pub struct RelayShared {
     /// between the two by [`RelayShared::validate`]) the protected shards, then further
     /// validators in order. Default: the basic check only.
     pub validators: Validators,
+    /// The rules this group's nodes follow (nim-libp2p unless implementation groups are
+    /// configured).
+    pub rules: Implementation,
+    /// This group's index in [`RelayShared::groups`] (0 without groups).
+    pub group: u8,
+    /// With `[[relay.implementations]]`: one shared record per implementation group (each
+    /// with its own configuration and rules), and each node's group. Empty: every node uses
+    /// this record.
+    pub groups: Vec<Rc<RelayShared>>,
+    /// Each node's index in `groups` (empty without groups).
+    pub group_of: Vec<u8>,
     heartbeat: SimDuration,
     seen_ttl: SimDuration,
     prune_backoff: SimDuration,
@@ -210,7 +228,24 @@ impl RelayShared {
             ip_groups,
             protected: ProtectedTopics::none(),
             validators: Validators::basic(),
+            rules: Implementation::Nim,
+            group: 0,
+            groups: Vec::new(),
+            group_of: Vec::new(),
         }
+    }
+
+    /// The shared record of node `n`'s implementation group (this one without groups).
+    pub fn for_node(self: &Rc<Self>, n: NodeId) -> Rc<RelayShared> {
+        match self.group_of.get(n.index()) {
+            Some(&g) => self.groups[g as usize].clone(),
+            None => self.clone(),
+        }
+    }
+
+    /// Node `n`'s implementation group index (0 without groups).
+    pub fn group_of(&self, n: NodeId) -> u8 {
+        self.group_of.get(n.index()).copied().unwrap_or(0)
     }
     /// Validates `msg`: the chain [`RelayShared::validators`] with the protected-shard
     /// signature check after the basic check when any shard is protected. The first verdict
@@ -602,6 +637,6 @@ impl crate::node::registry::Build for Relay {
     /// Every node relays (light clients, which do not, come with filter and light push).
     fn build(sh: &Rc<RelayShared>, node: NodeId, topics: &[u16]) -> Option<Self> {
         let topics: Vec<TopicIdx> = topics.iter().map(|&t| TopicIdx(t)).collect();
-        Some(Relay::new(sh.clone(), node, &topics))
+        Some(Relay::new(sh.for_node(node), node, &topics))
     }
 }

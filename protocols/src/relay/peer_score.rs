@@ -128,14 +128,15 @@ impl PeerScore {
     }
 
     /// Recomputes the score over the node's scored `topics` with the given IP colocation
-    /// factor, then decays the counters (nim-libp2p `updateScores` for one peer). Returns the
-    /// new score.
+    /// factor, then, when `decay`, decays the counters (nim-libp2p `updateScores` for one
+    /// peer). Returns the new score.
     pub fn update(
         &mut self,
         now: SimTime,
         cfg: &ScoreConfig,
         topics: &[TopicIdx],
         colocation: f64,
+        decay: bool,
     ) -> f64 {
         let mut acc = 0.0;
         let quantum = cfg.time_in_mesh_quantum_ms as f64 * 1e6;
@@ -155,6 +156,9 @@ impl PeerScore {
                     * cfg.invalid_message_deliveries_weight;
                 acc += ts * cfg.topic_weight;
             }
+            if !decay {
+                continue;
+            }
             s.first_deliveries *= cfg.first_message_deliveries_decay;
             if s.first_deliveries < zero {
                 s.first_deliveries = 0.0;
@@ -166,9 +170,11 @@ impl PeerScore {
         }
         acc += self.behaviour_penalty * self.behaviour_penalty * cfg.behaviour_penalty_weight;
         acc += colocation * cfg.ip_colocation_factor_weight;
-        self.behaviour_penalty *= cfg.behaviour_penalty_decay;
-        if self.behaviour_penalty < zero {
-            self.behaviour_penalty = 0.0;
+        if decay {
+            self.behaviour_penalty *= cfg.behaviour_penalty_decay;
+            if self.behaviour_penalty < zero {
+                self.behaviour_penalty = 0.0;
+            }
         }
         self.score = acc;
         self.expire = now + SimDuration::from_secs(cfg.retain_score_s);
@@ -199,12 +205,15 @@ mod tests {
         let mut p = PeerScore::new(SimTime::ZERO, &cfg);
         p.invalid_delivery(TopicIdx(0));
         // P4 = 1^2 x -100 = -100 (the gossip threshold); the counter then halves.
-        assert_eq!(p.update(SimTime::from_secs(12), &cfg, &t, 0.0), -100.0);
+        assert_eq!(
+            p.update(SimTime::from_secs(12), &cfg, &t, 0.0, true),
+            -100.0
+        );
         // 0.5 left; 10 more -> 10.5^2 x -100 = -11,025 < -10,000 (graylist).
         for _ in 0..10 {
             p.invalid_delivery(TopicIdx(0));
         }
-        let s = p.update(SimTime::from_secs(24), &cfg, &t, 0.0);
+        let s = p.update(SimTime::from_secs(24), &cfg, &t, 0.0, true);
         assert_eq!(s, -11_025.0);
         assert!(s < cfg.graylist_threshold);
     }
@@ -221,7 +230,13 @@ mod tests {
         p.behaviour_penalty = 1.0;
         // P1: 5 s in mesh x 0.01 = 0.05; P2: capped at 10 x 1 = 10; P7: 1 x -10;
         // P6: 7 peers on one IP, threshold 5 -> 2^2 = 4 x -50 = -200.
-        let s = p.update(SimTime::from_secs(5), &cfg, &t, colocation_factor(7, 5.0));
+        let s = p.update(
+            SimTime::from_secs(5),
+            &cfg,
+            &t,
+            colocation_factor(7, 5.0),
+            true,
+        );
         assert!((s - (0.05 + 10.0 - 10.0 - 200.0)).abs() < 1e-9, "{s}");
         assert_eq!(p.topics[0].first_deliveries, 5.0, "decayed by 0.5");
         assert!((p.behaviour_penalty - 0.986).abs() < 1e-12);

@@ -1,7 +1,7 @@
 //! Peer scoring as the relay uses it (nim-libp2p `updateScores`): the scoring heartbeat and
 //! the score lookups and thresholds ([`crate::relay::peer_score`] holds the counters).
 
-use sim_core::NodeId;
+use sim_core::{NodeId, SimTime};
 
 use crate::proto::Io;
 use crate::relay::peer_score::colocation_factor;
@@ -47,6 +47,19 @@ impl Relay {
     /// graylisted peers, forget expired retained scores.
     pub(super) fn score_tick(&mut self, ctx: &mut impl Io<Relay>) {
         let now = ctx.now();
+        let bad = self.refresh_scores(now, true);
+        self.retained.retain(|_, s| now <= s.expire);
+        for p in bad {
+            ctx.report(RelayEvent::Count(RelayCounter::GraylistDisconnect));
+            self.drop_peer(p, ctx);
+            ctx.disconnect(p);
+        }
+        ctx.set_timer(self.sh.decay_interval, RelayTimer::ScoreTick);
+    }
+
+    /// Recomputes every peer's score (decaying the counters when `decay`); returns the peers
+    /// to disconnect for a score below the graylist threshold (when `disconnect_bad_peers`).
+    pub(super) fn refresh_scores(&mut self, now: SimTime, decay: bool) -> Vec<NodeId> {
         let sc = &self.sh.cfg.scoring;
         let ips: Vec<u32> = self.peer_ids.iter().map(|&p| self.sh.ip_of(p)).collect();
         let mut bad: Vec<NodeId> = Vec::new();
@@ -54,7 +67,7 @@ impl Relay {
         for (k, p) in self.peers.iter_mut().enumerate() {
             let same = ips.iter().filter(|&&ip| ip == ips[k]).count();
             let coloc = colocation_factor(same, sc.ip_colocation_factor_threshold);
-            let s = p.stats.update(now, sc, &self.scored, coloc);
+            let s = p.stats.update(now, sc, &self.scored, coloc, decay);
             p.score = s;
             if s < 0.0 {
                 negative.push(p.id);
@@ -64,12 +77,6 @@ impl Relay {
             }
         }
         self.negative = negative; // built in peer order, which is ascending
-        self.retained.retain(|_, s| now <= s.expire);
-        for p in bad {
-            ctx.report(RelayEvent::Count(RelayCounter::GraylistDisconnect));
-            self.drop_peer(p, ctx);
-            ctx.disconnect(p);
-        }
-        ctx.set_timer(self.sh.decay_interval, RelayTimer::ScoreTick);
+        bad
     }
 }

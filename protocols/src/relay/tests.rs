@@ -8,6 +8,7 @@ use sim_core::{NodeId, SimDuration, SimTime};
 
 use crate::relay::config::RelayConfig;
 use crate::relay::message::{TopicIdx, Topics, WireMsg};
+use crate::relay::profile::Implementation;
 use crate::relay::rpc::{Prune, Rpc, Subscriptions, ihave_rpc_bytes, subscribe_rpc_bytes};
 use crate::relay::validation::{Validation, Validator};
 use crate::relay::{PublishOutcome, Relay, RelayCounter, RelayEvent, RelayShared, RelayTimer};
@@ -25,6 +26,7 @@ struct Builder {
     outbound: Vec<u32>,
     subscribe: bool,
     validators: Vec<Rc<dyn Validator>>,
+    rules: Implementation,
 }
 
 impl Builder {
@@ -35,7 +37,14 @@ impl Builder {
             outbound: Vec::new(),
             subscribe: true,
             validators: Vec::new(),
+            rules: Implementation::Nim,
         }
+    }
+    /// The implementation `imp` with its preset (applied to the configuration so far).
+    fn profile(mut self, imp: Implementation) -> Self {
+        self.cfg = imp.preset(&self.cfg);
+        self.rules = imp;
+        self
     }
     fn validator(mut self, v: Rc<dyn Validator>) -> Self {
         self.validators.push(v);
@@ -54,8 +63,9 @@ impl Builder {
         self
     }
     fn build(self) -> (Relay, TestCtx) {
-        self.cfg.validate().unwrap();
+        self.cfg.validate_as(self.rules, "relay").unwrap();
         let mut sh = RelayShared::new(self.cfg, Topics::shards(1, 2), Vec::new());
+        sh.rules = self.rules;
         for v in self.validators {
             sh.validators.push(v);
         }
@@ -717,4 +727,227 @@ fn the_validation_chain_runs_in_order() {
     r.on_rpc(n(3), Rpc::Forward(msg(7, 300)), &mut ctx);
     assert_eq!(count(&ctx, RelayCounter::Ignored), 0);
     assert_eq!(count(&ctx, RelayCounter::Rejected), 1);
+}
+
+// ----- implementation profiles (crate::relay::profile) --------------------------------------
+
+/// Puts peers `ids` straight into the mesh of topic 0 (a state GRAFT handling would not
+/// reach), as grafted now.
+fn fill_mesh(r: &mut Relay, ids: impl IntoIterator<Item = u32>) {
+    let k = r.topic_pos(T0).unwrap();
+    for p in ids {
+        if !r.topics[k].mesh.contains(&n(p)) {
+            r.topics[k].mesh.push(n(p));
+        }
+    }
+}
+
+fn heartbeat(r: &mut Relay, ctx: &mut TestCtx) {
+    ctx.now += SimDuration::from_secs(1);
+    r.on_timer(RelayTimer::Heartbeat, ctx);
+}
+
+fn pruned(ctx: &TestCtx) -> usize {
+    ctx.sent
+        .iter()
+        .filter(|(_, r)| matches!(r, Rpc::Prune(_)))
+        .count()
+}
+
+#[test]
+fn graft_at_d_high_nim_wants_room_for_outbound_go_takes_any_outbound() {
+    // nim (nwaku: D_high 8, D_out 3) and go (go-waku: D_high 8, D_out 3) alike: mesh 1-4
+    // from the subscriptions, inbound GRAFTs 5-8 fill it to D_high; peers 10-13 are outbound.
+    for imp in [Implementation::Nim, Implementation::Go] {
+        let (mut r, mut ctx) = Builder::new(13)
+            .outbound(&[10, 11, 12, 13])
+            .profile(imp)
+            .build();
+        for p in 5..=8 {
+            r.on_rpc(n(p), graft(), &mut ctx);
+        }
+        assert_eq!(r.mesh(T0).len(), 8, "{imp:?}");
+        // An inbound GRAFT at D_high: PRUNE (both).
+        r.on_rpc(n(9), graft(), &mut ctx);
+        assert!(!r.mesh(T0).contains(&n(9)), "{imp:?}");
+        assert_eq!(sent_to(&ctx, 9).len(), 1, "{imp:?}");
+        // Outbound GRAFTs 10-13: nim accepts while the mesh has fewer than D_out = 3
+        // outbound peers (10, 11, 12 -> 11 peers) and refuses 13; go accepts all four (12).
+        for p in 10..=13 {
+            r.on_rpc(n(p), graft(), &mut ctx);
+        }
+        let expected = if imp == Implementation::Nim { 11 } else { 12 };
+        assert_eq!(r.mesh(T0).len(), expected, "{imp:?}");
+        assert_eq!(
+            r.mesh(T0).contains(&n(13)),
+            imp == Implementation::Go,
+            "{imp:?}"
+        );
+    }
+}
+
+#[test]
+fn rust_graft_at_d_high_accepts_outbound_then_prunes_back_to_d() {
+    // rust defaults: D 6, D_lo 5, D_hi 12, retain_scores 4, mesh_outbound_min 2.
+    let (mut r, mut ctx) = Builder::new(15)
+        .outbound(&[14, 15])
+        .profile(Implementation::Rust)
+        .build();
+    // Subscriptions graft while below D_lo (5): 1-5; inbound GRAFTs 6-12 fill to 12.
+    assert_eq!(r.mesh(T0).len(), 5);
+    for p in 6..=12 {
+        r.on_rpc(n(p), graft(), &mut ctx);
+    }
+    assert_eq!(r.mesh(T0).len(), 12);
+    r.on_rpc(n(13), graft(), &mut ctx);
+    assert!(!r.mesh(T0).contains(&n(13)), "inbound refused at D_hi");
+    r.on_rpc(n(14), graft(), &mut ctx);
+    r.on_rpc(n(15), graft(), &mut ctx);
+    assert_eq!(r.mesh(T0).len(), 14, "outbound accepted at D_hi");
+    // Heartbeat: 14 > D_hi, remove 14 - D = 8; the two outbound peers are spared
+    // (outbound 2 <= mesh_outbound_min 2), so the mesh is 6 with both of them.
+    ctx.sent.clear();
+    heartbeat(&mut r, &mut ctx);
+    let mesh = r.mesh(T0);
+    assert_eq!(mesh.len(), 6, "{mesh:?}");
+    assert!(mesh.contains(&n(14)) && mesh.contains(&n(15)), "{mesh:?}");
+    assert_eq!(pruned(&ctx), 8);
+}
+
+#[test]
+fn nim_prunes_9_to_12_peers_down_to_d_and_13_or_more_to_d_plus_d_score() {
+    // nwaku: D 6, D_hi 8, D_score 6; all peers inbound with score 0. Above D_hi the D_score
+    // best are kept and c = n - 6 are candidates; with c <= D every candidate is pruned
+    // (nim-libp2p v1.14.3 prunes the whole list when `prunes.len - d` is not positive),
+    // else c - D of them: n = 9 -> 6, 12 -> 6, 13 -> 12 (7 candidates, 1 pruned),
+    // 20 -> 12 (14 candidates, 8 pruned). At D_hi (8) nothing happens.
+    for (size, after) in [(8, 8), (9, 6), (12, 6), (13, 12), (20, 12)] {
+        let (mut r, mut ctx) = Builder::new(20).build();
+        fill_mesh(&mut r, 1..=size);
+        assert_eq!(r.mesh(T0).len(), size as usize);
+        heartbeat(&mut r, &mut ctx);
+        assert_eq!(r.mesh(T0).len(), after, "mesh of {size}");
+    }
+}
+
+#[test]
+fn go_prunes_at_d_high_to_d_keeping_d_out_outbound() {
+    // go-waku: D 4, D_hi 8, D_score 4, D_out 3. At n >= D_hi the mesh goes to D; below it
+    // nothing is pruned.
+    for (size, after) in [(7, 7), (8, 4), (12, 4)] {
+        let (mut r, mut ctx) = Builder::new(12).profile(Implementation::Go).build();
+        fill_mesh(&mut r, 1..=size);
+        heartbeat(&mut r, &mut ctx);
+        assert_eq!(r.mesh(T0).len(), after, "mesh of {size}");
+    }
+    // With outbound peers 9 and 10 in a mesh of 10: the D = 4 kept include both (fewer
+    // than D_out = 3 outbound exist, so every outbound peer is bubbled into the selection).
+    for seed in 0..8 {
+        let (mut r, mut ctx) = Builder::new(10)
+            .outbound(&[9, 10])
+            .profile(Implementation::Go)
+            .build();
+        ctx.now += SimDuration::from_millis(seed);
+        fill_mesh(&mut r, 1..=10);
+        heartbeat(&mut r, &mut ctx);
+        let mesh = r.mesh(T0);
+        assert_eq!(mesh.len(), 4);
+        assert!(mesh.contains(&n(9)) && mesh.contains(&n(10)), "{mesh:?}");
+    }
+}
+
+#[test]
+fn rust_prunes_above_d_high_only() {
+    // rust: D 6, D_hi 12. 12 stays; 13 -> 6; 20 -> 6.
+    for (size, after) in [(12, 12), (13, 6), (20, 6)] {
+        let (mut r, mut ctx) = Builder::new(20).profile(Implementation::Rust).build();
+        fill_mesh(&mut r, 1..=size);
+        heartbeat(&mut r, &mut ctx);
+        assert_eq!(r.mesh(T0).len(), after, "mesh of {size}");
+    }
+}
+
+#[test]
+fn go_scores_at_each_heartbeat_and_prunes_a_negative_grafter_nim_waits_for_its_tick() {
+    // A GRAFT inside the backoff costs behaviour penalty: go +1 (the flood cut-off adds
+    // another +1 in go; not modelled), nim +0.1. P7 = penalty^2 x -10 (nwaku / go-waku
+    // weight): go -10, nim -0.1.
+    for imp in [Implementation::Nim, Implementation::Go] {
+        let (mut r, mut ctx) = Builder::new(6).profile(imp).build();
+        r.on_rpc(n(1), prune(60), &mut ctx);
+        ctx.now += SimDuration::from_secs(10);
+        r.on_rpc(n(1), graft(), &mut ctx);
+        let penalty = if imp == Implementation::Go { 1.0 } else { 0.1 };
+        assert_eq!(r.behaviour_penalty(n(1)), Some(penalty), "{imp:?}");
+        // The next heartbeat (no scoring tick yet): go has recomputed the score, nim still
+        // holds the last computed one (0).
+        heartbeat(&mut r, &mut ctx);
+        let s = r.score(n(1)).unwrap();
+        if imp == Implementation::Go {
+            assert!((s + 10.0).abs() < 1e-9, "{s}");
+        } else {
+            assert_eq!(s, 0.0);
+        }
+        // After the backoff: a GRAFT from the peer. go PRUNEs a negative-score grafter and
+        // backs off from it; nim accepts it (-0.1 is above the publish threshold, -1000)
+        // once its score is computed.
+        r.on_timer(RelayTimer::ScoreTick, &mut ctx);
+        ctx.now += SimDuration::from_secs(70);
+        ctx.sent.clear();
+        r.on_rpc(n(1), graft(), &mut ctx);
+        if imp == Implementation::Go {
+            assert!(!r.mesh(T0).contains(&n(1)));
+            assert!(matches!(sent_to(&ctx, 1)[..], [Rpc::Prune(_)]));
+            assert_eq!(
+                r.backoff(T0, n(1)),
+                Some(ctx.now + SimDuration::from_secs(60))
+            );
+        } else {
+            assert!(r.score(n(1)).unwrap() < 0.0);
+            assert!(r.mesh(T0).contains(&n(1)));
+            assert!(sent_to(&ctx, 1).is_empty());
+        }
+    }
+}
+
+#[test]
+fn idontwant_thresholds_per_profile() {
+    // A 900-byte message: above nim's 512 B, below rust's 1000 B; go-waku never sends one.
+    for (imp, sends) in [
+        (Implementation::Nim, true),
+        (Implementation::Rust, false),
+        (Implementation::Go, false),
+    ] {
+        let (mut r, mut ctx) = Builder::new(4).profile(imp).build();
+        r.on_rpc(n(1), Rpc::Forward(msg(7, 900)), &mut ctx);
+        let any = ctx.sent.iter().any(|(_, r)| matches!(r, Rpc::Idontwant(_)));
+        assert_eq!(any, sends, "{imp:?}");
+    }
+    // 2,000 bytes: nim and rust send IDONTWANT, go-waku still not.
+    for (imp, sends) in [
+        (Implementation::Nim, true),
+        (Implementation::Rust, true),
+        (Implementation::Go, false),
+    ] {
+        let (mut r, mut ctx) = Builder::new(4).profile(imp).build();
+        r.on_rpc(n(1), Rpc::Forward(msg(7, 2000)), &mut ctx);
+        let any = ctx.sent.iter().any(|(_, r)| matches!(r, Rpc::Idontwant(_)));
+        assert_eq!(any, sends, "{imp:?}");
+    }
+}
+
+#[test]
+fn go_and_rust_flood_publish_without_a_cap() {
+    // A 150 KiB own message: nim's 100 Mbit/s estimate caps flood publishing at
+    // 1000 / (153,600 / 12,500) = 1000 / 12 = 83 peers; go and rust send to every topic
+    // peer (here 100).
+    for (imp, peers) in [
+        (Implementation::Nim, 83),
+        (Implementation::Go, 100),
+        (Implementation::Rust, 100),
+    ] {
+        let (mut r, mut ctx) = Builder::new(100).profile(imp).build();
+        let out = r.publish(msg(9, 150_000), &mut ctx);
+        assert_eq!(out, PublishOutcome::Published { peers }, "{imp:?}");
+    }
 }

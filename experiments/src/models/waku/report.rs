@@ -75,6 +75,15 @@ pub(super) fn report(
             }
         }
     }
+    // Each implementation group (`impl_<label>`), when there are groups.
+    for (gi, m) in out.relay.implementations.iter().enumerate() {
+        let members: Vec<usize> = (0..n)
+            .filter(|&i| out.relay.impl_of.get(i).is_some_and(|&g| g as usize == gi))
+            .collect();
+        if !members.is_empty() {
+            sets.push((format!("impl_{}", m.name), members));
+        }
+    }
     let (pubs, others): (Vec<usize>, Vec<usize>) =
         (0..n).partition(|&i| publishers.contains(&(i as u32)));
     if !pubs.is_empty() {
@@ -241,6 +250,38 @@ pub(super) fn report(
     ];
     for (name, v) in &out.drops {
         extra.push((format!("drops_{name}"), *v as f64));
+    }
+    // Per implementation group: impl_<label>_* (the label with `-` as `_`).
+    for (gi, m) in out.relay.implementations.iter().enumerate() {
+        let key = m.name.replace('-', "_");
+        let members: Vec<usize> = (0..n)
+            .filter(|&i| out.relay.impl_of.get(i).is_some_and(|&g| g as usize == gi))
+            .collect();
+        let rate = |dir: usize| -> f64 {
+            if members.is_empty() {
+                return f64::NAN;
+            }
+            members
+                .iter()
+                .map(|&i| {
+                    let t = &bw.per_node[i];
+                    let v = if dir == 0 { &t.bytes_in } else { &t.bytes_out };
+                    v.iter().sum::<u64>() as f64 / window
+                })
+                .sum::<f64>()
+                / members.len() as f64
+        };
+        for (col, v) in [
+            ("nodes", m.nodes as f64),
+            ("mesh_size_mean", m.mesh_mean),
+            ("latency_mean_ms", m.latency_mean_ms),
+            ("latency_p95_ms", m.latency_p95_ms),
+            ("duplicates_mean", m.duplicates_mean),
+            ("bytes_in_per_sec_mean", rate(0)),
+            ("bytes_out_per_sec_mean", rate(1)),
+        ] {
+            extra.push((format!("impl_{key}_{col}"), v));
+        }
     }
     extra.extend(overlay.summary);
     let dissemination = dissemination_report(out);
@@ -572,7 +613,7 @@ fn overlay_report(
             )
         })
         .collect();
-    let connections = ExtraTable {
+    let mut connections = ExtraTable {
         file_name: "connections.csv".to_owned(),
         header: [
             "node",
@@ -622,6 +663,15 @@ fn overlay_report(
             })
             .collect(),
     };
+    // With implementation groups: each node's group label.
+    let imps = &out.relay.implementations;
+    if !imps.is_empty() {
+        connections.header.push("implementation".to_owned());
+        for (i, row) in connections.rows.iter_mut().enumerate() {
+            let g = out.relay.impl_of.get(i).copied().unwrap_or(0) as usize;
+            row.push(imps.get(g).map(|m| m.name.clone()).unwrap_or_default());
+        }
+    }
 
     // Bandwidth by number of shards subscribed.
     let mut by_count: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
