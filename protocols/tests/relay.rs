@@ -574,6 +574,8 @@ fn dissemination_is_deterministic() {
     };
     assert_eq!(times(&a), times(&b));
     assert_eq!(a, b);
+}
+
 /// 150 nodes dialling 10 peers each (about 20 connections a node), 2 KB and 100 KB messages,
 /// with the given `[[relay.implementations]]` entries.
 fn mixed_run(seed: u64, entries: &[(&str, f64)]) -> SimOutput {

@@ -170,6 +170,17 @@ pub struct RelayConfig {
     /// default): every node runs nim-libp2p with this configuration.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub implementations: Vec<ImplementationSpec>,
+    /// Shorthand for `implementations` (for sweeps): profiles and fractions joined by `+`,
+    /// e.g. `"go-libp2p"` (every node) or `"nim-libp2p:0.3+go-libp2p:0.7"`; each entry is
+    /// labelled by its profile. Empty (the default): not used. Not together with
+    /// `implementations`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub mix: String,
+    /// `[relay]` fields applied to every implementation group after its profile's preset
+    /// and before the entry's own `overrides` (e.g. `{ d = 8, d_low = 6, d_high = 12 }` to give
+    /// every profile the same mesh degree). Default empty.
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub profile_overrides: toml::Table,
 }
 
 /// One `[[relay.implementations]]` entry: a share of the nodes running one implementation
@@ -258,6 +269,8 @@ impl Default for RelayConfig {
             max_connections: 50,
             scoring: ScoreConfig::default(),
             implementations: Vec::new(),
+            mix: String::new(),
+            profile_overrides: toml::Table::new(),
         }
     }
 }
@@ -375,17 +388,19 @@ impl RelayConfig {
     pub fn implementation_groups(&self) -> Result<Vec<ImplementationGroup>, ConfigError> {
         let mut out: Vec<ImplementationGroup> = Vec::new();
         let mut sum = 0.0;
-        if self.implementations.len() > MAX_IMPLEMENTATION_GROUPS {
+        let entries = self.mix_entries()?;
+        let entries = entries.as_deref().unwrap_or(&self.implementations);
+        if entries.len() > MAX_IMPLEMENTATION_GROUPS {
             return Err(ConfigError::new(
                 "relay.implementations",
                 format!(
                     "{} entries; at most {MAX_IMPLEMENTATION_GROUPS}",
-                    self.implementations.len()
+                    entries.len()
                 ),
                 "merge entries with the same profile and settings",
             ));
         }
-        for (i, e) in self.implementations.iter().enumerate() {
+        for (i, e) in entries.iter().enumerate() {
             let at = format!("relay.implementations[{i}]");
             let Some(imp) = Implementation::from_name(&e.profile) else {
                 return Err(ConfigError::new(
@@ -442,6 +457,42 @@ impl RelayConfig {
         Ok(out)
     }
 
+    /// The entries `mix` stands for (`None` when it is empty).
+    fn mix_entries(&self) -> Result<Option<Vec<ImplementationSpec>>, ConfigError> {
+        if self.mix.is_empty() {
+            return Ok(None);
+        }
+        if !self.implementations.is_empty() {
+            return Err(ConfigError::new(
+                "relay.mix",
+                "given together with [[relay.implementations]]",
+                "use one of the two",
+            ));
+        }
+        let mut out = Vec::new();
+        for part in self.mix.split('+') {
+            let (profile, fraction) = match part.split_once(':') {
+                None => (part.trim(), Ok(1.0)),
+                Some((p, f)) => (p.trim(), f.trim().parse::<f64>()),
+            };
+            let Ok(fraction) = fraction else {
+                return Err(ConfigError::new(
+                    "relay.mix",
+                    format!("`{part}`: the fraction is not a number"),
+                    "write profile:fraction entries joined by `+`, e.g. \
+                     \"nim-libp2p:0.3+go-libp2p:0.7\"",
+                ));
+            };
+            out.push(ImplementationSpec {
+                profile: profile.to_owned(),
+                fraction,
+                group: None,
+                overrides: toml::Table::new(),
+            });
+        }
+        Ok(Some(out))
+    }
+
     /// This configuration as `imp` runs it, with `overrides` applied and validated.
     fn resolve(
         &self,
@@ -451,20 +502,30 @@ impl RelayConfig {
     ) -> Result<RelayConfig, ConfigError> {
         let base = RelayConfig {
             implementations: Vec::new(),
+            mix: String::new(),
+            profile_overrides: toml::Table::new(),
             ..self.clone()
         };
         let preset = imp.preset(&base);
-        let cfg = if overrides.is_empty() {
+        let cfg = if overrides.is_empty() && self.profile_overrides.is_empty() {
             preset
         } else {
-            if overrides.contains_key("implementations") {
-                return Err(ConfigError::new(
-                    format!("{at}.overrides.implementations"),
-                    "an entry cannot list implementations",
-                    "remove it from the overrides",
-                ));
+            for (o, name) in [
+                (&self.profile_overrides, "relay.profile_overrides"),
+                (overrides, &format!("{at}.overrides")),
+            ] {
+                for k in ["implementations", "mix", "profile_overrides"] {
+                    if o.contains_key(k) {
+                        return Err(ConfigError::new(
+                            format!("{name}.{k}"),
+                            "implementation settings cannot be overridden",
+                            "remove it from the overrides",
+                        ));
+                    }
+                }
             }
             let mut table = toml::Table::try_from(&preset).expect("a configuration serializes");
+            merge(&mut table, &self.profile_overrides);
             merge(&mut table, overrides);
             RelayConfig::deserialize(table).map_err(|e| {
                 ConfigError::new(
@@ -953,6 +1014,34 @@ mod tests {
             assert_eq!(e.field, field, "{e}");
             assert!(!e.fix.is_empty());
         }
+    }
+
+    #[test]
+    fn mix_shorthand_and_profile_overrides() {
+        let c = with_entries(
+            "mix = \"nim-libp2p:0.3+go-libp2p:0.7\"\n\
+             profile_overrides = { d = 8, d_low = 6, d_high = 12, d_lazy = 8 }\n",
+        );
+        let g = c.implementation_groups().unwrap();
+        let names: Vec<&str> = g.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(names, ["nim-libp2p", "go-libp2p"]);
+        assert_eq!(g[1].fraction, 0.7);
+        for x in &g {
+            assert_eq!((x.config.d, x.config.d_low, x.config.d_high), (8, 6, 12));
+        }
+        // The preset's other values stay: go-waku's D_out 3, no IDONTWANT.
+        assert_eq!(g[1].config.d_out, 3);
+        assert!(!g[1].config.idontwant);
+        let one = with_entries("mix = \"rust-libp2p\"\n");
+        assert_eq!(one.implementation_groups().unwrap()[0].fraction, 1.0);
+        let bad = with_entries("mix = \"go-libp2p:x\"\n")
+            .validate()
+            .unwrap_err();
+        assert_eq!(bad.field, "relay.mix");
+        let bad = with_entries("mix = \"go-libp2p:0.5\"\n")
+            .validate()
+            .unwrap_err();
+        assert_eq!(bad.field, "relay.implementations.fraction");
     }
 
     #[test]
