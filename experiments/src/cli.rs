@@ -835,6 +835,10 @@ impl ModelTask for ValidateTask<'_> {
             .with_context(|| format!("invalid scenario `{}`", self.spec))?;
         check_memory::<M>(&[&s], 1, self.force, true)?;
         print!("{}", runner::scenario_toml(&s)?);
+        print!(
+            "{}",
+            M::notes(&s).with_context(|| format!("scenario `{}`", self.spec))?
+        );
         Ok(EXIT_OK)
     }
 }

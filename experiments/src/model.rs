@@ -58,6 +58,11 @@ pub trait Model: Sync {
     fn memory_estimate(_s: &Scenario<Self::Params>) -> Option<MemoryEstimate> {
         None
     }
+    /// Figures derived from a valid scenario that `wakusim validate` prints after it, as TOML
+    /// comment lines (e.g. RLN's capacity bounds); empty (the default) when none.
+    fn notes(_s: &Scenario<Self::Params>) -> Result<String, ModelError> {
+        Ok(String::new())
+    }
 }
 
 /// An estimate of a run's peak memory.

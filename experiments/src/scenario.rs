@@ -64,7 +64,7 @@ pub const MAX_EXTENDS_DEPTH: usize = 32;
 /// absolute, so that the resolved scenario (what `wakusim validate` prints and a run's
 /// `scenario.toml` holds) names the same file wherever it is read from. A path in a bundled
 /// scenario stays as written (relative to the working directory).
-pub const PATH_FIELDS: &[&str] = &["network.topology.path"];
+pub const PATH_FIELDS: &[&str] = &["network.topology.path", "rln.membership_file"];
 
 /// Makes every relative path of [`PATH_FIELDS`] in `table` absolute, taken from `base`.
 fn resolve_paths(table: &mut Table, base: &Path) {

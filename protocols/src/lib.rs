@@ -126,6 +126,7 @@ pub mod node;
 pub mod peer_manager;
 pub mod proto;
 pub mod relay;
+pub mod rln;
 pub mod sharding;
 pub mod testing;
 pub mod wire;

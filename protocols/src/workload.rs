@@ -94,6 +94,11 @@ pub struct StreamConfig {
     /// How publishers sign on protected shards: `"auto"` (they hold the key), `"none"`,
     /// `"bad"` (a wrong key). Default `"auto"`.
     pub signing: Signing,
+    /// The publishers are RLN spammers of this kind ([`crate::rln::SpamKind`]:
+    /// `"double_signal"`, `"invalid_proof"`, `"replay"`, `"stale_epoch"`, `"non_member"`);
+    /// needs `[rln]`. Default: none (honest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spam: Option<crate::rln::SpamKind>,
 }
 
 /// A range of topics, both ends included.
@@ -125,6 +130,7 @@ impl Default for StreamConfig {
             autoshard: false,
             every_topic: None,
             signing: Signing::Auto,
+            spam: None,
         }
     }
 }
@@ -218,6 +224,13 @@ impl WorkloadConfig {
                         f("publishers.count"),
                         "must be at least 1",
                         "give a positive count or remove the stream",
+                    ));
+                }
+                Publishers::Count(c) if s.spam.is_some() && *c as usize > nodes => {
+                    return Err(ConfigError::new(
+                        f("publishers.count"),
+                        format!("{c} spammers for a run of {nodes} nodes"),
+                        format!("give at most {nodes} spammers"),
                     ));
                 }
                 Publishers::Count(_) => {}

@@ -37,6 +37,8 @@ pub struct Prepared {
     /// without `[[relay.implementations]]`).
     pub(super) impl_names: Vec<(String, String)>,
     pub(super) impl_of: Vec<u8>,
+    /// RLN's shared data and (node, largest message bytes) of each topic's publishers.
+    pub(super) rln: Option<(Rc<crate::rln::RlnShared>, super::rln::Publishing)>,
 }
 
 /// Validates the input and builds the engine (nodes, connections, faults, commands) without
@@ -50,6 +52,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         peer_manager,
         app,
         identify,
+        rln: rln_in,
     } = input;
     let (pm_cfg, bootstrap, relay_capable) = match peer_manager {
         Some(PeerManagerInput {
@@ -175,6 +178,21 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         }
     }
     let plan = workload.plan(run_in.seed, n, &subscribers, warm, end);
+    let rln = match rln_in {
+        Some(r) => Some(Rc::new(super::rln::shared(r, &plan, n)?)),
+        None => {
+            if let Some(i) = workload.streams.iter().position(|s| s.spam.is_some()) {
+                return Err(SimInputError::Workload(
+                    crate::relay::config::ConfigError::new(
+                        format!("workload.streams[{i}].spam"),
+                        "RLN spammers need RLN",
+                        "add an [rln] section or remove `spam`",
+                    ),
+                ));
+            }
+            None
+        }
+    };
 
     // Who is offline when, for delivery eligibility.
     let mut churn: Vec<Vec<(SimTime, bool)>> = vec![Vec::new(); n];
@@ -196,7 +214,21 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
             }
         })
         .collect();
-    let eligibility = Eligibility::new(&subs, topics.len(), churn);
+    // Who should receive honest messages: subscribers, but not RLN spammers (their honest
+    // peers cut them off).
+    let receivers: Vec<Vec<TopicIdx>> = match &rln {
+        Some(r) => subs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| if r.spammers[i] { Vec::new() } else { s.clone() })
+            .collect(),
+        None => Vec::new(),
+    };
+    let eligibility = Eligibility::new(
+        if rln.is_some() { &receivers } else { &subs },
+        topics.len(),
+        churn,
+    );
     let until = SimTime::from_nanos(
         end.as_nanos()
             .saturating_sub(run_in.delivery_grace.as_nanos()),
@@ -213,6 +245,12 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         net.ip_groups.clone(),
     );
     relay.protected = ProtectedTopics::new(relay_in.protected_topics.iter().map(|&t| TopicIdx(t)));
+    relay.rln = rln.clone();
+    let rln_publishing = if rln.is_some() {
+        super::rln::publishing(&plan, topics.len())
+    } else {
+        Vec::new()
+    };
     // Implementation groups: one shared record each, nodes assigned by the run's seed.
     let impl_groups = relay_in
         .config
@@ -239,6 +277,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
                     RelayShared::new(g.config.clone(), topics.clone(), net.ip_groups.clone());
                 sh.protected = relay.protected.clone();
                 sh.validators = relay.validators.clone();
+                sh.rln = relay.rln.clone();
                 sh.rules = g.implementation;
                 sh.group = gi as u8;
                 Rc::new(sh)
@@ -267,6 +306,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
             transport: None,
             peer_manager: pm,
             identify: identify.map(|c| Rc::new(IdentifyShared::new(c))),
+            rln: rln.clone(),
         },
         workload: plan,
         seed: run_in.seed,
@@ -336,6 +376,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         relay_capable,
         impl_names,
         impl_of,
+        rln: rln.map(|r| (r, rln_publishing)),
     })
 }
 
@@ -351,6 +392,12 @@ fn run_categories(sh: &ProtocolShared) -> usize {
             .find(|(g, _)| *g == f)
             .map_or(0, |(_, r)| r.end)
     };
-    let last = present.iter().map(|f| end(f)).max().unwrap_or(0);
+    // A protocol without categories (RLN) adds no rows.
+    let last = present
+        .iter()
+        .filter(|f| ranges.iter().any(|(g, r)| g == *f && !r.is_empty()))
+        .map(|f| end(f))
+        .max()
+        .unwrap_or(0);
     last.max(end("peer_manager")) as usize
 }

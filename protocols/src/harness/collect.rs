@@ -296,6 +296,27 @@ pub(super) fn collect(
             )
         })
         .collect();
+    let rln = p.rln.as_ref().map(|(sh, publishing)| {
+        // Spammer-honest connections still open at the end.
+        let left = (0..n)
+            .filter(|&i| super::rln::is_spammer(sh, NodeId(i as u32)))
+            .filter_map(|i| e.nodes()[i].relay())
+            .map(|r| {
+                r.peers()
+                    .filter(|&q| !super::rln::is_spammer(sh, q))
+                    .count() as u64
+            })
+            .sum();
+        super::rln::output(
+            sh,
+            publishing,
+            &p.topics,
+            obs,
+            SimTime::ZERO + p.warmup,
+            end,
+            left,
+        )
+    });
     SimOutput {
         categories,
         framing_category: <Transport as Member>::OFFSET as usize,
@@ -328,5 +349,6 @@ pub(super) fn collect(
         peer_manager: PeerManagerOutput {
             counters: pm_counters,
         },
+        rln,
     }
 }

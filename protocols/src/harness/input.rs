@@ -29,6 +29,23 @@ pub struct SimInput {
     pub app: AppInput,
     /// libp2p identify on every connection ([`crate::identify`]); `None` (the default): off.
     pub identify: Option<IdentifyConfig>,
+    /// RLN rate limiting ([`crate::rln`]); `None` (the default): off.
+    pub rln: Option<RlnInput>,
+}
+
+/// RLN rate limiting: its settings, memberships and each node's CPU factor.
+#[derive(Clone, Debug, Default)]
+pub struct RlnInput {
+    /// The settings (`[rln]`).
+    pub config: crate::rln::config::RlnConfig,
+    /// Memberships besides `config.members` (e.g. read from `membership_file`). When both
+    /// are empty, every workload publisher but non-member spammers registers before the run.
+    pub members: Vec<crate::rln::config::MemberSpec>,
+    /// Each node's CPU factor (empty, the default: 1 everywhere).
+    pub cpu_factor: Vec<f64>,
+    /// Record every verdict ([`super::RlnOutput::trace`]; for tests: one entry per
+    /// validation). Default false.
+    pub trace: bool,
 }
 
 /// The run: seed, duration, measurement settings, engine choices.
@@ -183,6 +200,7 @@ impl SimInput {
             peer_manager: None,
             app: AppInput::default(),
             identify: None,
+            rln: None,
         }
     }
 }
@@ -199,6 +217,9 @@ pub enum SimInputError {
     /// The peer manager configuration is invalid.
     #[error("{0}")]
     PeerManager(ConfigError),
+    /// The RLN configuration is invalid.
+    #[error("{0}")]
+    Rln(ConfigError),
     /// The engine refused the network.
     #[error("engine: {0}")]
     Engine(#[from] SimError),

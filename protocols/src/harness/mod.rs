@@ -25,19 +25,21 @@ mod build;
 mod collect;
 mod input;
 mod output;
+mod rln;
 mod run;
 
 pub use build::{Prepared, build};
 pub use input::{
-    AppInput, NetworkInput, PeerManagerInput, RelayInput, RunInput, ShardingInput, SimInput,
-    SimInputError,
+    AppInput, NetworkInput, PeerManagerInput, RelayInput, RlnInput, RunInput, ShardingInput,
+    SimInput, SimInputError,
 };
 pub use output::{
     Bandwidth, Delivery, DeliveryPoint, Duplicates, ImplOutput, Latency, MeshSample,
     MessageDelivery, NodeSummary, NodeTraffic, OverlayOutput, PeerManagerOutput, PublishStats,
-    RelayOutput, SimOutput, TrafficPoint,
+    RelayOutput, RlnOutput, SimOutput, TraceEntry, TrafficPoint,
 };
-pub use run::{run, run_prepared};
+pub use rln::publishing as rln_publishing;
+pub use run::{rln_capacity, run, run_prepared};
 
 /// Node count from which the harness asks the engine for its radix-heap event queue (both
 /// queues give identical runs; only speed differs). Measured on the relay-10k scenario: the

@@ -202,6 +202,66 @@ pub struct SimOutput {
     pub overlay: OverlayOutput,
     /// The peer manager.
     pub peer_manager: PeerManagerOutput,
+    /// RLN (`None`: the run has no RLN).
+    pub rln: Option<RlnOutput>,
+}
+
+/// RLN's results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RlnOutput {
+    /// The default message limit per epoch.
+    pub limit: u32,
+    /// The epoch, in seconds.
+    pub epoch_s: u64,
+    /// Memberships.
+    pub members: u32,
+    /// Merkle roots over the run (the initial one included).
+    pub roots: u32,
+    /// RLN counters (name, value), [`crate::rln::RlnCounter`].
+    pub counters: Vec<(String, u64)>,
+    /// Per spam kind that was sent: (name, excess spam messages published, of them accepted
+    /// by at least one honest node).
+    pub spam_by_kind: Vec<(String, u64, u64)>,
+    /// Seconds from a spammer's first excess spam to each disconnection of it by an honest
+    /// peer for its score, ascending.
+    pub disconnect_delays_s: Vec<f64>,
+    /// Connections between a spammer and an honest node still open at the end.
+    pub spammer_links_left: u64,
+    /// CPU seconds charged for proof generation, per node.
+    pub proof_cpu_s: Vec<f64>,
+    /// CPU seconds charged for proof verification, per node.
+    pub verify_cpu_s: Vec<f64>,
+    /// Capacity bounds per shard.
+    pub capacity: Vec<crate::rln::capacity::ShardCapacity>,
+    /// Measured traffic per shard over the measured window: (messages/s, bytes/s of the
+    /// serialized WakuMessages published).
+    pub measured: Vec<(f64, f64)>,
+    /// Every verdict, when [`super::RlnInput::trace`] is on (else empty).
+    pub trace: Vec<TraceEntry>,
+}
+
+/// One RLN verdict of a traced run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceEntry {
+    /// The validator.
+    pub node: u32,
+    /// The message's registry index.
+    pub seq: u32,
+    /// Accepted (else rejected).
+    pub accepted: bool,
+    /// The proof's member (`u32::MAX`: none).
+    pub member: u32,
+    /// The proof's epoch.
+    pub epoch: u64,
+    /// The proof's nullifier (member and message id).
+    pub nullifier: u64,
+}
+
+impl RlnOutput {
+    /// An RLN counter by name (0 when unknown).
+    pub fn counter(&self, name: &str) -> u64 {
+        counter(&self.counters, name)
+    }
 }
 
 /// Relay's results.

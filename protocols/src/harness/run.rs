@@ -17,6 +17,20 @@ pub fn run(input: SimInput, progress: &dyn Fn(f64, u64)) -> Result<SimOutput, Si
     Ok(run_prepared(p, progress))
 }
 
+/// RLN's capacity bounds per shard for `input` (empty without RLN), from the memberships
+/// and the workload's publishers, without running it.
+pub fn rln_capacity(
+    input: SimInput,
+) -> Result<Vec<crate::rln::capacity::ShardCapacity>, SimInputError> {
+    let p = build(input)?;
+    Ok(match &p.rln {
+        Some((sh, publishing)) => {
+            crate::rln::capacity::capacity(&sh.membership, sh.cfg.epoch(), &p.topics, publishing)
+        }
+        None => Vec::new(),
+    })
+}
+
 /// Runs a prepared simulation to its end and collects the results.
 pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64, u64)) -> SimOutput {
     let end = SimTime::ZERO + p.duration;

@@ -46,6 +46,35 @@ impl WakuNode {
         let topic = TopicIdx(c.topic);
         // On a protected shard the signature fills `meta` (64 bytes).
         let (sig_bytes, signed) = c.signing.apply(sh.relay().protected.contains(topic));
+        if sh.protocols.rln.is_some() {
+            // With RLN every message carries a proof, made by RLN's publisher side first.
+            let shape = WakuMessageShape {
+                payload_bytes: payload,
+                content_topic_bytes: c.content_topic.len() as u32,
+                meta_bytes: if sig_bytes > 0 {
+                    sig_bytes
+                } else {
+                    c.meta_bytes
+                },
+                rln_proof: true,
+                ephemeral: c.ephemeral,
+            };
+            let ts = TIMESTAMP_EPOCH_NS + now.as_nanos();
+            let id = derive_msg_id(self.id.0, self.published, ts, &shape, &c.content_topic);
+            self.published += 1;
+            let req = crate::rln::Request {
+                created: now,
+                topic,
+                data_bytes: shape.encoded_len(),
+                id,
+                spam: c.spam,
+            };
+            self.rln_request(req, ctx);
+            if now + gap <= st.stop {
+                ctx.set_timer(gap, WakuTimer::Publish(s));
+            }
+            return;
+        }
         self.publish_one(
             topic,
             WakuMessageShape {

@@ -86,3 +86,69 @@ pub(crate) fn accept_inbound(
     }
     ok
 }
+
+/// RLN's publisher side hands a message to relay once its proof is generated: the message
+/// enters the run's registry (published when the application asked, so that its latency
+/// counts the proof's CPU time and any wait for the next epoch), its proof fields go to the
+/// message book, and relay publishes it.
+pub(crate) fn proof_done(node: &mut WakuNode, r: crate::rln::Ready, ctx: &mut Ctx<'_, WakuNode>) {
+    use crate::relay::PublishOutcome;
+    use crate::relay::message::WireMsg;
+    use crate::rln::{BookEntry, RlnCounter};
+    let sh = node.sh.clone();
+    let Some(rln) = sh.protocols.rln.as_ref() else {
+        return;
+    };
+    let req = r.req;
+    // A spammer's messages never count as honest ones (its peers cut it off).
+    let spam = req.spam.is_some() || rln.spammers[node.id.index()];
+    let seq = ctx
+        .observer()
+        .relay
+        .register(node.id, req.created, req.topic, req.data_bytes, spam);
+    rln.file(
+        seq,
+        BookEntry {
+            proof: r.proof,
+            publisher: node.id,
+            topic: req.topic,
+            spam: req.spam,
+            excess: r.excess,
+            accepted_by: 0,
+        },
+    );
+    if r.excess {
+        let now = ctx.now();
+        let mut t = rln.tally.borrow_mut();
+        t.count(RlnCounter::SpamPublished);
+        let f = &mut t.first_spam[node.id.index()];
+        if f.is_none() {
+            *f = Some(now);
+        }
+    }
+    let msg = WireMsg {
+        id: req.id,
+        seq,
+        data_bytes: req.data_bytes,
+        topic: req.topic,
+        hops: 0,
+        topic_len: sh.relay().topics.name_len(req.topic),
+        flags: 0,
+    };
+    let outcome = node
+        .with_relay(ctx, |r, io| r.publish(msg, io))
+        .unwrap_or(PublishOutcome::NoPeers);
+    ctx.observer().relay.published(seq, outcome);
+}
+
+impl WakuNode {
+    /// Hands an application's message to RLN's publisher side (the run has RLN).
+    pub(crate) fn rln_request(&mut self, req: crate::rln::Request, ctx: &mut Ctx<'_, Self>) {
+        if let Some((p, rng)) = self.protocols.rln.parts() {
+            p.request(
+                req,
+                &mut crate::node::io::NodeIo::new(ctx, rng, &mut self.buffer),
+            );
+        }
+    }
+}

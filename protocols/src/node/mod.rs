@@ -42,6 +42,7 @@ use crate::peer_manager::PeerManager;
 use crate::proto::Wire;
 use crate::relay::message::TopicIdx;
 use crate::relay::{Relay, RelayShared};
+use crate::rln::{Rln, RlnTimer};
 use crate::wire::Transport;
 use crate::workload::WorkloadPlan;
 use io::{NodeIo, SendBuffer};
@@ -52,6 +53,7 @@ crate::waku_protocols! {
     transport: Transport => Transport in Absent, stream "transport", "The transport: only its framing category.";
     peer_manager: PeerManager => PeerManager in Boxed, stream "peer_manager", "nwaku's peer manager with the metadata and ping protocols.";
     identify: Identify => Identify in Boxed, stream "identify", "libp2p identify.";
+    rln: Rln => Rln in Boxed, stream "rln", "RLN rate limiting: the publisher side (the limit, proofs).";
 }
 
 /// Nanoseconds added to simulated time for WakuMessage timestamps (a Unix time in 2023, so
@@ -223,6 +225,7 @@ impl Node for WakuNode {
             Input::Message { from, msg } => {
                 self.protocols.message(from, msg, ctx, &mut self.buffer)
             }
+            Input::Timer(WakuTimer::Rln(RlnTimer::ProofDone(r))) => glue::proof_done(self, *r, ctx),
             Input::Timer(t) => {
                 glue::before_timer(&mut self.protocols, &t);
                 if let Some(t) = self.protocols.timer(t, ctx, &mut self.buffer) {

@@ -164,14 +164,34 @@ impl Relay {
             }
             self.scratch = targets;
         }
-        if self.sh.validation_delay == SimDuration::ZERO {
+        let mut delay = self.sh.validation_delay;
+        if self.sh.rln.is_some()
+            && let Some(rln) = self.rln.as_mut()
+        {
+            // RLN's checks before the proof verification; the verification is CPU time.
+            match rln.precheck(&msg, ctx.now()) {
+                Some(cost) => delay += cost,
+                None => {
+                    self.rejected(from, msg.topic, ctx);
+                    return;
+                }
+            }
+        }
+        if delay == SimDuration::ZERO {
             self.validated(from, msg, &[], ctx);
         } else {
             self.validating.push((msg.id, Vec::new()));
-            ctx.compute(
-                self.sh.validation_delay,
-                RelayTimer::Validated { from, msg },
-            );
+            ctx.compute(delay, RelayTimer::Validated { from, msg });
+        }
+    }
+
+    /// A message from `from` on `t` failed validation: Reject (P4 for the sender).
+    fn rejected(&mut self, from: NodeId, t: TopicIdx, ctx: &mut impl Io<Relay>) {
+        ctx.report(RelayEvent::Count(RelayCounter::Rejected));
+        if self.is_subscribed(t)
+            && let Some(i) = self.peer_pos(from)
+        {
+            self.peers[i].stats.invalid_delivery(t);
         }
     }
 
@@ -184,15 +204,16 @@ impl Relay {
         ctx: &mut impl Io<Relay>,
     ) {
         let t = msg.topic;
-        let verdict = self.sh.validate(&msg);
+        let mut verdict = self.sh.validate(&msg);
+        if verdict == Validation::Accept
+            && self.sh.rln.is_some()
+            && let Some(rln) = self.rln.as_mut()
+        {
+            verdict = rln.finish(&msg, ctx.now());
+        }
         match verdict {
             Validation::Reject => {
-                ctx.report(RelayEvent::Count(RelayCounter::Rejected));
-                if self.is_subscribed(t)
-                    && let Some(i) = self.peer_pos(from)
-                {
-                    self.peers[i].stats.invalid_delivery(t);
-                }
+                self.rejected(from, t, ctx);
                 return;
             }
             Validation::Ignore => {

@@ -201,6 +201,9 @@ pub struct RelayShared {
     pub groups: Vec<Rc<RelayShared>>,
     /// Each node's index in `groups` (empty without groups).
     pub group_of: Vec<u8>,
+    /// RLN ([`crate::rln`]): when set, every relay runs its proof checks after the chain
+    /// (their CPU time on the compute queue). Default none.
+    pub rln: Option<Rc<crate::rln::RlnShared>>,
     heartbeat: SimDuration,
     seen_ttl: SimDuration,
     prune_backoff: SimDuration,
@@ -232,6 +235,7 @@ impl RelayShared {
             group: 0,
             groups: Vec::new(),
             group_of: Vec::new(),
+            rln: None,
         }
     }
 
@@ -369,6 +373,8 @@ pub struct Relay {
     subs_rpc: Option<Rc<Subscriptions>>,
     /// Buffers of the gossip emission, kept between heartbeats for their memory.
     gossip: GossipScratch,
+    /// RLN's validation state (when the run has RLN, [`RelayShared::rln`]).
+    rln: Option<Box<crate::rln::validator::RlnCheck>>,
 }
 
 /// Per-heartbeat buffers of [`Relay::emit_gossip`].
@@ -396,6 +402,10 @@ impl Relay {
     /// A relay for node `me`, subscribed to `topics`.
     pub fn new(sh: Rc<RelayShared>, me: NodeId, topics: &[TopicIdx]) -> Self {
         let cfg = &sh.cfg;
+        let rln = sh
+            .rln
+            .as_ref()
+            .map(|r| Box::new(crate::rln::validator::RlnCheck::new(r.clone(), me)));
         let mut r = Relay {
             seen: SeenCache::new(sh.seen_ttl),
             mcache: MessageCache::new(cfg.mcache_len as usize, cfg.mcache_gossip as usize),
@@ -415,6 +425,7 @@ impl Relay {
             hb: 0,
             scratch: Vec::new(),
             gossip: GossipScratch::default(),
+            rln,
         };
         for &t in topics {
             let k = r.topic_entry(t);

@@ -50,6 +50,9 @@ impl Relay {
         let bad = self.refresh_scores(now, true);
         self.retained.retain(|_, s| now <= s.expire);
         for p in bad {
+            if let Some(rln) = &self.sh.rln {
+                rln.graylisted(self.me, p, now);
+            }
             ctx.report(RelayEvent::Count(RelayCounter::GraylistDisconnect));
             self.drop_peer(p, ctx);
             ctx.disconnect(p);

@@ -32,6 +32,7 @@ mod network;
 mod peer_manager;
 mod relay;
 mod report;
+mod rln;
 mod sharding;
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +43,7 @@ use protocols::identify::IdentifyConfig;
 use protocols::peer_manager::PeerManagerConfig;
 use protocols::relay::config::RelayConfig;
 use protocols::relay::message::Topics;
+use protocols::rln::config::RlnConfig;
 use protocols::workload::WorkloadConfig;
 use topologies::{NetworkSpec, TopologyError};
 
@@ -87,6 +89,10 @@ pub struct WakuParams {
     /// `bandwidth.csv` as `identify/request` and `identify/response`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identify: Option<IdentifyConfig>,
+    /// `[rln]`: RLN rate limiting (absent: off). Writes `rln.csv`, `rln_spam.csv`, `rln/*`
+    /// counters and `rln_*` summary columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rln: Option<RlnConfig>,
 }
 
 /// `[metrics]`: measurement settings.
@@ -175,6 +181,20 @@ impl Model for Waku {
             }
         }
         let groups = group_names(&p.network);
+        if let Some(r) = &p.rln {
+            let classes = p
+                .network
+                .bandwidth
+                .classes()
+                .map(|c| c.names())
+                .unwrap_or_default();
+            rln::validate(r, nodes, &classes, &mut errors);
+        } else if let Some(i) = p.workload.streams.iter().position(|s| s.spam.is_some()) {
+            errors.push(FieldError::new(
+                format!("workload.streams[{i}].spam"),
+                "RLN spammers need RLN: add an [rln] section or remove `spam`",
+            ));
+        }
         sharding::validate(&p.shards, count, &groups, &mut errors);
         peer_manager::validate(p, nodes, &groups, &mut errors);
         seconds(
@@ -210,11 +230,37 @@ impl Model for Waku {
         Some(checks::memory(shape))
     }
 
+    fn notes(s: &Scenario<WakuParams>) -> Result<String, ModelError> {
+        if s.params.rln.is_none() {
+            return Ok(String::new());
+        }
+        let (input, _, _, _) = input(s, s.common.run.seed)?;
+        let caps = harness::rln_capacity(input).map_err(|e| ModelError::Other(e.to_string()))?;
+        Ok(rln::capacity_lines(&caps))
+    }
+
     fn run(
         s: &Scenario<WakuParams>,
         seed: u64,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<RunResult, ModelError> {
+        let (input, names, topics, subs) = input(s, seed)?;
+        let out = harness::run(input, &|sim_time_s, events| {
+            progress(Progress { sim_time_s, events })
+        })
+        .map_err(|e| ModelError::Other(e.to_string()))?;
+        Ok(report::report(s, &out, &names, &topics, &subs))
+    }
+}
+
+/// The harness input of one run of `s` with `seed`, with the group names, topic names and
+/// subscriptions the report needs.
+#[allow(clippy::type_complexity)]
+fn input(
+    s: &Scenario<WakuParams>,
+    seed: u64,
+) -> Result<(SimInput, Vec<String>, Vec<String>, Vec<Vec<u16>>), ModelError> {
+    {
         let p = &s.params;
         let run = &s.common.run;
         let duration_t = duration("run.duration_s", run.duration_s)?;
@@ -231,6 +277,10 @@ impl Model for Waku {
         let names = group_names(&p.network);
         let subs = sharding::subscriptions(&p.shards, &groups, &names, seed);
         let pm = peer_manager::input(p, seed, n, &groups, &names, topics.len(), &subs);
+        let rln = match &p.rln {
+            Some(r) => Some(rln::input(r, &net).map_err(ModelError::Field)?),
+            None => None,
+        };
         let input = SimInput {
             run: RunInput {
                 seed,
@@ -250,16 +300,13 @@ impl Model for Waku {
             sharding: sharding::input(&p.shards, topics.clone(), subs.clone()),
             peer_manager: pm,
             identify: p.identify.clone(),
+            rln,
             app: AppInput {
                 workload: p.workload.clone(),
                 commands: Vec::new(),
             },
         };
-        let out = harness::run(input, &|sim_time_s, events| {
-            progress(Progress { sim_time_s, events })
-        })
-        .map_err(|e| ModelError::Other(e.to_string()))?;
-        Ok(report::report(s, &out, &names, &topics, &subs))
+        Ok((input, names, topics, subs))
     }
 }
 

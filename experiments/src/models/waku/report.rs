@@ -286,6 +286,7 @@ pub(super) fn report(
     extra.extend(overlay.summary);
     let dissemination = dissemination_report(out);
     extra.extend(dissemination.summary);
+    let rln_tables = super::rln::report(out, &mut extra);
 
     // Without a message in the measured window, delivery, latency and duplicates are
     // undefined: NaN, written as empty cells.
@@ -401,12 +402,19 @@ pub(super) fn report(
                             .iter()
                             .map(|(k, v)| vec![format!("drop/{k}"), v.to_string()]),
                     )
+                    .chain(
+                        out.rln
+                            .iter()
+                            .flat_map(|r| r.counters.iter())
+                            .map(|(k, v)| vec![format!("rln/{k}"), v.to_string()]),
+                    )
                     .collect(),
             },
         ];
     let mut tables = tables;
     tables.push(dissemination.table);
     tables.extend(overlay.tables);
+    tables.extend(rln_tables.into_iter().flatten());
 
     RunResult {
         summary,
