@@ -62,6 +62,10 @@ fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
 /// A figure that can be drawn on any backend.
 trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()>;
+    /// Width and height in pixels.
+    fn size(&self) -> (u32, u32) {
+        SIZE
+    }
 }
 
 /// Draws `fig` to `<dir>/<stem>.<ext>` for every format; returns the file names written.
@@ -80,7 +84,7 @@ fn render(
             PlotFormat::Svg => {
                 let mut svg = String::new();
                 {
-                    let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+                    let root = SVGBackend::with_string(&mut svg, fig.size()).into_drawing_area();
                     root.fill(&WHITE).map_err(err)?;
                     fig.draw(&root)?;
                     root.present().map_err(err)?;
@@ -93,7 +97,7 @@ fn render(
                 // name keeps `.png`; it is renamed over the final name once complete.
                 let tmp = dir.join(format!(".{stem}.{}.tmp.png", std::process::id()));
                 let drawn = (|| {
-                    let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
+                    let root = BitMapBackend::new(&tmp, fig.size()).into_drawing_area();
                     root.fill(&WHITE).map_err(err)?;
                     fig.draw(&root)?;
                     root.present().map_err(err)?;
@@ -800,11 +804,14 @@ fn dissemination_figure(t: &CsvTable) -> Option<DisseminationFigure> {
 
 /// Metrics of `sweep.csv` drawn against each swept parameter.
 /// Metrics a run does not have (the flood model has no mesh health) are left out.
-pub const SWEEP_METRICS: [&str; 4] = [
+pub const SWEEP_METRICS: [&str; 7] = [
     "latency_p95_ms",
     "delivery_rate_mean",
     "bandwidth_out_mean_bytes_per_sec",
     "mesh_healthy_fraction",
+    "duplicates_mean",
+    "dissemination_p95_mean_ms",
+    "mesh_size_mean",
 ];
 
 /// The unit of a `sweep.csv` metric, from its name.
@@ -856,6 +863,11 @@ const LINE_COLORS: [RGBColor; 8] = [
 ];
 
 impl Figure for SweepFigure {
+    /// Two panels a row, 240 pixels each (at least the standard size).
+    fn size(&self) -> (u32, u32) {
+        let rows = self.panels.len().div_ceil(2) as u32;
+        (SIZE.0, SIZE.1.max(120 + 240 * rows))
+    }
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
         let band = if self.seeds > 1 {
             format!(
@@ -1145,19 +1157,40 @@ fn sweep_figure(t: &CsvTable, param: &str, params: &[String]) -> Option<SweepFig
         .filter(|p| p.as_str() != param)
         .filter_map(|p| Some((p.as_str(), t.column(p)?)))
         .collect();
-    // The swept values, numerically sorted.
+    // The swept values, numerically sorted; values that are not all numbers (profile names,
+    // booleans) are categories, in the order of the rows.
+    let numeric = t
+        .rows
+        .iter()
+        .filter_map(|r| r.get(pi))
+        .all(|v| v.parse::<f64>().is_ok());
+    let mut categories: Vec<String> = Vec::new();
+    if !numeric {
+        for r in &t.rows {
+            if let Some(v) = r.get(pi).filter(|v| !categories.contains(v)) {
+                categories.push(v.clone());
+            }
+        }
+    }
+    let position = |v: &String| -> Option<f64> {
+        if numeric {
+            v.parse().ok()
+        } else {
+            categories.iter().position(|c| c == v).map(|i| i as f64)
+        }
+    };
     let mut values: Vec<(f64, String)> = t
         .rows
         .iter()
         .filter_map(|r| {
             let v = r.get(pi)?;
-            Some((v.parse().ok()?, v.clone()))
+            Some((position(v)?, v.clone()))
         })
         .collect();
     values.sort_by(|a, b| a.0.total_cmp(&b.0));
     values.dedup_by(|a, b| a.0 == b.0);
     let index = |r: &Vec<String>| -> Option<usize> {
-        let v: f64 = r.get(pi)?.parse().ok()?;
+        let v = position(r.get(pi)?)?;
         values.iter().position(|x| x.0 == v)
     };
     // Lines: combinations of the other parameters, in the order of the rows.
@@ -1233,7 +1266,8 @@ fn sweep_figure(t: &CsvTable, param: &str, params: &[String]) -> Option<SweepFig
     })
 }
 
-/// Draws a sweep's plots from `sweep.csv`: for each numeric swept parameter, the metrics of
+/// Draws a sweep's plots from `sweep.csv`: for each swept parameter (numbers in order, other
+/// values as categories in the order of the runs), the metrics of
 /// [`SWEEP_METRICS`] against it, one line per combination of the other swept parameters
 /// (mean over seeds, error bars ± 1 standard deviation, every run as a faint dot).
 pub fn plot_sweep(
@@ -1353,6 +1387,26 @@ mod tests {
         assert_eq!(lines[0].points[0], (0, 110.0, 110.0 - sd, 110.0 + sd));
         assert_eq!(lines[1].points[1], (1, 80.0, 80.0, 80.0));
         assert_eq!(fig.panels[0].runs.len(), 8);
+    }
+
+    #[test]
+    fn categorical_sweep_values_keep_the_order_of_the_runs() {
+        // Profile names and booleans are not numbers: categories in row order.
+        let t = table(
+            "run_id,point,p,i,seed,duplicates_mean\n\
+             p0-s1,0,nim,false,1,6\np1-s1,1,nim,true,1,5\n\
+             p2-s1,2,go,false,1,4\np3-s1,3,go,true,1,3",
+        );
+        let params = ["p".to_owned(), "i".to_owned()];
+        let fig = sweep_figure(&t, "p", &params).unwrap();
+        assert_eq!(fig.xs, vec!["nim".to_owned(), "go".to_owned()]);
+        let lines = &fig.panels[0].lines;
+        assert_eq!(lines[0].label, "i=false");
+        // nim (x 0) then go (x 1) on the IDONTWANT-off line: 6, then 4.
+        assert_eq!(lines[0].points[0].1, 6.0);
+        assert_eq!(lines[0].points[1], (1, 4.0, 4.0, 4.0));
+        let fig = sweep_figure(&t, "i", &params).unwrap();
+        assert_eq!(fig.xs, vec!["false".to_owned(), "true".to_owned()]);
     }
 
     #[test]

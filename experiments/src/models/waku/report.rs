@@ -251,6 +251,20 @@ pub(super) fn report(
     for (name, v) in &out.drops {
         extra.push((format!("drops_{name}"), *v as f64));
     }
+    // With implementation groups: the mean mesh size over every group, weighted by nodes.
+    let imps = &out.relay.implementations;
+    if !imps.is_empty() {
+        let (sum, w) = imps
+            .iter()
+            .filter(|m| m.mesh_mean.is_finite())
+            .fold((0.0, 0.0), |a, m| {
+                (a.0 + m.mesh_mean * m.nodes as f64, a.1 + m.nodes as f64)
+            });
+        extra.push((
+            "mesh_size_mean".to_owned(),
+            if w > 0.0 { sum / w } else { f64::NAN },
+        ));
+    }
     // Per implementation group: impl_<label>_* (the label with `-` as `_`).
     for (gi, m) in out.relay.implementations.iter().enumerate() {
         let key = m.name.replace('-', "_");
