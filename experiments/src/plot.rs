@@ -814,12 +814,27 @@ pub const SWEEP_METRICS: [&str; 7] = [
     "mesh_size_mean",
 ];
 
+/// Metrics drawn besides [`SWEEP_METRICS`] when the sweep's runs have RLN (`rln_limit` in
+/// `sweep.csv`): median latency (proofs add to it), messages held or dropped by the limit, and
+/// the busiest shard's measured traffic against the memberships' bound.
+pub const SWEEP_RLN_METRICS: [&str; 5] = [
+    "latency_p50_ms",
+    "rln_dropped_over_limit",
+    "rln_measured_msgs_per_s",
+    "rln_planned_msgs_per_s",
+    "rln_verify_cpu_mean_s",
+];
+
 /// The unit of a `sweep.csv` metric, from its name.
 fn metric_unit(metric: &str) -> &'static str {
     if metric.ends_with("_ms") {
         "ms"
     } else if metric.contains("bytes_per_sec") {
         "bytes/s per node"
+    } else if metric.ends_with("msgs_per_s") {
+        "messages/s per shard"
+    } else if metric.ends_with("_s") {
+        "s"
     } else if metric.contains("fraction") || metric.contains("rate") {
         "fraction"
     } else {
@@ -1215,7 +1230,12 @@ fn sweep_figure(t: &CsvTable, param: &str, params: &[String]) -> Option<SweepFig
         s.len()
     });
     let mut panels = Vec::new();
-    for metric in SWEEP_METRICS {
+    let rln: &[&str] = if t.column("rln_limit").is_some() {
+        &SWEEP_RLN_METRICS
+    } else {
+        &[]
+    };
+    for &metric in SWEEP_METRICS.iter().chain(rln) {
         let Some(mi) = t.column(metric) else { continue };
         let val = |r: &Vec<String>| -> Option<f64> {
             r.get(mi)?.parse().ok().filter(|v: &f64| v.is_finite())

@@ -56,6 +56,9 @@ pub struct MemberSpec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RlnConfig {
+    /// Whether RLN runs (`false`: as if the section were absent; lets a sweep or `--set`
+    /// compare a run with and without RLN). Default true.
+    pub enabled: bool,
     /// Where `user_message_limit` and `epoch_s` come from when not given. Default `"nwaku"`.
     pub preset: Preset,
     /// Messages a member may publish per epoch (RLNv2 message ids `0..limit`). Default: the
@@ -114,6 +117,7 @@ pub struct RlnConfig {
 impl Default for RlnConfig {
     fn default() -> Self {
         RlnConfig {
+            enabled: true,
             preset: Preset::Nwaku,
             user_message_limit: None,
             epoch_s: None,

@@ -181,7 +181,7 @@ impl Model for Waku {
             }
         }
         let groups = group_names(&p.network);
-        if let Some(r) = &p.rln {
+        if let Some(r) = p.rln.as_ref().filter(|r| r.enabled) {
             let classes = p
                 .network
                 .bandwidth
@@ -231,7 +231,7 @@ impl Model for Waku {
     }
 
     fn notes(s: &Scenario<WakuParams>) -> Result<String, ModelError> {
-        if s.params.rln.is_none() {
+        if !s.params.rln.as_ref().is_some_and(|r| r.enabled) {
             return Ok(String::new());
         }
         let (input, _, _, _) = input(s, s.common.run.seed)?;
@@ -277,7 +277,7 @@ fn input(
         let names = group_names(&p.network);
         let subs = sharding::subscriptions(&p.shards, &groups, &names, seed);
         let pm = peer_manager::input(p, seed, n, &groups, &names, topics.len(), &subs);
-        let rln = match &p.rln {
+        let rln = match p.rln.as_ref().filter(|r| r.enabled) {
             Some(r) => Some(rln::input(r, &net).map_err(ModelError::Field)?),
             None => None,
         };

@@ -163,6 +163,32 @@ pub(super) fn report(out: &SimOutput, extra: &mut Vec<(String, f64)>) -> Option<
         ("rln_verify_cpu_mean_s", mean(&r.verify_cpu_s)),
         ("rln_verify_cpu_max_s", maxf(&r.verify_cpu_s)),
         (
+            "rln_bound_msgs_per_s",
+            r.capacity.first().map_or(0.0, |c| c.network_msgs_per_s),
+        ),
+        (
+            "rln_planned_msgs_per_s",
+            r.capacity
+                .iter()
+                .map(|c| c.planned_msgs_per_s)
+                .fold(0.0, f64::max),
+        ),
+        (
+            "rln_planned_bytes_per_s",
+            r.capacity
+                .iter()
+                .map(|c| c.planned_bytes_per_s)
+                .fold(0.0, f64::max),
+        ),
+        (
+            "rln_measured_msgs_per_s",
+            r.measured.iter().map(|m| m.0).fold(0.0, f64::max),
+        ),
+        (
+            "rln_measured_bytes_per_s",
+            r.measured.iter().map(|m| m.1).fold(0.0, f64::max),
+        ),
+        (
             "rln_proof_bytes_out_mean_per_s",
             proof_bytes.iter().sum::<f64>() / proof_bytes.len().max(1) as f64,
         ),
