@@ -40,6 +40,13 @@ pub trait Wire {
     fn passive(&self) -> bool {
         false
     }
+    /// Transport framing bytes of the message, whose wire size is `wire`: the stream
+    /// transport's ([`crate::wire::framing_bytes`]) by default; 0 for a protocol that sends
+    /// datagrams (their UDP/IP headers are not counted, as TCP/IP headers are not).
+    #[inline(always)]
+    fn framing_bytes(&self, wire: u32) -> u32 {
+        crate::wire::framing_bytes(wire)
+    }
 }
 
 /// A Waku protocol: one node's state machine for it.
@@ -123,6 +130,10 @@ pub trait Io<P: Protocol> {
     }
     /// [`Io::send`] for a caller that has computed `wire` = `msg.wire_bytes()`.
     fn send_sized(&mut self, to: NodeId, msg: P::Msg, wire: u32) -> Option<SimTime>;
+    /// Sends `msg` to `to` as a datagram: no connection needed, may be lost in the network
+    /// (`network.datagram_loss`), not ordered. False when the upload link refused it (the
+    /// backlog bound).
+    fn send_datagram(&mut self, to: NodeId, msg: P::Msg) -> bool;
     /// Fires `timer` after `delay`.
     fn set_timer(&mut self, delay: SimDuration, timer: P::Timer) -> TimerId;
     /// Cancels a timer; false when it already fired or was cancelled.

@@ -81,6 +81,10 @@ impl<P: Protocol> Io<P> for Recorder<P> {
         self.sent.push((to, msg));
         Some(self.now + self.write_time)
     }
+    fn send_datagram(&mut self, to: NodeId, msg: P::Msg) -> bool {
+        self.sent.push((to, msg));
+        true
+    }
     fn set_timer(&mut self, delay: SimDuration, timer: P::Timer) -> TimerId {
         self.timers.push((self.now + delay, timer));
         self.next_timer += 1;

@@ -15,6 +15,8 @@
 //! random peers on that shard. The last two stand in for what discovery would have found
 //! (nwaku's discv5 loop keeps the peers that share a shard with the node).
 
+pub mod discv5;
+
 use std::rc::Rc;
 
 use rand::seq::index::sample;
@@ -32,7 +34,7 @@ pub enum PeerOrigin {
     Bootstrap,
     /// The peer connected to this node.
     Inbound,
-    /// discv5 (to come).
+    /// discv5 ([`discv5`]).
     Discv5,
     /// Rendezvous (to come).
     Rendezvous,

@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use sim_core::{Category, Engine, EngineConfig, Fault, NodeId, QueueKind, SimDuration, SimTime};
 
+use crate::discovery::discv5::Discv5Shared;
 use crate::discovery::{Bootstrap, PeerSource};
 use crate::identify::IdentifyShared;
 use crate::node::registry::Member;
@@ -53,6 +54,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         app,
         identify,
         rln: rln_in,
+        discv5,
     } = input;
     let (pm_cfg, bootstrap, relay_capable) = match peer_manager {
         Some(PeerManagerInput {
@@ -299,6 +301,49 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         Rc::new(sh)
     });
     let out_target = pm.as_ref().map_or(0, |p| p.limits.out_target);
+    let discv5 = match discv5 {
+        None => None,
+        Some(d) => {
+            d.config.validate(n).map_err(SimInputError::Discovery)?;
+            if pm.is_none() {
+                return Err(bad(
+                    "discv5",
+                    "discv5 hands the peers it finds to the peer manager, which this run does \
+                     not have (use overlay.mode = \"emergent\" or overlay.peer_manager = true)",
+                ));
+            }
+            if !d.runs.is_empty() && d.runs.len() != n {
+                return Err(bad(
+                    "discv5.runs",
+                    format!("{} entries for {n} nodes", d.runs.len()),
+                ));
+            }
+            if let Some(b) = d
+                .config
+                .bootstrap_nodes
+                .iter()
+                .find(|&&b| d.runs.get(b as usize) == Some(&false))
+            {
+                return Err(bad(
+                    "discv5.bootstrap_nodes",
+                    format!("bootstrap node {b} does not run discv5 (not in its groups)"),
+                ));
+            }
+            let shards = subs
+                .iter()
+                .map(|v| v.iter().map(|t| t.0).collect::<Rc<[u16]>>())
+                .collect();
+            Some(Rc::new(Discv5Shared::new(
+                d.config,
+                run_in.seed,
+                shards,
+                sharding.cluster,
+                sharding.clusters.clone(),
+                net.ip_groups.clone(),
+                d.runs,
+            )))
+        }
+    };
     let shared = Rc::new(NodeShared {
         send_buffer_bytes: relay.cfg.send_buffer_bytes,
         protocols: ProtocolShared {
@@ -307,6 +352,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
             peer_manager: pm,
             identify: identify.map(|c| Rc::new(IdentifyShared::new(c))),
             rln: rln.clone(),
+            discv5,
         },
         workload: plan,
         seed: run_in.seed,

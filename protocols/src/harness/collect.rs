@@ -2,8 +2,10 @@
 
 use sim_core::{Category, Counters, Direction, DropReason, NodeId, SimTime};
 
+use crate::discovery::discv5::Discv5Counter;
 use crate::node::category_names;
 use crate::node::registry::Member;
+use crate::node::registry::Slot;
 use crate::peer_manager::PmCounter;
 use crate::relay::rpc::kind;
 use crate::relay::{PublishOutcome, Relay, RelayCounter};
@@ -12,9 +14,9 @@ use crate::wire::Transport;
 
 use super::build::Prepared;
 use super::output::{
-    Bandwidth, Delivery, DeliveryPoint, Duplicates, ImplOutput, Latency, MeshSample,
-    MessageDelivery, NodeSummary, NodeTraffic, OverlayOutput, PeerManagerOutput, PublishStats,
-    RelayOutput, SimOutput, TrafficPoint,
+    Bandwidth, Delivery, DeliveryPoint, DiscoveryOutput, Duplicates, ImplOutput, Latency,
+    MeshSample, MessageDelivery, NodeSummary, NodeTraffic, OverlayOutput, PeerManagerOutput,
+    PublishStats, RelayOutput, SimOutput, TrafficPoint,
 };
 use super::run::node_conns;
 
@@ -317,7 +319,27 @@ pub(super) fn collect(
             left,
         )
     });
+    let discovery = e.nodes()[0].protocols_shared().discv5.as_ref().map(|_| {
+        let discv5_nodes = e
+            .nodes()
+            .iter()
+            .filter(|n| n.protocols().discv5.get().is_some())
+            .count() as u32;
+        DiscoveryOutput {
+            discv5: Discv5Counter::ALL
+                .iter()
+                .map(|&c| {
+                    (
+                        c.name().to_owned(),
+                        e.observer().discv5.counters[c as usize],
+                    )
+                })
+                .collect(),
+            discv5_nodes,
+        }
+    });
     SimOutput {
+        discovery,
         categories,
         framing_category: <Transport as Member>::OFFSET as usize,
         bandwidth,

@@ -6,6 +6,7 @@ use sim_core::{
     SimTime,
 };
 
+use crate::discovery::discv5::Discv5Config;
 use crate::identify::IdentifyConfig;
 use crate::node::NodeCommand;
 use crate::peer_manager::PeerManagerConfig;
@@ -31,6 +32,9 @@ pub struct SimInput {
     pub identify: Option<IdentifyConfig>,
     /// RLN rate limiting ([`crate::rln`]); `None` (the default): off.
     pub rln: Option<RlnInput>,
+    /// discv5 and nwaku's discovery loop feeding the peer managers
+    /// ([`crate::discovery::discv5`]); `None` (the default): off.
+    pub discv5: Option<Discv5Input>,
 }
 
 /// RLN rate limiting: its settings, memberships and each node's CPU factor.
@@ -46,6 +50,15 @@ pub struct RlnInput {
     /// Record every verdict ([`super::RlnOutput::trace`]; for tests: one entry per
     /// validation). Default false.
     pub trace: bool,
+}
+
+/// discv5 on the nodes that run it.
+#[derive(Clone, Debug, Default)]
+pub struct Discv5Input {
+    /// The configuration. Default nim-eth's and nwaku's ([`Discv5Config::default`]).
+    pub config: Discv5Config,
+    /// Whether each node runs discv5 (empty, the default: all do).
+    pub runs: Vec<bool>,
 }
 
 /// The run: seed, duration, measurement settings, engine choices.
@@ -201,6 +214,7 @@ impl SimInput {
             app: AppInput::default(),
             identify: None,
             rln: None,
+            discv5: None,
         }
     }
 }
@@ -220,6 +234,9 @@ pub enum SimInputError {
     /// The RLN configuration is invalid.
     #[error("{0}")]
     Rln(ConfigError),
+    /// A discovery configuration is invalid.
+    #[error("{0}")]
+    Discovery(ConfigError),
     /// The engine refused the network.
     #[error("engine: {0}")]
     Engine(#[from] SimError),

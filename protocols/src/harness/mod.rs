@@ -30,13 +30,13 @@ mod run;
 
 pub use build::{Prepared, build};
 pub use input::{
-    AppInput, NetworkInput, PeerManagerInput, RelayInput, RlnInput, RunInput, ShardingInput,
-    SimInput, SimInputError,
+    AppInput, Discv5Input, NetworkInput, PeerManagerInput, RelayInput, RlnInput, RunInput,
+    ShardingInput, SimInput, SimInputError,
 };
 pub use output::{
-    Bandwidth, Delivery, DeliveryPoint, Duplicates, ImplOutput, Latency, MeshSample,
-    MessageDelivery, NodeSummary, NodeTraffic, OverlayOutput, PeerManagerOutput, PublishStats,
-    RelayOutput, RlnOutput, SimOutput, TraceEntry, TrafficPoint,
+    Bandwidth, Delivery, DeliveryPoint, DiscoveryOutput, Duplicates, ImplOutput, Latency,
+    MeshSample, MessageDelivery, NodeSummary, NodeTraffic, OverlayOutput, PeerManagerOutput,
+    PublishStats, RelayOutput, RlnOutput, SimOutput, TraceEntry, TrafficPoint,
 };
 pub use rln::publishing as rln_publishing;
 pub use run::{rln_capacity, run, run_prepared};

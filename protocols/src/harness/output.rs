@@ -204,6 +204,8 @@ pub struct SimOutput {
     pub peer_manager: PeerManagerOutput,
     /// RLN (`None`: the run has no RLN).
     pub rln: Option<RlnOutput>,
+    /// Discovery (`None`: no discovery protocol ran).
+    pub discovery: Option<DiscoveryOutput>,
 }
 
 /// RLN's results.
@@ -261,6 +263,22 @@ impl RlnOutput {
     /// An RLN counter by name (0 when unknown).
     pub fn counter(&self, name: &str) -> u64 {
         counter(&self.counters, name)
+    }
+}
+
+/// Discovery's results.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DiscoveryOutput {
+    /// discv5 counters (name, value; empty without discv5).
+    pub discv5: Vec<(String, u64)>,
+    /// Nodes that ran discv5.
+    pub discv5_nodes: u32,
+}
+
+impl DiscoveryOutput {
+    /// A discv5 counter by name (0 when unknown).
+    pub fn discv5_counter(&self, name: &str) -> u64 {
+        counter(&self.discv5, name)
     }
 }
 

@@ -6,6 +6,8 @@
 //!   node hands the peer manager relay's current mesh (`before_timer`).
 //! - Metadata (the peer manager) announces the shards relay is subscribed to, updated on
 //!   every subscription change (`WakuNode::announce_shards`).
+//! - Discovery (discv5) hands the peers it keeps to the peer manager's store after each of
+//!   its inputs (`after_discovery`), as nwaku's discovery loop calls `addPeer`.
 //! - An inbound connection is refused when relay graylists the peer or the peer manager's
 //!   limits are reached; without a peer manager relay's own connection cap decides
 //!   (`accept_inbound`).
@@ -14,8 +16,9 @@ use std::rc::Rc;
 
 use sim_core::{Ctx, NodeId};
 
+use crate::discovery::discv5::{Discv5, Discv5Counter, Discv5Event};
 use crate::node::registry::Slot;
-use crate::node::{Protocols, WakuNode, WakuTimer};
+use crate::node::{Protocols, WakuMsg, WakuNode, WakuTimer};
 use crate::peer_manager::PmTimer;
 use crate::proto::Protocol;
 use crate::relay::{Relay, RelayCounter, RelayEvent};
@@ -151,4 +154,47 @@ impl WakuNode {
             );
         }
     }
+}
+
+/// Whether a message belongs to a discovery protocol (its handler may find peers).
+#[inline(always)]
+pub(crate) fn is_discovery_msg(m: &WakuMsg) -> bool {
+    matches!(m, WakuMsg::Discv5(_))
+}
+
+/// Whether a timer belongs to a discovery protocol.
+#[inline(always)]
+pub(crate) fn is_discovery_timer(t: &WakuTimer) -> bool {
+    matches!(t, WakuTimer::Discv5(_))
+}
+
+/// Hands the peers discovery found to the peer manager's store, counting those new to it.
+pub(crate) fn after_discovery(node: &mut WakuNode, ctx: &mut Ctx<'_, WakuNode>) {
+    let mut found = Vec::new();
+    if let Some(d) = node.protocols.discv5.get_mut()
+        && d.has_found()
+    {
+        d.take_found(&mut found);
+    }
+    if found.is_empty() {
+        return;
+    }
+    let me = ctx.id();
+    let new = node
+        .with_pm(ctx, |pm, io| {
+            let new = found
+                .iter()
+                .filter(|f| f.id != me && !pm.store().contains(f.id))
+                .count() as u32;
+            pm.add_peers(&found, io);
+            new
+        })
+        .unwrap_or(0);
+    let now = ctx.now();
+    Discv5::record(
+        &mut ctx.observer().discv5,
+        me,
+        now,
+        Discv5Event(Discv5Counter::NewPeers, new),
+    );
 }

@@ -11,7 +11,6 @@ use sim_core::{
 use crate::node::WakuNode;
 use crate::node::registry::Member;
 use crate::proto::{Io, Protocol, Wire};
-use crate::wire::framing_bytes;
 
 /// A protocol's view of the engine during one input: the engine's context, the protocol's
 /// random stream and the node's upload link.
@@ -55,7 +54,7 @@ impl<P: Member> Io<P> for NodeIo<'_, '_, P> {
     #[inline]
     fn send_sized(&mut self, to: NodeId, msg: P::Msg, wire: u32) -> Option<SimTime> {
         debug_assert_eq!(wire, msg.wire_bytes());
-        let framing = framing_bytes(wire);
+        let framing = Wire::framing_bytes(&msg, wire);
         let sizes = (Category(P::OFFSET + msg.kind()), wire, framing);
         let now = self.ctx.now();
         P::on_send(P::metrics(self.ctx.observer()), now, &msg, wire);
@@ -72,6 +71,16 @@ impl<P: Member> Io<P> for NodeIo<'_, '_, P> {
             // No connection or a partition: nothing of it waits on the uplink.
             Sent::Dropped(_) => Some(now),
         }
+    }
+    fn send_datagram(&mut self, to: NodeId, msg: P::Msg) -> bool {
+        let wire = msg.wire_bytes();
+        let now = self.ctx.now();
+        P::on_send(P::metrics(self.ctx.observer()), now, &msg, wire);
+        let sent = self
+            .ctx
+            .send_datagram(to, P::wrap_msg(msg))
+            .expect("protocols send only to existing peers other than themselves");
+        !matches!(sent, Sent::Dropped(DropReason::UploadQueueFull))
     }
     #[inline]
     fn set_timer(&mut self, delay: SimDuration, timer: P::Timer) -> TimerId {

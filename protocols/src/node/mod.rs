@@ -37,6 +37,7 @@ use std::rc::Rc;
 use sim_core::rng::{self, SimRng};
 use sim_core::{Category, Ctx, DialError, Hint, Input, Links, Node, NodeId, Payload, SimDuration};
 
+use crate::discovery::discv5::Discv5;
 use crate::identify::Identify;
 use crate::peer_manager::PeerManager;
 use crate::proto::Wire;
@@ -54,6 +55,7 @@ crate::waku_protocols! {
     peer_manager: PeerManager => PeerManager in Boxed, stream "peer_manager", "nwaku's peer manager with the metadata and ping protocols.";
     identify: Identify => Identify in Boxed, stream "identify", "libp2p identify.";
     rln: Rln => Rln in Boxed, stream "rln", "RLN rate limiting: the publisher side (the limit, proofs).";
+    discv5: Discv5 => Discv5 in Boxed, stream "discv5", "discv5 (nim-eth) and nwaku's discovery loop.";
 }
 
 /// Nanoseconds added to simulated time for WakuMessage timestamps (a Unix time in 2023, so
@@ -153,6 +155,11 @@ impl WakuNode {
         self
     }
 
+    /// The run-wide data of the node's protocols.
+    pub fn protocols_shared(&self) -> &ProtocolShared {
+        &self.sh.protocols
+    }
+
     /// The protocols the node runs.
     pub fn protocols(&self) -> &Protocols {
         &self.protocols
@@ -196,6 +203,7 @@ impl WakuNode {
 
     fn start(&mut self, restart: bool, ctx: &mut Ctx<'_, Self>) {
         self.protocols.start(restart, ctx, &mut self.buffer);
+        glue::after_discovery(self, ctx);
         self.start_workload(ctx);
     }
 
@@ -223,13 +231,21 @@ impl Node for WakuNode {
     fn handle(&mut self, input: Input<WakuMsg, WakuTimer>, ctx: &mut Ctx<'_, Self>) {
         match input {
             Input::Message { from, msg } => {
-                self.protocols.message(from, msg, ctx, &mut self.buffer)
+                let discovery = glue::is_discovery_msg(&msg);
+                self.protocols.message(from, msg, ctx, &mut self.buffer);
+                if discovery {
+                    glue::after_discovery(self, ctx);
+                }
             }
             Input::Timer(WakuTimer::Rln(RlnTimer::ProofDone(r))) => glue::proof_done(self, *r, ctx),
             Input::Timer(t) => {
                 glue::before_timer(&mut self.protocols, &t);
+                let discovery = glue::is_discovery_timer(&t);
                 if let Some(t) = self.protocols.timer(t, ctx, &mut self.buffer) {
                     self.app_timer(t, ctx);
+                }
+                if discovery {
+                    glue::after_discovery(self, ctx);
                 }
             }
             Input::Start { restart } => self.start(restart, ctx),

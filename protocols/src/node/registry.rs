@@ -235,12 +235,14 @@ macro_rules! waku_protocols {
             }
             #[inline]
             fn framing_bytes(&self) -> u32 {
-                $crate::wire::framing_bytes(self.wire_bytes())
+                match self { $( WakuMsg::$Variant(m) => $crate::proto::Wire::framing_bytes(m, m.wire_bytes()), )* }
             }
             #[inline]
             fn sizes(&self) -> (Category, u32, u32) {
-                let wire = self.wire_bytes();
-                (self.category(), wire, $crate::wire::framing_bytes(wire))
+                match self { $( WakuMsg::$Variant(m) => {
+                    let wire = m.wire_bytes();
+                    (Category(<$Ty as Member>::OFFSET + m.kind()), wire, $crate::proto::Wire::framing_bytes(m, wire))
+                } )* }
             }
             #[inline]
             fn passive(&self) -> bool {

@@ -28,6 +28,7 @@
 //! and mapping them to its part of the harness's [`SimInput`]; `report.rs` (the result rows).
 
 mod checks;
+mod discovery;
 mod network;
 mod peer_manager;
 mod relay;
@@ -50,6 +51,7 @@ use topologies::{NetworkSpec, TopologyError};
 use crate::model::{FieldError, MemoryEstimate, Model, ModelError, Progress, RunResult, Scenario};
 
 pub use checks::{BYTES_PER_RELAY_NODE, MEASURED_MEAN_DEGREE};
+pub use discovery::DiscoverySpec;
 pub use network::TransportSpec;
 pub use peer_manager::{OverlayMode, OverlaySpec, SourceSpec};
 pub use sharding::ShardSpec;
@@ -93,6 +95,9 @@ pub struct WakuParams {
     /// counters and `rln_*` summary columns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rln: Option<RlnConfig>,
+    /// `[discovery]`: discovery protocols feeding the peer managers (absent: none).
+    #[serde(default, skip_serializing_if = "DiscoverySpec::is_off")]
+    pub discovery: DiscoverySpec,
 }
 
 /// `[metrics]`: measurement settings.
@@ -197,6 +202,7 @@ impl Model for Waku {
         }
         sharding::validate(&p.shards, count, &groups, &mut errors);
         peer_manager::validate(p, nodes, &groups, &mut errors);
+        discovery::validate(p, nodes, &groups, &mut errors);
         seconds(
             "metrics.delivery_grace_s",
             p.metrics.delivery_grace_s,
@@ -274,6 +280,7 @@ fn input(
         let network = network::config(&p.transport, net.jitter)?;
         let topics = sharding::topics(&p.shards);
         let groups: Vec<u32> = net.attrs.iter().map(|a| a.group as u32).collect();
+        let net_groups = groups.clone();
         let names = group_names(&p.network);
         let subs = sharding::subscriptions(&p.shards, &groups, &names, seed);
         let pm = peer_manager::input(p, seed, n, &groups, &names, topics.len(), &subs);
@@ -301,6 +308,7 @@ fn input(
             peer_manager: pm,
             identify: p.identify.clone(),
             rln,
+            discv5: discovery::discv5_input(p, &net_groups, &names),
             app: AppInput {
                 workload: p.workload.clone(),
                 commands: Vec::new(),

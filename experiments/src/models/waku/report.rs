@@ -422,6 +422,12 @@ pub(super) fn report(
                             .flat_map(|r| r.counters.iter())
                             .map(|(k, v)| vec![format!("rln/{k}"), v.to_string()]),
                     )
+                    .chain(
+                        out.discovery
+                            .iter()
+                            .flat_map(|d| d.discv5.iter())
+                            .map(|(k, v)| vec![format!("discv5/{k}"), v.to_string()]),
+                    )
                     .collect(),
             },
         ];

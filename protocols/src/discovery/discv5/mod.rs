@@ -1,0 +1,1176 @@
+//! discv5 (Node Discovery Protocol v5, 33/WAKU2-DISCV5) as nwaku runs it through nim-eth, over
+//! the engine's datagrams, and nwaku's discovery loop feeding the peer manager.
+//!
+//! - **Ids and table** ([`table`]): 256-bit ids drawn from the run's seed, XOR log-distance,
+//!   buckets of k = 16 with replacement caches of 8, IP limits 2 per bucket and 10 per table.
+//! - **Requests**: PING / PONG and FINDNODE (3 log-distances per request) / NODES (at most 16
+//!   ENRs, 3 per packet). Each request waits `request_timeout_ms` (nim-eth 4 s; the spec's
+//!   500 ms is selectable); a node that does not answer is replaced in its bucket by the
+//!   newest replacement, except a bootstrap node, which nim-eth never removes
+//!   (`protocol.nim` `replaceNode`).
+//! - **Sessions**: a request to a node without a session is answered by WHOAREYOU; the
+//!   requester resends it in a handshake packet carrying its ENR, and both keep a session (a
+//!   cache of `session_cache` = 256 per node, least recently used evicted; a node whose
+//!   session was evicted on the other side is challenged again). A challenge waits
+//!   `handshake_timeout_ms` (2 s) for its handshake. A node that completes an inbound
+//!   handshake is added to the table and pinged back within `ping_back_max_ms` (5 s).
+//!   While a handshake is in progress, further requests to that node wait for it (at most 8
+//!   per node, nim-eth `maxQueuedRequestsPerPeer`), and the challenged node sends no second
+//!   WHOAREYOU.
+//! - **Liveness**: every 0 to `revalidate_max_ms` (10 s), the least recently seen node of a
+//!   random bucket is pinged; FINDNODE answers only nodes that have answered (seen).
+//! - **Lookups** (nim-eth `query`): the k nodes closest to the target in the table are asked
+//!   for it, `alpha` = 3 at a time, the nodes they return appended to the list and asked in
+//!   turn while among its first k; the lookup returns every node it heard of, all of which
+//!   also go to the table. At start: the bootstrap nodes are added, a lookup for the node's
+//!   own id, then one for a random id; a random lookup every `refresh_interval_s` (5 min)
+//!   without another lookup.
+//! - **nwaku's loop** (`waku_discv5.nim` `searchLoop`): a random lookup, keep the ENRs that
+//!   share a shard of the node's cluster with it (or are bootstrap nodes), hand them to the
+//!   peer manager ([`Discv5::take_found`], through `node/glue.rs`), sleep
+//!   `search_interval_ms` (5 s), repeat.
+//!
+//! Every packet kind is its own accounting category ([`DISCV5_CATEGORIES`]); sizes come from
+//! [`packet`] (real encodings, ENRs with the `rs` / `rsv` shard field).
+//!
+//! Bounds, and what happens when full: table 256 x (16 + 8 replacements); sessions 256 (the
+//! least recently used is evicted); requests in flight `max_pending_requests` (a request
+//! beyond it is not sent and counts as `requests_refused`; a lookup treats it as failed);
+//! lookups at once `max_lookups` (a lookup beyond it is skipped, `lookups_refused`; the
+//! search loop tries again after its sleep); challenges awaiting a handshake 1,024 (expired
+//! ones dropped first, then the oldest); requests held per node during a handshake 8 (a
+//! request beyond it is refused); a lookup's list k + k x results_limit.
+//!
+//! Not modelled: ENR updates (sequence numbers, PONG's enr-seq), IP voting, talk requests,
+//! topic advertisement, bans, nim-eth's bucket splitting (see [`table`]), per-peer request
+//! queues while a handshake is in progress (each request challenges on its own), and a NODES
+//! answer cut short (the first packets count, the request then times out).
+
+pub mod packet;
+pub mod table;
+#[cfg(test)]
+mod tests;
+
+use std::rc::Rc;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sim_core::{NodeId, SimDuration, SimTime, TimerId, rng};
+
+use crate::discovery::{FoundPeer, PeerOrigin};
+use crate::proto::{Io, Protocol, Wire};
+use crate::relay::config::ConfigError;
+use packet::ShardField;
+use table::{Added, Id, Limits, Table, View};
+
+/// (protocol, kind) of discv5's accounting categories, indexed by [`Wire::kind`].
+pub const DISCV5_CATEGORIES: &[(&str, &str)] = &[
+    ("discv5", "ping"),
+    ("discv5", "pong"),
+    ("discv5", "findnode"),
+    ("discv5", "nodes"),
+    ("discv5", "whoareyou"),
+    ("discv5", "handshake"),
+];
+
+/// `[discovery.discv5]`: discv5 and nwaku's discovery loop. Defaults are nim-eth's and
+/// nwaku's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Discv5Config {
+    /// Nodes every discv5 node knows at start (nwaku `--discv5-bootstrap-node`). Default
+    /// `[0, 1, 2]`.
+    pub bootstrap_nodes: Vec<u32>,
+    /// Names of the node groups that run discv5 (empty, the default: every node).
+    pub groups: Vec<String>,
+    /// Nodes per bucket, k. Default 16.
+    pub bucket_size: u32,
+    /// Nodes per replacement cache. Default 8.
+    pub replacement_cache: u32,
+    /// FINDNODE requests in flight per lookup. Default 3.
+    pub alpha: u32,
+    /// Log-distances per FINDNODE, 1 to 3. Default 3.
+    pub findnode_distances: u32,
+    /// Most ENRs in a NODES answer (`findNodeResultLimit`). Default 16.
+    pub results_limit: u32,
+    /// ENRs per NODES packet, 1 to 3. Default 3.
+    pub nodes_per_packet: u32,
+    /// Wait for an answer, in ms (nim-eth 4,000; the spec 500). Default 4000.
+    pub request_timeout_ms: u64,
+    /// Wait for the handshake after a WHOAREYOU, in ms (nim-eth 2,000; the spec 1,000).
+    /// Default 2000.
+    pub handshake_timeout_ms: u64,
+    /// Revalidation pings come every uniform 0 to this many ms. Default 10000.
+    pub revalidate_max_ms: u64,
+    /// A node added after an inbound handshake is pinged within this many ms. Default 5000.
+    pub ping_back_max_ms: u64,
+    /// A random lookup runs when none ran for this many seconds. Default 300.
+    pub refresh_interval_s: u64,
+    /// Sessions a node keeps. Default 256.
+    pub session_cache: u32,
+    /// Nodes of one IP group per bucket. Default 2.
+    pub bucket_ip_limit: u32,
+    /// Nodes of one IP group per table. Default 10.
+    pub table_ip_limit: u32,
+    /// nwaku's loop sleeps this many ms between random lookups. Default 5000.
+    pub search_interval_ms: u64,
+    /// Requests in flight per node. Default 64.
+    pub max_pending_requests: u32,
+    /// Lookups at once per node. Default 4.
+    pub max_lookups: u32,
+    /// Bytes every ENR carries beyond the fields of [`packet::enr_bytes`] (e.g. a
+    /// `multiaddrs` field). Default 0.
+    pub enr_extra_bytes: u32,
+    /// Keep only ENRs sharing a shard with the node (nwaku's predicate). Default true.
+    pub shard_filter: bool,
+}
+
+impl Default for Discv5Config {
+    fn default() -> Self {
+        Discv5Config {
+            bootstrap_nodes: vec![0, 1, 2],
+            groups: Vec::new(),
+            bucket_size: 16,
+            replacement_cache: 8,
+            alpha: 3,
+            findnode_distances: 3,
+            results_limit: 16,
+            nodes_per_packet: 3,
+            request_timeout_ms: 4000,
+            handshake_timeout_ms: 2000,
+            revalidate_max_ms: 10_000,
+            ping_back_max_ms: 5000,
+            refresh_interval_s: 300,
+            session_cache: 256,
+            bucket_ip_limit: 2,
+            table_ip_limit: 10,
+            search_interval_ms: 5000,
+            max_pending_requests: 64,
+            max_lookups: 4,
+            enr_extra_bytes: 0,
+            shard_filter: true,
+        }
+    }
+}
+
+fn err(field: &str, problem: impl Into<String>, fix: impl Into<String>) -> ConfigError {
+    ConfigError {
+        field: format!("discovery.discv5.{field}"),
+        problem: problem.into(),
+        fix: fix.into(),
+    }
+}
+
+impl Discv5Config {
+    /// Checks the configuration for a run of `nodes` nodes.
+    pub fn validate(&self, nodes: usize) -> Result<(), ConfigError> {
+        if let Some(n) = self.bootstrap_nodes.iter().find(|&&n| n as usize >= nodes) {
+            return Err(err(
+                "bootstrap_nodes",
+                format!("node {n} does not exist (the run has {nodes})"),
+                format!("use node ids below {nodes}"),
+            ));
+        }
+        if self.bootstrap_nodes.is_empty() {
+            return Err(err(
+                "bootstrap_nodes",
+                "empty: no node could find another",
+                "name at least one node",
+            ));
+        }
+        for (f, v) in [
+            ("bucket_size", self.bucket_size as u64),
+            ("alpha", self.alpha as u64),
+            ("results_limit", self.results_limit as u64),
+            ("request_timeout_ms", self.request_timeout_ms),
+            ("handshake_timeout_ms", self.handshake_timeout_ms),
+            ("revalidate_max_ms", self.revalidate_max_ms),
+            ("ping_back_max_ms", self.ping_back_max_ms),
+            ("refresh_interval_s", self.refresh_interval_s),
+            ("session_cache", self.session_cache as u64),
+            ("search_interval_ms", self.search_interval_ms),
+            ("max_lookups", self.max_lookups as u64),
+        ] {
+            if v == 0 {
+                return Err(err(f, "must be positive", "give a positive value"));
+            }
+        }
+        if self.bucket_size > 64 || self.results_limit > 64 {
+            return Err(err(
+                "bucket_size",
+                "bucket_size and results_limit are at most 64",
+                "use 16 (nim-eth)",
+            ));
+        }
+        if !(1..=3).contains(&self.findnode_distances) {
+            return Err(err(
+                "findnode_distances",
+                format!("{} is not 1 to 3", self.findnode_distances),
+                "use 3 (nim-eth)",
+            ));
+        }
+        if !(1..=3).contains(&self.nodes_per_packet) {
+            return Err(err(
+                "nodes_per_packet",
+                format!(
+                    "{} ENRs do not fit a 1,280-byte packet",
+                    self.nodes_per_packet
+                ),
+                "use 1 to 3 (nim-eth 3)",
+            ));
+        }
+        let biggest = packet::enr_bytes(ShardField::Vector, self.enr_extra_bytes);
+        if packet::nodes_bytes(self.nodes_per_packet * biggest) > packet::MAX_PACKET_BYTES
+            && self.nodes_per_packet > 1
+        {
+            return Err(err(
+                "enr_extra_bytes",
+                format!(
+                    "{} ENRs of {biggest} bytes do not fit a 1,280-byte packet",
+                    self.nodes_per_packet
+                ),
+                "lower enr_extra_bytes or nodes_per_packet",
+            ));
+        }
+        if self.max_pending_requests < self.alpha {
+            return Err(err(
+                "max_pending_requests",
+                format!(
+                    "{} is below alpha ({})",
+                    self.max_pending_requests, self.alpha
+                ),
+                "allow at least alpha requests in flight",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Run-wide discv5 data: the configuration and every node's id, ENR size, shards and IP
+/// group.
+#[derive(Debug)]
+pub struct Discv5Shared {
+    /// The configuration.
+    pub cfg: Discv5Config,
+    /// Every node's 256-bit id (drawn from (seed, node, `"discv5-id"`)).
+    pub ids: Vec<Id>,
+    /// Every node's ENR size in bytes.
+    pub enr: Vec<u16>,
+    /// Every node's shards, ascending.
+    pub shards: Vec<Rc<[u16]>>,
+    /// Every node's cluster (empty: all in `cluster`).
+    pub clusters: Vec<u16>,
+    /// The run's cluster.
+    pub cluster: u16,
+    /// Every node's IP group (empty: each its own).
+    pub ip: Vec<u32>,
+    /// Whether each node runs discv5 (empty: all).
+    pub runs: Vec<bool>,
+    /// The bootstrap nodes, ascending.
+    pub bootstrap: Vec<NodeId>,
+    limits: Limits,
+}
+
+impl Discv5Shared {
+    /// The shared data of a run of `shards.len()` nodes.
+    pub fn new(
+        cfg: Discv5Config,
+        seed: u64,
+        shards: Vec<Rc<[u16]>>,
+        cluster: u16,
+        clusters: Vec<u16>,
+        ip: Vec<u32>,
+        runs: Vec<bool>,
+    ) -> Self {
+        let n = shards.len();
+        let ids = (0..n)
+            .map(|i| {
+                let mut r = rng::stream(seed, i as u64, "discv5-id");
+                [r.random(), r.random(), r.random(), r.random()]
+            })
+            .collect();
+        let enr = shards
+            .iter()
+            .map(|s| packet::enr_bytes(ShardField::for_shards(s.len()), cfg.enr_extra_bytes) as u16)
+            .collect();
+        let mut bootstrap: Vec<NodeId> = cfg.bootstrap_nodes.iter().map(|&b| NodeId(b)).collect();
+        bootstrap.sort();
+        bootstrap.dedup();
+        let limits = Limits {
+            k: cfg.bucket_size as usize,
+            replacements: cfg.replacement_cache as usize,
+            bucket_ip: cfg.bucket_ip_limit,
+            table_ip: cfg.table_ip_limit,
+        };
+        Discv5Shared {
+            cfg,
+            ids,
+            enr,
+            shards,
+            clusters,
+            cluster,
+            ip,
+            runs,
+            bootstrap,
+            limits,
+        }
+    }
+
+    fn view(&self) -> View<'_> {
+        View {
+            ids: &self.ids,
+            ip: &self.ip,
+        }
+    }
+
+    fn cluster_of(&self, n: NodeId) -> u16 {
+        self.clusters
+            .get(n.index())
+            .copied()
+            .unwrap_or(self.cluster)
+    }
+
+    /// Whether `n` is a bootstrap node.
+    pub fn is_bootstrap(&self, n: NodeId) -> bool {
+        self.bootstrap.binary_search(&n).is_ok()
+    }
+
+    /// Whether nwaku's predicate keeps `peer` for node `me`: a bootstrap node, or a node of
+    /// its cluster sharing a shard with it.
+    pub fn keeps(&self, me: NodeId, peer: NodeId) -> bool {
+        if !self.cfg.shard_filter || self.is_bootstrap(peer) {
+            return true;
+        }
+        if self.cluster_of(me) != self.cluster_of(peer) {
+            return false;
+        }
+        let (a, b) = (&self.shards[me.index()], &self.shards[peer.index()]);
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            match a[i].cmp(&b[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
+    }
+}
+
+/// A discv5 packet's message kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PacketKind {
+    /// PING.
+    Ping = 0,
+    /// PONG.
+    Pong = 1,
+    /// FINDNODE.
+    FindNode = 2,
+    /// NODES.
+    Nodes = 3,
+    /// WHOAREYOU.
+    Whoareyou = 4,
+}
+
+/// A discv5 packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Discv5Msg {
+    /// The message kind (of the message a handshake packet carries, for a handshake).
+    pub kind: PacketKind,
+    /// A handshake packet (carrying a PING or FINDNODE).
+    pub handshake: bool,
+    /// NODES: ENRs in this packet; FINDNODE: distances.
+    pub n: u8,
+    /// NODES: packets of the answer.
+    pub total: u8,
+    /// Bytes on the wire.
+    pub bytes: u16,
+    /// The request id (a WHOAREYOU answers the request's).
+    pub req: u32,
+    /// FINDNODE: the distances; NODES: the ENRs' nodes.
+    pub args: [u32; 3],
+}
+
+impl Wire for Discv5Msg {
+    #[inline]
+    fn kind(&self) -> u16 {
+        if self.handshake { 5 } else { self.kind as u16 }
+    }
+    #[inline]
+    fn wire_bytes(&self) -> u32 {
+        self.bytes as u32
+    }
+    #[inline(always)]
+    fn framing_bytes(&self, _wire: u32) -> u32 {
+        0
+    }
+}
+
+/// discv5's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Discv5Timer {
+    /// Request `0` waited long enough.
+    Timeout(u32),
+    /// Time to revalidate a node.
+    Revalidate,
+    /// Time to check whether the table needs a refresh lookup.
+    Refresh,
+    /// nwaku's loop: time for a random lookup.
+    Search,
+    /// Ping a node added after an inbound handshake.
+    PingBack(NodeId),
+}
+
+crate::protocol_counters! {
+    /// discv5 events counted per run.
+    pub enum Discv5Counter {
+        /// Lookups of nwaku's loop finished.
+        SearchLookups = "search_lookups",
+        /// Other lookups (own id, populate, refresh) finished.
+        OtherLookups = "other_lookups",
+        /// Nodes returned by nwaku's lookups.
+        LookupNodes = "lookup_nodes",
+        /// Of them, kept by nwaku's shard predicate and handed to the peer manager.
+        KeptNodes = "kept_nodes",
+        /// Of them, new to the peer store.
+        NewPeers = "new_peers",
+        /// Requests that timed out.
+        RequestTimeouts = "request_timeouts",
+        /// Handshakes sent.
+        Handshakes = "handshakes",
+        /// Handshakes that came without a live challenge (dropped).
+        HandshakesDropped = "handshakes_dropped",
+        /// Sessions evicted from a full cache.
+        SessionsEvicted = "sessions_evicted",
+        /// Requests not sent: too many in flight.
+        RequestsRefused = "requests_refused",
+        /// Lookups not started: too many at once.
+        LookupsRefused = "lookups_refused",
+        /// Nodes removed from a bucket after a failed request.
+        NodesReplaced = "nodes_replaced",
+    }
+}
+
+/// What discv5 reports: `count` more of a counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Discv5Event(pub Discv5Counter, pub u32);
+
+/// discv5's run-wide sink.
+#[derive(Clone, Debug)]
+pub struct Discv5Metrics {
+    /// Counts, indexed by [`Discv5Counter`].
+    pub counters: Vec<u64>,
+}
+
+impl Default for Discv5Metrics {
+    fn default() -> Self {
+        Discv5Metrics {
+            counters: vec![0; Discv5Counter::ALL.len()],
+        }
+    }
+}
+
+const NO_LOOKUP: u16 = u16::MAX;
+
+/// Requests held per peer while a handshake with it is in progress (nim-eth
+/// `maxQueuedRequestsPerPeer`); beyond it a request is refused.
+const MAX_QUEUED_PER_PEER: usize = 8;
+
+/// WHOAREYOUs awaiting their handshake per node (nim-eth keeps them 2 s, unbounded): when
+/// full, expired ones are dropped, then the oldest.
+const MAX_CHALLENGES: usize = 1024;
+
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    req: u32,
+    peer: NodeId,
+    kind: PacketKind,
+    nd: u8,
+    handshake: bool,
+    /// Sent without a session: the answer may be a WHOAREYOU.
+    first_contact: bool,
+    /// Held until the handshake in progress with its peer completes.
+    queued: bool,
+    got: u8,
+    lookup: u16,
+    dists: [u16; 3],
+    timer: TimerId,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    /// At start: the node's own id, then [`Purpose::Populate`].
+    OwnId,
+    /// At start: one random id.
+    Populate,
+    /// nwaku's loop.
+    Search,
+    /// The table's refresh.
+    Refresh,
+    /// A Kademlia lookup (nim-eth `lookup`): the list kept sorted by distance to the target
+    /// and cut to k; its result is kept ([`Discv5::last_lookup_result`]).
+    Find,
+}
+
+#[derive(Clone, Debug)]
+struct Lookup {
+    id: u16,
+    purpose: Purpose,
+    target: Id,
+    /// (node, asked), in the order heard of; the first k are the table's closest.
+    list: Vec<(NodeId, bool)>,
+    in_flight: u8,
+}
+
+/// One node's discv5.
+#[derive(Debug)]
+pub struct Discv5 {
+    sh: Rc<Discv5Shared>,
+    me: NodeId,
+    table: Table,
+    /// Sessions, least recently used first.
+    sessions: Vec<NodeId>,
+    /// WHOAREYOUs sent and awaiting a handshake: (peer, when), oldest first.
+    challenges: Vec<(NodeId, SimTime)>,
+    pending: Vec<Pending>,
+    lookups: Vec<Lookup>,
+    next_req: u32,
+    next_lookup: u16,
+    last_lookup: SimTime,
+    /// Peers for the peer manager (drained by the node).
+    found: Vec<FoundPeer>,
+    scratch: Vec<NodeId>,
+    /// The result of the last [`Discv5::find`] lookup.
+    found_closest: Vec<NodeId>,
+}
+
+impl Discv5 {
+    /// Node `me`'s discv5.
+    pub fn new(sh: Rc<Discv5Shared>, me: NodeId) -> Self {
+        Discv5 {
+            sh,
+            me,
+            table: Table::new(me),
+            sessions: Vec::new(),
+            challenges: Vec::new(),
+            pending: Vec::new(),
+            lookups: Vec::new(),
+            next_req: 0,
+            next_lookup: 0,
+            last_lookup: SimTime::ZERO,
+            found: Vec::new(),
+            scratch: Vec::new(),
+            found_closest: Vec::new(),
+        }
+    }
+
+    /// Starts a Kademlia lookup for `target` (nim-eth `lookup`: the k closest nodes); its
+    /// result is [`Discv5::last_lookup_result`] once no lookup is running.
+    pub fn find(&mut self, target: Id, ctx: &mut impl Io<Self>) {
+        self.start_lookup(Purpose::Find, target, ctx);
+    }
+
+    /// The k closest nodes the last [`Discv5::find`] found, closest first.
+    pub fn last_lookup_result(&self) -> &[NodeId] {
+        &self.found_closest
+    }
+
+    /// Lookups running.
+    pub fn lookups_running(&self) -> usize {
+        self.lookups.len()
+    }
+
+    /// The routing table.
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// Sessions held.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Requests in flight.
+    pub fn pending_requests(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The peers found since the last call, for the peer manager.
+    pub fn take_found(&mut self, out: &mut Vec<FoundPeer>) {
+        out.append(&mut self.found);
+    }
+
+    /// Whether peers wait for the peer manager.
+    pub fn has_found(&self) -> bool {
+        !self.found.is_empty()
+    }
+
+    /// `n` ENRs sampled from the table (seen nodes first), for peer exchange: nodes of the
+    /// node's cluster, drawn with `rng`, into `out`.
+    pub fn sample(&self, n: usize, rng: &mut sim_core::SimRng, out: &mut Vec<NodeId>) {
+        let mine = self.sh.cluster_of(self.me);
+        let pool: Vec<NodeId> = self
+            .table
+            .nodes()
+            .filter(|e| self.sh.cluster_of(e.node) == mine)
+            .map(|e| e.node)
+            .collect();
+        let k = n.min(pool.len());
+        out.extend(
+            rand::seq::index::sample(rng, pool.len(), k)
+                .into_iter()
+                .map(|i| pool[i]),
+        );
+    }
+
+    fn ms(v: u64) -> SimDuration {
+        SimDuration::from_millis(v)
+    }
+
+    // ----- sessions ------------------------------------------------------------------
+
+    fn has_session(&self, n: NodeId) -> bool {
+        self.sessions.contains(&n)
+    }
+
+    /// Uses (or opens) the session with `n`: it becomes the most recently used.
+    fn touch_session(&mut self, n: NodeId, ctx: &mut impl Io<Self>) {
+        if let Some(i) = self.sessions.iter().position(|&m| m == n) {
+            self.sessions[i..].rotate_left(1);
+            return;
+        }
+        if self.sessions.len() >= self.sh.cfg.session_cache as usize {
+            self.sessions.remove(0);
+            ctx.report(Discv5Event(Discv5Counter::SessionsEvicted, 1));
+        }
+        self.sessions.push(n);
+    }
+
+    // ----- sending -------------------------------------------------------------------
+
+    fn send(&mut self, to: NodeId, msg: Discv5Msg, ctx: &mut impl Io<Self>) {
+        ctx.send_datagram(to, msg);
+    }
+
+    fn request_msg(&self, p: &Pending) -> Discv5Msg {
+        let dists = &p.dists[..p.nd as usize];
+        let (bytes, n, args) = match p.kind {
+            PacketKind::Ping => (packet::PING_BYTES, 0, [0; 3]),
+            _ => (
+                packet::findnode_bytes(dists),
+                p.nd,
+                [p.dists[0] as u32, p.dists[1] as u32, p.dists[2] as u32],
+            ),
+        };
+        let mut m = Discv5Msg {
+            kind: p.kind,
+            handshake: false,
+            n,
+            total: 0,
+            bytes: bytes as u16,
+            req: p.req,
+            args,
+        };
+        if p.handshake {
+            let message = bytes - packet::HEADER_BYTES - packet::TAG_BYTES;
+            let enr = self.sh.enr[self.me.index()] as u32;
+            m.handshake = true;
+            m.bytes = packet::handshake_bytes(enr, message) as u16;
+        }
+        m
+    }
+
+    /// Sends a request to `peer`; false when too many are in flight.
+    fn request(
+        &mut self,
+        peer: NodeId,
+        kind: PacketKind,
+        dists: ([u16; 3], u8),
+        lookup: u16,
+        ctx: &mut impl Io<Self>,
+    ) -> bool {
+        if self.pending.len() >= self.sh.cfg.max_pending_requests as usize {
+            ctx.report(Discv5Event(Discv5Counter::RequestsRefused, 1));
+            return false;
+        }
+        let session = self.has_session(peer);
+        // While a handshake with the peer is in progress, requests wait for it (nim-eth
+        // queues at most 8 per peer).
+        let held = !session
+            && self
+                .pending
+                .iter()
+                .any(|p| p.peer == peer && p.first_contact && !p.queued);
+        if held
+            && self
+                .pending
+                .iter()
+                .filter(|p| p.peer == peer && p.queued)
+                .count()
+                >= MAX_QUEUED_PER_PEER
+        {
+            ctx.report(Discv5Event(Discv5Counter::RequestsRefused, 1));
+            return false;
+        }
+        let req = self.next_req;
+        self.next_req = self.next_req.wrapping_add(1);
+        if session {
+            self.touch_session(peer, ctx);
+        }
+        let timer = ctx.set_timer(
+            Self::ms(self.sh.cfg.request_timeout_ms),
+            Discv5Timer::Timeout(req),
+        );
+        let p = Pending {
+            req,
+            peer,
+            kind,
+            nd: dists.1,
+            handshake: false,
+            first_contact: !session && !held,
+            queued: held,
+            got: 0,
+            lookup,
+            dists: dists.0,
+            timer,
+        };
+        // Without a session the packet goes out all the same (nim-eth encrypts it with a
+        // random key); the peer answers with WHOAREYOU.
+        let m = self.request_msg(&p);
+        self.pending.push(p);
+        if !held {
+            self.send(peer, m, ctx);
+        }
+        true
+    }
+
+    fn pending_pos(&self, from: NodeId, req: u32) -> Option<usize> {
+        self.pending
+            .iter()
+            .position(|p| p.req == req && p.peer == from)
+    }
+
+    // ----- lookups -------------------------------------------------------------------
+
+    fn random_id(ctx: &mut impl Io<Self>) -> Id {
+        let r = ctx.rng();
+        [r.random(), r.random(), r.random(), r.random()]
+    }
+
+    fn start_lookup(&mut self, purpose: Purpose, target: Id, ctx: &mut impl Io<Self>) {
+        if self.lookups.len() >= self.sh.cfg.max_lookups as usize {
+            ctx.report(Discv5Event(Discv5Counter::LookupsRefused, 1));
+            if purpose == Purpose::Search {
+                self.schedule_search(ctx);
+            }
+            return;
+        }
+        let k = self.sh.cfg.bucket_size as usize;
+        let mut near = std::mem::take(&mut self.scratch);
+        self.table
+            .closest(&target, k, false, self.sh.view(), &mut near);
+        let id = self.next_lookup;
+        self.next_lookup = self.next_lookup.wrapping_add(1) % NO_LOOKUP;
+        self.lookups.push(Lookup {
+            id,
+            purpose,
+            target,
+            list: near.iter().map(|&n| (n, false)).collect(),
+            in_flight: 0,
+        });
+        self.scratch = near;
+        self.last_lookup = ctx.now();
+        self.advance(id, ctx);
+    }
+
+    fn lookup_pos(&self, id: u16) -> Option<usize> {
+        self.lookups.iter().position(|l| l.id == id)
+    }
+
+    /// Asks the next nodes of lookup `id`, or finishes it.
+    fn advance(&mut self, id: u16, ctx: &mut impl Io<Self>) {
+        let Some(li) = self.lookup_pos(id) else {
+            return;
+        };
+        let k = self.sh.cfg.bucket_size as usize;
+        let alpha = self.sh.cfg.alpha as u8;
+        let nd = self.sh.cfg.findnode_distances as usize;
+        let mut i = 0;
+        loop {
+            let l = &self.lookups[li];
+            if i >= l.list.len().min(k) || l.in_flight >= alpha {
+                break;
+            }
+            let (node, asked) = l.list[i];
+            i += 1;
+            if asked {
+                continue;
+            }
+            self.lookups[li].list[i - 1].1 = true;
+            let target = self.lookups[li].target;
+            let dists = table::lookup_distances(&target, &self.sh.ids[node.index()], nd);
+            if self.request(node, PacketKind::FindNode, dists, id, ctx) {
+                self.lookups[li].in_flight += 1;
+            }
+        }
+        if self.lookups[li].in_flight == 0 {
+            let l = self.lookups.remove(li);
+            self.finish(l, ctx);
+        }
+    }
+
+    fn finish(&mut self, l: Lookup, ctx: &mut impl Io<Self>) {
+        match l.purpose {
+            Purpose::OwnId => {
+                ctx.report(Discv5Event(Discv5Counter::OtherLookups, 1));
+                let t = Self::random_id(ctx);
+                self.start_lookup(Purpose::Populate, t, ctx);
+            }
+            Purpose::Populate | Purpose::Refresh => {
+                ctx.report(Discv5Event(Discv5Counter::OtherLookups, 1));
+            }
+            Purpose::Find => {
+                self.found_closest.clear();
+                self.found_closest.extend(l.list.iter().map(|e| e.0));
+            }
+            Purpose::Search => {
+                ctx.report(Discv5Event(Discv5Counter::SearchLookups, 1));
+                ctx.report(Discv5Event(Discv5Counter::LookupNodes, l.list.len() as u32));
+                let before = self.found.len();
+                for &(n, _) in &l.list {
+                    if self.sh.keeps(self.me, n) {
+                        self.found.push(FoundPeer {
+                            id: n,
+                            origin: PeerOrigin::Discv5,
+                        });
+                    }
+                }
+                let kept = (self.found.len() - before) as u32;
+                ctx.report(Discv5Event(Discv5Counter::KeptNodes, kept));
+                self.schedule_search(ctx);
+            }
+        }
+    }
+
+    fn schedule_search(&mut self, ctx: &mut impl Io<Self>) {
+        ctx.set_timer(
+            Self::ms(self.sh.cfg.search_interval_ms),
+            Discv5Timer::Search,
+        );
+    }
+
+    // ----- answers -------------------------------------------------------------------
+
+    /// A request `p` ended (`ok`: answered in full).
+    fn complete(&mut self, pi: usize, ok: bool, ctx: &mut impl Io<Self>) {
+        let p = self.pending.swap_remove(pi);
+        if ok {
+            ctx.cancel_timer(p.timer);
+            self.table.set_seen(p.peer, self.sh.view());
+        }
+        if p.lookup != NO_LOOKUP
+            && let Some(li) = self.lookup_pos(p.lookup)
+        {
+            self.lookups[li].in_flight -= 1;
+            self.advance(p.lookup, ctx);
+        }
+    }
+
+    fn on_nodes(&mut self, from: NodeId, m: &Discv5Msg, ctx: &mut impl Io<Self>) {
+        let Some(pi) = self.pending_pos(from, m.req) else {
+            return;
+        };
+        let view = self.sh.view();
+        let lim = self.sh.limits;
+        let li = match self.pending[pi].lookup {
+            NO_LOOKUP => None,
+            id => self.lookup_pos(id),
+        };
+        let k = self.sh.cfg.bucket_size as usize;
+        let cap = k + k * self.sh.cfg.results_limit as usize;
+        for &a in &m.args[..m.n as usize] {
+            let n = NodeId(a);
+            if n == self.me {
+                continue;
+            }
+            self.table.add(n, view, &lim);
+            if let Some(li) = li {
+                let l = &mut self.lookups[li];
+                if l.list.iter().any(|e| e.0 == n) {
+                    continue;
+                }
+                if l.purpose == Purpose::Find {
+                    // Sorted by distance to the target, cut to k.
+                    let ids = &self.sh.ids;
+                    let at = l.list.partition_point(|e| {
+                        table::cmp_distance(&l.target, &ids[e.0.index()], &ids[n.index()]).is_lt()
+                    });
+                    if at < k {
+                        l.list.insert(at, (n, false));
+                        l.list.truncate(k);
+                    }
+                } else if l.list.len() < cap {
+                    l.list.push((n, false));
+                }
+            }
+        }
+        let p = &mut self.pending[pi];
+        p.got += 1;
+        if p.got >= m.total.max(1) {
+            self.complete(pi, true, ctx);
+        }
+    }
+
+    /// Answers request `m` from `from` (over a session).
+    fn answer(&mut self, from: NodeId, m: &Discv5Msg, ctx: &mut impl Io<Self>) {
+        match m.kind {
+            PacketKind::Ping => {
+                let pong = Discv5Msg {
+                    kind: PacketKind::Pong,
+                    handshake: false,
+                    n: 0,
+                    total: 0,
+                    bytes: packet::PONG_BYTES as u16,
+                    req: m.req,
+                    args: [0; 3],
+                };
+                self.send(from, pong, ctx);
+            }
+            PacketKind::FindNode => {
+                let dists = [m.args[0] as u16, m.args[1] as u16, m.args[2] as u16];
+                let mut out = std::mem::take(&mut self.scratch);
+                self.table.at_distances(
+                    &dists[..m.n as usize],
+                    self.sh.cfg.results_limit as usize,
+                    &mut out,
+                );
+                let per = self.sh.cfg.nodes_per_packet as usize;
+                let total = out.len().div_ceil(per).max(1);
+                for c in 0..total {
+                    let chunk = &out[(c * per).min(out.len())..((c + 1) * per).min(out.len())];
+                    let mut args = [0u32; 3];
+                    let mut enrs = 0;
+                    for (j, n) in chunk.iter().enumerate() {
+                        args[j.min(2)] = n.0;
+                        enrs += self.sh.enr[n.index()] as u32;
+                    }
+                    let msg = Discv5Msg {
+                        kind: PacketKind::Nodes,
+                        handshake: false,
+                        n: chunk.len().min(3) as u8,
+                        total: total as u8,
+                        bytes: packet::nodes_bytes(enrs) as u16,
+                        req: m.req,
+                        args,
+                    };
+                    self.send(from, msg, ctx);
+                }
+                self.scratch = out;
+            }
+            _ => {}
+        }
+    }
+
+    fn reset(&mut self) {
+        self.table.clear();
+        self.sessions.clear();
+        self.challenges.clear();
+        self.pending.clear();
+        self.lookups.clear();
+        self.found.clear();
+    }
+}
+
+impl Protocol for Discv5 {
+    type Msg = Discv5Msg;
+    type Timer = Discv5Timer;
+    type Event = Discv5Event;
+    type Metrics = Discv5Metrics;
+    const CATEGORIES: &'static [(&'static str, &'static str)] = DISCV5_CATEGORIES;
+
+    fn on_start(&mut self, _restart: bool, ctx: &mut impl Io<Self>) {
+        // A restarted node comes back with nothing (nim-eth keeps no table on disk).
+        self.reset();
+        let sh = self.sh.clone();
+        for &b in &sh.bootstrap {
+            if b != self.me {
+                self.table.add(b, sh.view(), &sh.limits);
+            }
+        }
+        let cfg = &sh.cfg;
+        let r = ctx.rng().random_range(0..=cfg.revalidate_max_ms);
+        ctx.set_timer(Self::ms(r), Discv5Timer::Revalidate);
+        ctx.set_timer(
+            SimDuration::from_secs(cfg.refresh_interval_s),
+            Discv5Timer::Refresh,
+        );
+        self.last_lookup = ctx.now();
+        let own = sh.ids[self.me.index()];
+        self.start_lookup(Purpose::OwnId, own, ctx);
+        let t = Self::random_id(ctx);
+        self.start_lookup(Purpose::Search, t, ctx);
+    }
+
+    fn on_message(&mut self, from: NodeId, m: Discv5Msg, ctx: &mut impl Io<Self>) {
+        if m.handshake {
+            let now = ctx.now();
+            let hs = Self::ms(self.sh.cfg.handshake_timeout_ms);
+            match self.challenges.iter().position(|c| c.0 == from) {
+                Some(i) if now <= self.challenges[i].1 + hs => {
+                    self.challenges.remove(i);
+                }
+                _ => {
+                    ctx.report(Discv5Event(Discv5Counter::HandshakesDropped, 1));
+                    return;
+                }
+            }
+            self.touch_session(from, ctx);
+            let sh = self.sh.clone();
+            if self.table.add(from, sh.view(), &sh.limits) == Added::Added {
+                let d = ctx.rng().random_range(0..=sh.cfg.ping_back_max_ms);
+                ctx.set_timer(Self::ms(d), Discv5Timer::PingBack(from));
+            }
+            self.answer(from, &m, ctx);
+            return;
+        }
+        match m.kind {
+            PacketKind::Ping | PacketKind::FindNode => {
+                if self.has_session(from) {
+                    self.touch_session(from, ctx);
+                    self.answer(from, &m, ctx);
+                } else {
+                    // nim-eth sends no second WHOAREYOU while one is awaiting its handshake.
+                    let hs = Self::ms(self.sh.cfg.handshake_timeout_ms);
+                    let now = ctx.now();
+                    if self
+                        .challenges
+                        .iter()
+                        .any(|c| c.0 == from && now <= c.1 + hs)
+                    {
+                        return;
+                    }
+                    self.challenges.retain(|c| c.0 != from);
+                    if self.challenges.len() >= MAX_CHALLENGES {
+                        // Expired challenges go first, then the oldest.
+                        self.challenges.retain(|c| now <= c.1 + hs);
+                        if self.challenges.len() >= MAX_CHALLENGES {
+                            self.challenges.remove(0);
+                        }
+                    }
+                    self.challenges.push((from, ctx.now()));
+                    let who = Discv5Msg {
+                        kind: PacketKind::Whoareyou,
+                        handshake: false,
+                        n: 0,
+                        total: 0,
+                        bytes: packet::WHOAREYOU_BYTES as u16,
+                        req: m.req,
+                        args: [0; 3],
+                    };
+                    self.send(from, who, ctx);
+                }
+            }
+            PacketKind::Whoareyou => {
+                let Some(pi) = self.pending_pos(from, m.req) else {
+                    return;
+                };
+                if self.pending[pi].handshake {
+                    return;
+                }
+                self.pending[pi].handshake = true;
+                self.touch_session(from, ctx);
+                ctx.report(Discv5Event(Discv5Counter::Handshakes, 1));
+                let msg = self.request_msg(&self.pending[pi]);
+                self.send(from, msg, ctx);
+                // The requests held for this handshake go out over the new session.
+                for i in 0..self.pending.len() {
+                    if self.pending[i].peer == from && self.pending[i].queued {
+                        self.pending[i].queued = false;
+                        let m = self.request_msg(&self.pending[i]);
+                        self.send(from, m, ctx);
+                    }
+                }
+            }
+            PacketKind::Pong => {
+                // Without a session (evicted meanwhile) the answer cannot be read.
+                if !self.has_session(from) {
+                    return;
+                }
+                if let Some(pi) = self.pending_pos(from, m.req) {
+                    self.touch_session(from, ctx);
+                    self.complete(pi, true, ctx);
+                }
+            }
+            PacketKind::Nodes => {
+                if !self.has_session(from) {
+                    return;
+                }
+                self.touch_session(from, ctx);
+                self.on_nodes(from, &m, ctx);
+            }
+        }
+    }
+
+    fn on_timer(&mut self, t: Discv5Timer, ctx: &mut impl Io<Self>) {
+        match t {
+            Discv5Timer::Timeout(req) => {
+                let Some(pi) = self.pending.iter().position(|p| p.req == req) else {
+                    return;
+                };
+                let p = self.pending[pi];
+                ctx.report(Discv5Event(Discv5Counter::RequestTimeouts, 1));
+                if p.got == 0 && !self.sh.is_bootstrap(p.peer) {
+                    let view = self.sh.view();
+                    if self.table.contains(p.peer, view) {
+                        ctx.report(Discv5Event(Discv5Counter::NodesReplaced, 1));
+                    }
+                    self.table.replace(p.peer, view);
+                }
+                self.complete(pi, false, ctx);
+            }
+            Discv5Timer::Revalidate => {
+                let n = {
+                    let r = ctx.rng();
+                    self.table.to_revalidate(|k| r.random_range(0..k))
+                };
+                if let Some(n) = n {
+                    self.request(n, PacketKind::Ping, ([0; 3], 0), NO_LOOKUP, ctx);
+                }
+                let r = ctx.rng().random_range(0..=self.sh.cfg.revalidate_max_ms);
+                ctx.set_timer(Self::ms(r), Discv5Timer::Revalidate);
+            }
+            Discv5Timer::Refresh => {
+                let every = SimDuration::from_secs(self.sh.cfg.refresh_interval_s);
+                if ctx.now() >= self.last_lookup + every {
+                    let t = Self::random_id(ctx);
+                    self.start_lookup(Purpose::Refresh, t, ctx);
+                }
+                ctx.set_timer(every, Discv5Timer::Refresh);
+            }
+            Discv5Timer::Search => {
+                let t = Self::random_id(ctx);
+                self.start_lookup(Purpose::Search, t, ctx);
+            }
+            Discv5Timer::PingBack(n) => {
+                if self.table.contains(n, self.sh.view()) {
+                    self.request(n, PacketKind::Ping, ([0; 3], 0), NO_LOOKUP, ctx);
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn record(metrics: &mut Discv5Metrics, _node: NodeId, _now: SimTime, e: Discv5Event) {
+        metrics.counters[e.0 as usize] += e.1 as u64;
+    }
+}
+
+impl crate::node::registry::Build for Discv5 {
+    type Shared = Discv5Shared;
+    /// The nodes `runs` marks (every node when empty).
+    fn build(sh: &Rc<Discv5Shared>, node: NodeId, _topics: &[u16]) -> Option<Self> {
+        let runs = sh.runs.get(node.index()).copied().unwrap_or(true);
+        runs.then(|| Discv5::new(sh.clone(), node))
+    }
+}
