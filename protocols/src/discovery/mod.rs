@@ -16,6 +16,7 @@
 //! (nwaku's discv5 loop keeps the peers that share a shard with the node).
 
 pub mod discv5;
+pub mod metrics;
 
 use std::rc::Rc;
 

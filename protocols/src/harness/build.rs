@@ -32,6 +32,8 @@ pub struct Prepared {
     pub(super) series_interval: SimDuration,
     pub(super) overlay_interval: SimDuration,
     pub(super) d_low: u32,
+    pub(super) d: u32,
+    pub(super) discovery: bool,
     pub(super) out_target: u32,
     pub(super) relay_capable: Vec<bool>,
     /// Implementation groups: (label, profile name), and each node's group (both empty
@@ -344,6 +346,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
             )))
         }
     };
+    let discovery = discv5.is_some();
     let shared = Rc::new(NodeShared {
         send_buffer_bytes: relay.cfg.send_buffer_bytes,
         protocols: ProtocolShared {
@@ -418,6 +421,8 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         series_interval: run_in.series_interval,
         overlay_interval: run_in.overlay_sample_interval,
         d_low: relay_in.config.d_low,
+        d: relay_in.config.d,
+        discovery,
         out_target,
         relay_capable,
         impl_names,

@@ -336,6 +336,7 @@ pub(super) fn collect(
                 })
                 .collect(),
             discv5_nodes,
+            episodes: Vec::new(),
         }
     });
     SimOutput {

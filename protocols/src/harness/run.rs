@@ -3,6 +3,7 @@
 
 use sim_core::{Counters, NodeId, SimDuration, SimTime};
 
+use crate::discovery::metrics::JoinTracker;
 use crate::sharding::health::{ConnSample, HealthSampler, NodeConns};
 
 use super::build::{Prepared, build};
@@ -52,6 +53,7 @@ pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64, u64)) -> SimOutput {
     } else {
         None
     };
+    let mut joins = p.discovery.then(|| JoinTracker::new(n, p.d_low, p.d));
     let mut t = 0u64;
     loop {
         // Next stop: the next whole second, series boundary, the warm-up end, or the end.
@@ -85,6 +87,11 @@ pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64, u64)) -> SimOutput {
                 .collect();
             conns.push(ConnSample::of(t as f64 / 1e9, &now, p.out_target));
         }
+        if let Some(j) = joins.as_mut()
+            && t % second == 0
+        {
+            sample_joins(&p, t, j);
+        }
         progress(t as f64 / 1e9, p.engine.events_processed());
         if t >= end.as_nanos() {
             break;
@@ -102,17 +109,25 @@ pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64, u64)) -> SimOutput {
             obs.seen_entry(NodeId(i as u32), e);
         }
     }
+<<<<<<< HEAD
     let mut out = collect(
         p,
         warm_snapshot.expect("taken at the warm-up"),
         mesh,
         impl_mesh,
     );
+=======
+    let mut out = collect(p, warm_snapshot.expect("taken at the warm-up"), mesh);
+    if let (Some(d), Some(j)) = (out.discovery.as_mut(), joins) {
+        d.episodes = j.finish();
+    }
+>>>>>>> eb0f4d3 (discovery: time from joining to D_low and D mesh peers per (node, shard), lookups per new peer, discovery bytes/s by packet kind; discovery.csv and summary columns when discovery runs)
     out.overlay.shard_health = shard_health;
     out.overlay.connections = conns;
     out
 }
 
+<<<<<<< HEAD
 /// Adds every online node's mesh sizes to its implementation group's (sum, count).
 fn sample_impl_mesh(p: &Prepared, acc: &mut [(u64, u64)]) {
     for (i, node) in p.engine.nodes().iter().enumerate() {
@@ -128,6 +143,23 @@ fn sample_impl_mesh(p: &Prepared, acc: &mut [(u64, u64)]) {
             g.1 += 1;
         }
     }
+=======
+/// Every node's mesh sizes per subscribed shard, for the time-to-mesh-peers measure.
+fn sample_joins(p: &Prepared, t: u64, j: &mut JoinTracker) {
+    for (i, node) in p.engine.nodes().iter().enumerate() {
+        let online = p.engine.is_online(NodeId(i as u32));
+        match node.relay() {
+            Some(r) => j.sample(
+                t,
+                i,
+                online,
+                r.subscriptions().map(|ti| (ti.0, r.mesh(ti).len())),
+            ),
+            None => j.sample(t, i, online, std::iter::empty()),
+        }
+    }
+    j.end_sample(t);
+>>>>>>> eb0f4d3 (discovery: time from joining to D_low and D mesh peers per (node, shard), lookups per new peer, discovery bytes/s by packet kind; discovery.csv and summary columns when discovery runs)
 }
 
 /// A node's connections now, from the engine (whoever opened them).

@@ -289,9 +289,12 @@ mod tests {
     #[test]
     fn categories_follow_the_list() {
         // relay's 9 kinds (0-8), the transport's framing (9), the peer manager's 4 (10-13):
-        // the order result files have always had; then identify's 2 (14-15).
+        // the order result files have always had; then identify's 2 (14-15), discv5's 6
+        // (16-21).
         let names = category_names();
-        assert_eq!(names.len(), 16);
+        assert_eq!(names.len(), 22);
+        assert_eq!(names[16], ("discv5", "ping"));
+        assert_eq!(names[21], ("discv5", "handshake"));
         assert_eq!(names[14], ("identify", "request"));
         assert_eq!(names[9], ("transport", "framing"));
         let m = WakuMsg::PeerManager(PmMsg::Ping(PingMsg::Request));

@@ -82,3 +82,100 @@ pub(super) fn discv5_input(
     };
     Some(Discv5Input { config: cfg, runs })
 }
+
+/// Discovery's part of the report (empty without discovery): summary values and
+/// `discovery.csv` (one row per shard and one for all: pairs, time to D_low and D mesh
+/// peers p50 / p95 / max, the fractions that never got there).
+pub(super) fn report(
+    out: &protocols::harness::SimOutput,
+    topics: &[String],
+) -> (Vec<(String, f64)>, Option<crate::model::ExtraTable>) {
+    use protocols::discovery::metrics::JoinStats;
+    let Some(d) = &out.discovery else {
+        return (Vec::new(), None);
+    };
+    let mut summary = Vec::new();
+    let all = JoinStats::of(d.episodes.iter());
+    let opt = |st: &JoinStats, x: f64| if st.dlow.count == 0 { f64::NAN } else { x };
+    let optd = |st: &JoinStats, x: f64| if st.d.count == 0 { f64::NAN } else { x };
+    summary.push((
+        "discovery_to_dlow_p50_s".to_owned(),
+        opt(&all, all.dlow.p50),
+    ));
+    summary.push((
+        "discovery_to_dlow_p95_s".to_owned(),
+        opt(&all, all.dlow.p95),
+    ));
+    summary.push((
+        "discovery_to_dlow_max_s".to_owned(),
+        opt(&all, all.dlow.max),
+    ));
+    summary.push(("discovery_never_dlow_fraction".to_owned(), all.never_dlow));
+    summary.push(("discovery_to_d_p50_s".to_owned(), optd(&all, all.d.p50)));
+    summary.push(("discovery_to_d_p95_s".to_owned(), optd(&all, all.d.p95)));
+    summary.push(("discovery_to_d_max_s".to_owned(), optd(&all, all.d.max)));
+    summary.push(("discovery_never_d_fraction".to_owned(), all.never_d));
+    let lookups = d.discv5_counter("search_lookups") as f64;
+    let new = d.discv5_counter("new_peers") as f64;
+    summary.push((
+        "discovery_lookups_per_new_peer".to_owned(),
+        if new > 0.0 { lookups / new } else { f64::NAN },
+    ));
+    // Discovery bytes sent per node per second over the whole run, by packet kind.
+    let n = out.bandwidth.per_node.len().max(1) as f64;
+    let secs = out.sim_seconds.max(f64::MIN_POSITIVE);
+    let mut total = 0.0;
+    for (ci, (proto, kind)) in out.categories.iter().enumerate() {
+        if proto != "discv5" {
+            continue;
+        }
+        let bytes: u64 = out.bandwidth.series.iter().map(|p| p.bytes_out[ci]).sum();
+        let rate = bytes as f64 / n / secs;
+        total += rate;
+        summary.push((format!("discovery_bytes_per_sec_{proto}_{kind}"), rate));
+    }
+    summary.push(("discovery_bytes_per_sec".to_owned(), total));
+
+    let f = crate::output::fmt_f64;
+    let row = |name: String, st: &JoinStats| {
+        let q = |count: usize, x: f64| if count == 0 { String::new() } else { f(x) };
+        vec![
+            name,
+            st.pairs.to_string(),
+            q(st.dlow.count, st.dlow.p50),
+            q(st.dlow.count, st.dlow.p95),
+            q(st.dlow.count, st.dlow.max),
+            f(st.never_dlow),
+            q(st.d.count, st.d.p50),
+            q(st.d.count, st.d.p95),
+            q(st.d.count, st.d.max),
+            f(st.never_d),
+        ]
+    };
+    let mut rows = vec![row("all".to_owned(), &all)];
+    for (i, _) in topics.iter().enumerate() {
+        let st = JoinStats::of(d.episodes.iter().filter(|e| e.shard as usize == i));
+        if st.pairs > 0 {
+            rows.push(row(i.to_string(), &st));
+        }
+    }
+    let table = crate::model::ExtraTable {
+        file_name: "discovery.csv".to_owned(),
+        header: [
+            "shard",
+            "pairs",
+            "to_dlow_p50_s",
+            "to_dlow_p95_s",
+            "to_dlow_max_s",
+            "never_dlow_fraction",
+            "to_d_p50_s",
+            "to_d_p95_s",
+            "to_d_max_s",
+            "never_d_fraction",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    };
+    (summary, Some(table))
+}

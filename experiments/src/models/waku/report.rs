@@ -301,6 +301,8 @@ pub(super) fn report(
     let dissemination = dissemination_report(out);
     extra.extend(dissemination.summary);
     let rln_tables = super::rln::report(out, &mut extra);
+    let (disc_summary, disc_table) = super::discovery::report(out, topics);
+    extra.extend(disc_summary);
 
     // Without a message in the measured window, delivery, latency and duplicates are
     // undefined: NaN, written as empty cells.
@@ -435,6 +437,7 @@ pub(super) fn report(
     tables.push(dissemination.table);
     tables.extend(overlay.tables);
     tables.extend(rln_tables.into_iter().flatten());
+    tables.extend(disc_table);
 
     RunResult {
         summary,

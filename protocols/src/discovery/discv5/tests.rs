@@ -124,7 +124,7 @@ impl Net {
         self.flush(i);
         let mut t = self.now;
         while self.nodes[i].lookups_running() > 0 {
-            t = t + SimDuration::from_millis(100);
+            t += SimDuration::from_millis(100);
             self.run(t);
         }
         self.nodes[i].last_lookup_result().to_vec()
