@@ -186,7 +186,8 @@ mod tests {
         // goes offline at 4 s without a second episode.
         let mut t = JoinTracker::new(2, 4, 6);
         let s = 1_000_000_000u64;
-        let samples: [(u64, [(bool, [usize; 2]); 2]); 4] = [
+        type Sample = (u64, [(bool, [usize; 2]); 2]);
+        let samples: [Sample; 4] = [
             (s, [(true, [1, 0]), (false, [0, 0])]),
             (2 * s, [(true, [4, 2]), (true, [0, 0])]),
             (3 * s, [(true, [7, 4]), (true, [6, 0])]),
