@@ -109,25 +109,20 @@ pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64, u64)) -> SimOutput {
             obs.seen_entry(NodeId(i as u32), e);
         }
     }
-<<<<<<< HEAD
     let mut out = collect(
         p,
         warm_snapshot.expect("taken at the warm-up"),
         mesh,
         impl_mesh,
     );
-=======
-    let mut out = collect(p, warm_snapshot.expect("taken at the warm-up"), mesh);
     if let (Some(d), Some(j)) = (out.discovery.as_mut(), joins) {
         d.episodes = j.finish();
     }
->>>>>>> eb0f4d3 (discovery: time from joining to D_low and D mesh peers per (node, shard), lookups per new peer, discovery bytes/s by packet kind; discovery.csv and summary columns when discovery runs)
     out.overlay.shard_health = shard_health;
     out.overlay.connections = conns;
     out
 }
 
-<<<<<<< HEAD
 /// Adds every online node's mesh sizes to its implementation group's (sum, count).
 fn sample_impl_mesh(p: &Prepared, acc: &mut [(u64, u64)]) {
     for (i, node) in p.engine.nodes().iter().enumerate() {
@@ -143,7 +138,8 @@ fn sample_impl_mesh(p: &Prepared, acc: &mut [(u64, u64)]) {
             g.1 += 1;
         }
     }
-=======
+}
+
 /// Every node's mesh sizes per subscribed shard, for the time-to-mesh-peers measure.
 fn sample_joins(p: &Prepared, t: u64, j: &mut JoinTracker) {
     for (i, node) in p.engine.nodes().iter().enumerate() {
@@ -159,7 +155,6 @@ fn sample_joins(p: &Prepared, t: u64, j: &mut JoinTracker) {
         }
     }
     j.end_sample(t);
->>>>>>> eb0f4d3 (discovery: time from joining to D_low and D mesh peers per (node, shard), lookups per new peer, discovery bytes/s by packet kind; discovery.csv and summary columns when discovery runs)
 }
 
 /// A node's connections now, from the engine (whoever opened them).

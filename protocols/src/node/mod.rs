@@ -289,7 +289,8 @@ mod tests {
     #[test]
     fn categories_follow_the_list() {
         // relay's 9 kinds (0-8), the transport's framing (9), the peer manager's 4 (10-13):
-        // the order result files have always had; then identify's 2 (14-15), discv5's 6
+        // the order result files have always had; then identify's 2 (14-15), RLN's none,
+        // discv5's 6
         // (16-21).
         let names = category_names();
         assert_eq!(names.len(), 22);
