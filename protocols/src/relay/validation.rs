@@ -7,8 +7,13 @@
 //! - the basic check ([`validate`]: messages the workload flagged invalid or ignored),
 //! - the protected-shard signature check ([`crate::relay::protected`]) when any shard is
 //!   protected,
-//! - then any further validators, in the order they were added. RLN proof checks plug in
-//!   here next.
+//! - then any further validators, in the order they were added;
+//! - then, when the run has RLN ([`crate::relay::RelayShared::rln`]), the node's RLN check
+//!   ([`crate::rln::validator::RlnCheck`]). It is not a [`Validator`]: it keeps per-node state
+//!   (the nullifier log) and takes CPU time, so relay calls it in two parts: the checks before
+//!   the proof verification on a message's first copy (a failure rejects at once; a pass adds
+//!   the verification's CPU time to the compute job), the proof and the nullifier log when
+//!   the job is done.
 //!
 //! The built-in steps are called directly; only further validators go through dynamic
 //! dispatch (there are none today).
@@ -30,8 +35,7 @@ pub enum Validation {
 }
 
 /// A validation step: what the relay asks before delivering and forwarding a message. Reject
-/// drops it and penalises the sender (P4); Ignore drops it silently. The hook RLN's proof
-/// check plugs into next.
+/// drops it and penalises the sender (P4); Ignore drops it silently.
 pub trait Validator: Debug {
     /// The verdict on `msg`.
     fn validate(&self, msg: &WireMsg) -> Validation;

@@ -354,3 +354,66 @@ fn bad_input_is_refused_with_the_field() {
         assert!(e.problem.contains("m.csv line 1"), "{e}");
     }
 }
+
+#[test]
+fn spammers_make_the_proofs_of_their_kind() {
+    // Limit 2 per 10 s epoch; node 0 a member, node 1 not.
+    let cfg = RlnConfig {
+        user_message_limit: Some(2),
+        epoch_s: Some(10),
+        ..RlnConfig::default()
+    };
+    let sh = shared(cfg, &[member(0, None, 0.0)], 2);
+    let now = SimTime::from_secs(100);
+    let ready = |node: u32, kind: SpamKind, n: usize| -> Vec<Ready> {
+        let mut r = Rln::new(sh.clone(), NodeId(node));
+        let mut ctx = Recorder::<Rln>::new(NodeId(node), now, "rln");
+        for i in 0..n {
+            let req = Request {
+                created: now,
+                topic: TopicIdx(0),
+                data_bytes: 500,
+                id: i as u64,
+                spam: Some(kind),
+            };
+            r.request(req, &mut ctx);
+        }
+        ctx.timers
+            .into_iter()
+            .filter_map(|(_, t)| match t {
+                RlnTimer::ProofDone(r) => Some(*r),
+                _ => None,
+            })
+            .collect()
+    };
+    let ts = RlnShared::unix_ns(now);
+    // A double signaller: ids 0, 1 (within the limit), then 0, 1 again (excess), each with a
+    // real proof (150 ms of CPU each).
+    let d = ready(0, SpamKind::DoubleSignal, 4);
+    let ids: Vec<(u32, bool)> = d.iter().map(|r| (r.proof.message_id, r.excess)).collect();
+    assert_eq!(ids, [(0, false), (1, false), (0, true), (1, true)]);
+    assert_eq!(d[2].proof.nullifier(), d[0].proof.nullifier());
+    assert_eq!(
+        sh.tally.borrow().proof_cpu[0],
+        SimDuration::from_millis(600)
+    );
+    let i = ready(0, SpamKind::InvalidProof, 1)[0];
+    assert!(!i.proof.valid && i.excess && i.proof.root == 0);
+    let r = ready(0, SpamKind::Replay, 1)[0];
+    assert_eq!(r.proof.timestamp_ns, ts - 30 * S);
+    assert_eq!(r.proof.epoch, sh.epoch_of(ts - 30 * S));
+    let s = ready(0, SpamKind::StaleEpoch, 1)[0];
+    assert_eq!(
+        (s.proof.timestamp_ns, s.proof.epoch),
+        (ts, sh.epoch_of(ts) - 1)
+    );
+    // A non-member (and a member told to act as one) names a root nobody has.
+    for node in [1, 0] {
+        let n = ready(node, SpamKind::NonMember, 1)[0];
+        assert_eq!(n.proof.root, NO_ROOT);
+    }
+    // Fabricated proofs cost nothing: still 600 ms on node 0, nothing on node 1.
+    let t = sh.tally.borrow();
+    assert_eq!(t.proof_cpu[0], SimDuration::from_millis(600));
+    assert_eq!(t.proof_cpu[1], SimDuration::ZERO);
+}
