@@ -1277,6 +1277,19 @@ mod tests {
             "network.bandwidth.classes[0].upload_mbps",
             "6:1",
         );
+        check(
+            &format!(
+                "{head}[[network.bandwidth.classes]]\nname = \"x\"\nupload_mbps = 10\n\
+                 download_mbps = 10\ncpu_slowdown = 0\n"
+            ),
+            "network.bandwidth.classes[0].cpu_slowdown",
+            "8:1",
+        );
+        check(
+            &format!("{head}[relay]\nmessage_handling_us = -3\n"),
+            "relay.message_handling_us",
+            "5:1",
+        );
         // A field of an array element that the file leaves out is not set (its default
         // applies, and an error about it says so); the default name is not set either.
         let raw = load_str(

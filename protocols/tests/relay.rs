@@ -650,3 +650,40 @@ fn one_nim_libp2p_group_is_the_default_run() {
     assert_eq!(nim.relay.implementations.len(), 1);
     assert!(plain.relay.implementations.is_empty());
 }
+
+#[test]
+fn handling_cost_adds_to_every_hop_and_cpu_slowdown_scales_it() {
+    use protocols::relay::dissemination::{MAX, P50};
+    // The chain without a handling cost: node k accepts at k * d.
+    let base = run(chain_run(), &|_, _| {}).unwrap();
+    let d = base.relay.delivery.per_message[0].dissemination_ns[0];
+    // 2,000 us + 1,000 us per 1,000 bytes: a message of B bytes costs c = 2 ms + B us at
+    // every receiver before it is validated and forwarded, so node k accepts at k * (d + c).
+    let mut i = chain_run();
+    i.relay.config.message_handling_us = 2000.0;
+    i.relay.config.message_handling_us_per_kb = 1000.0;
+    let o = run(i, &|_, _| {}).unwrap();
+    let m = &o.relay.delivery.per_message[0];
+    let c = 2_000_000 + m.data_bytes as u64 * 1000;
+    let t = m.dissemination_ns;
+    assert_eq!(t[0], d + c, "node 1, one hop");
+    assert_eq!(t[P50], 2 * (d + c), "node 2");
+    assert_eq!(t[MAX], 3 * (d + c), "node 3");
+    // Node 1 at slowdown 2.5 takes 2.5 c: node 1 at d + 2.5c, node 2 at 2d + 3.5c, node 3 at
+    // 3d + 4.5c.
+    let mut i = chain_run();
+    i.relay.config.message_handling_us = 2000.0;
+    i.relay.config.message_handling_us_per_kb = 1000.0;
+    i.network.cpu_slowdown = vec![1.0, 2.5, 1.0, 1.0, 1.0];
+    let o = run(i, &|_, _| {}).unwrap();
+    let t = o.relay.delivery.per_message[0].dissemination_ns;
+    let slow = c * 5 / 2;
+    assert_eq!(t[0], d + slow);
+    assert_eq!(t[P50], 2 * d + slow + c);
+    assert_eq!(t[MAX], 3 * d + slow + 2 * c);
+    // One slowdown per node, or none.
+    let mut i = chain_run();
+    i.network.cpu_slowdown = vec![2.0];
+    let e = run(i, &|_, _| {}).unwrap_err().to_string();
+    assert!(e.contains("cpu_slowdown"), "{e}");
+}

@@ -50,6 +50,14 @@
 //! ([`Input::Start`] with `restart: true`) its uplink is idle, so the first send leaves at
 //! now plus its own transfer time.
 //!
+//! ## CPU
+//!
+//! Each node has one CPU, a FIFO of compute jobs: [`Ctx::compute`] queues a job of a given
+//! cost behind the node's earlier jobs and fires a timer when it ends (at
+//! `max(now, previous job's end) + cost`). [`Engine::set_cpu_slowdown`] makes a node's jobs
+//! take `factor` times their cost (a slower machine; default 1, where the cost is used as
+//! given, bit for bit). Churn empties the queue: a node coming back starts with an idle CPU.
+//!
 //! ## Units
 //!
 //! Time in nanoseconds ([`SimTime`], [`SimDuration`]); capacities in bits per second
@@ -75,7 +83,7 @@ pub mod rng;
 pub mod time;
 
 pub use accounting::{Accounting, Category, CategoryTable, Counters, Direction, DropReason};
-pub use engine::{Engine, EngineConfig, Links, RunOutcome};
+pub use engine::{Engine, EngineConfig, Links, MAX_CPU_SLOWDOWN, RunOutcome};
 pub use error::SimError;
 pub use network::{
     ConstantLatency, Degradation, Fault, FnLatency, Jitter, LatencyModel, LinkCapacity,

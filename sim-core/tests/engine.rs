@@ -664,6 +664,58 @@ fn compute_jobs_queue_on_the_cpu() {
 }
 
 #[test]
+fn cpu_slowdown_scales_every_compute_job_of_its_node_only() {
+    // Node 0 runs at slowdown 2.5, node 1 at the default 1. Node 0: two 12 ms jobs at 0 take
+    // 30 ms each -> end at 30 and 60 ms; a 150 ms job at 5 ms takes 375 ms behind them ->
+    // 435 ms. Node 1: the same 12 ms job ends at 12 ms. A slowdown of 1 again gives the cost
+    // as given (checked on node 2, set back to 1 after 3).
+    let mut e = engine(
+        3,
+        LinkCapacity::symmetric_mbps(1),
+        0,
+        EngineConfig::default(),
+    );
+    e.set_cpu_slowdown(NodeId(0), 2.5).unwrap();
+    e.set_cpu_slowdown(NodeId(2), 3.0).unwrap();
+    e.set_cpu_slowdown(NodeId(2), 1.0).unwrap();
+    e.set_timer(NodeId(0), ms(0), Act::Compute(12, 1)).unwrap();
+    e.set_timer(NodeId(0), ms(0), Act::Compute(12, 2)).unwrap();
+    e.set_timer(NodeId(0), ms(5), Act::Compute(150, 3)).unwrap();
+    e.set_timer(NodeId(1), ms(0), Act::Compute(12, 4)).unwrap();
+    e.set_timer(NodeId(2), ms(0), Act::Compute(7, 5)).unwrap();
+    e.run_to_empty();
+    let mut tags: Vec<_> = e
+        .observer()
+        .0
+        .iter()
+        .filter_map(|(t, _, s)| match s {
+            Seen::Tag(x) => Some((*t, *x)),
+            _ => None,
+        })
+        .collect();
+    tags.sort_by_key(|t| t.1);
+    assert_eq!(
+        tags,
+        vec![
+            (ms(30), 1),
+            (ms(60), 2),
+            (ms(435), 3),
+            (ms(12), 4),
+            (ms(7), 5)
+        ]
+    );
+    // Bad factors are refused with the field named; unknown nodes too.
+    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, MAX_CPU_SLOWDOWN * 2.0] {
+        let err = e.set_cpu_slowdown(NodeId(0), bad).unwrap_err();
+        assert!(err.to_string().starts_with("cpu_slowdown: "), "{err}");
+    }
+    assert!(matches!(
+        e.set_cpu_slowdown(NodeId(3), 2.0),
+        Err(SimError::UnknownNode { .. })
+    ));
+}
+
+#[test]
 fn stream_order_survives_jitter_and_datagrams_are_lost() {
     let cfg = EngineConfig {
         network: NetworkConfig {

@@ -13,6 +13,13 @@
 //! reach, not of what a node may spend on the network; a scenario that wants a node to use only
 //! part of its link should define its own class.
 //!
+//! # CPU slowdown
+//!
+//! A class also sets `cpu_slowdown` (default 1): the multiplier the engine applies to every
+//! compute job of its nodes (`sim_core::Engine::set_cpu_slowdown`), e.g. 2 for a machine half
+//! as fast as the one the costs (`[relay] message_handling_us`, `validation_delay_us`) were
+//! measured on. The built-in classes keep 1: no measurement ties CPU speed to link speed.
+//!
 //! # Default mix
 //!
 //! Groups that name no class get `datacenter` 0.5, `home-fibre` 0.2, `home` 0.3, `mobile` 0:
@@ -39,6 +46,14 @@ pub struct BandwidthClass {
     pub upload_mbps: f64,
     /// Download capacity in Mbit/s, positive.
     pub download_mbps: f64,
+    /// Multiplier on the CPU time of every compute job of the class's nodes (message
+    /// handling, validation): 2 = a machine half as fast. Default 1; in (0, 1000].
+    #[serde(default = "one")]
+    pub cpu_slowdown: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl BandwidthClass {
@@ -47,6 +62,7 @@ impl BandwidthClass {
             name: name.to_owned(),
             upload_mbps,
             download_mbps,
+            cpu_slowdown: 1.0,
         }
     }
 
@@ -78,6 +94,22 @@ impl BandwidthClass {
                     "must be at least 0.000001 Mbit/s (1 bit/s)",
                 ));
             }
+        }
+        self.validate_cpu(field)
+    }
+
+    /// Checks the CPU slowdown; errors name `field`.
+    fn validate_cpu(&self, field: &str) -> Result<()> {
+        let v = self.cpu_slowdown;
+        if !(v.is_finite() && v > 0.0 && v <= sim_core::MAX_CPU_SLOWDOWN) {
+            return Err(TopologyError::invalid(
+                format!("{field}.cpu_slowdown"),
+                v,
+                format!(
+                    "must be a multiplier of CPU time in (0, {}] (1 = as measured)",
+                    sim_core::MAX_CPU_SLOWDOWN
+                ),
+            ));
         }
         Ok(())
     }

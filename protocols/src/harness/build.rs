@@ -366,6 +366,15 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
             format!("{} capacities for {n} nodes", net.capacities.len()),
         ));
     }
+    if !net.cpu_slowdown.is_empty() && net.cpu_slowdown.len() != n {
+        return Err(bad(
+            "cpu_slowdown",
+            format!(
+                "{} CPU slowdowns for {n} nodes: give one per node, or none",
+                net.cpu_slowdown.len()
+            ),
+        ));
+    }
     let nodes: Vec<WakuNode> = (0..n)
         .map(|i| {
             let node = WakuNode::new(NodeId(i as u32), shared.clone(), subs[i].clone());
@@ -397,6 +406,11 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
     };
     let caps = net.capacities.clone();
     let mut engine = Engine::new(cfg, net.latency, caps.clone(), nodes, observer)?;
+    for (i, &f) in net.cpu_slowdown.iter().enumerate() {
+        if f != 1.0 {
+            engine.set_cpu_slowdown(NodeId(i as u32), f)?;
+        }
+    }
     for &(a, b) in &net.edges {
         engine.connect_now(NodeId(a), NodeId(b))?;
     }

@@ -126,6 +126,10 @@ pub struct NetworkInput {
     pub ip_groups: Vec<u32>,
     /// Faults and churn, at their times. Default none.
     pub faults: Vec<(SimTime, Fault)>,
+    /// Per-node multiplier on the CPU time of every compute job (message handling,
+    /// validation; [`sim_core::Engine::set_cpu_slowdown`]): one entry per node, or empty (the
+    /// default) for 1 everywhere.
+    pub cpu_slowdown: Vec<f64>,
 }
 
 /// Relay (gossipsub).
@@ -207,6 +211,7 @@ impl SimInput {
                 groups: Vec::new(),
                 ip_groups: Vec::new(),
                 faults: Vec::new(),
+                cpu_slowdown: Vec::new(),
             },
             relay: RelayInput::default(),
             sharding: ShardingInput::default(),

@@ -154,6 +154,16 @@ pub struct RelayConfig {
     /// CPU time to validate one message, in microseconds (queued on the node's CPU). 0 =
     /// synchronous. RLN proof verification plugs in here (about 12,000).
     pub validation_delay_us: u64,
+    /// CPU time to decode and handle each relay message received (every copy, duplicates
+    /// included: the RPC is decoded and the message id computed before the seen check), in
+    /// microseconds, queued on the node's CPU before the message is looked at (seen check,
+    /// IDONTWANT, validation, forwarding). Default 0 (no cost; no published nwaku figure:
+    /// nwaku's RLN benchmarks report proof verification, 12 ms, not decoding). Scaled per
+    /// node by its bandwidth class's `cpu_slowdown`.
+    pub message_handling_us: f64,
+    /// Further CPU time per 1,000 bytes of the message (serialized WakuMessage), in
+    /// microseconds, added to `message_handling_us`. Default 0.
+    pub message_handling_us_per_kb: f64,
     /// Peer exchange on PRUNE: a PRUNE lists up to 2 x D_high topic peers with score >= 0,
     /// and the pruned node dials those it has room for. nwaku false; spec optional.
     pub peer_exchange: bool,
@@ -230,6 +240,20 @@ pub struct ImplementationGroup {
     pub fraction: f64,
 }
 
+/// Largest `message_handling_us` and `message_handling_us_per_kb` (10 s): a typo guard.
+pub const MAX_HANDLING_US: f64 = 10_000_000.0;
+
+impl RelayConfig {
+    /// CPU time to decode and handle one received message of `data_bytes` (before the node's
+    /// CPU slowdown), in nanoseconds: `message_handling_us + message_handling_us_per_kb x
+    /// data_bytes / 1000`, rounded to whole nanoseconds per term.
+    pub fn handling_ns(&self, data_bytes: u32) -> u64 {
+        let fixed = (self.message_handling_us * 1000.0).round() as u64;
+        let per_kb = (self.message_handling_us_per_kb * 1000.0).round() as u64;
+        fixed + per_kb * data_bytes as u64 / 1000
+    }
+}
+
 impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
@@ -264,6 +288,8 @@ impl Default for RelayConfig {
             max_message_bytes: 153_600,
             max_rpc_bytes: 153_600,
             validation_delay_us: 0,
+            message_handling_us: 0.0,
+            message_handling_us_per_kb: 0.0,
             peer_exchange: false,
             px_record_bytes: 0,
             max_connections: 50,
@@ -680,6 +706,21 @@ impl RelayConfig {
                 "must be at least 1",
                 "set opportunistic_graft_ticks to 1 (nim-libp2p) or 60 (go, rust)",
             ));
+        }
+        for (name, v) in [
+            ("message_handling_us", self.message_handling_us),
+            (
+                "message_handling_us_per_kb",
+                self.message_handling_us_per_kb,
+            ),
+        ] {
+            if !(v.is_finite() && (0.0..=MAX_HANDLING_US).contains(&v)) {
+                return Err(ConfigError::new(
+                    f(name),
+                    format!("must be a number of microseconds in [0, {MAX_HANDLING_US}], got {v}"),
+                    format!("set {name} to 0 (no handling cost) or a measured CPU time"),
+                ));
+            }
         }
         if self.max_connections == 0 {
             return Err(ConfigError::new(

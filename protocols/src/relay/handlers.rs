@@ -124,11 +124,23 @@ impl Relay {
         }
     }
 
-    /// A message arrived (nim-libp2p `rpcHandler` for one message).
+    /// A message arrived (nim-libp2p `rpcHandler` for one message): with a handling cost
+    /// ([`crate::relay::config::RelayConfig::message_handling_us`]) it first waits for its
+    /// decoding on the node's CPU, then is handled.
     pub(super) fn on_message(&mut self, from: NodeId, msg: WireMsg, ctx: &mut impl Io<Relay>) {
         if self.peer_pos(from).is_none() {
             return;
         }
+        match self.sh.handling(msg.data_bytes) {
+            None => self.handle_message(from, msg, ctx),
+            Some(cost) => ctx.compute(cost, RelayTimer::Handled { from, msg }),
+        }
+    }
+
+    /// A received message, decoded: the seen check, IDONTWANT, then validation. The sender
+    /// may have disconnected meanwhile (with a handling cost): the message is handled all
+    /// the same, as a real node handles what it has read.
+    pub(super) fn handle_message(&mut self, from: NodeId, msg: WireMsg, ctx: &mut impl Io<Relay>) {
         let now = ctx.now();
         self.seen.expire(now, |e| {
             ctx.report(RelayEvent::SeenExpired {
@@ -531,6 +543,7 @@ impl Relay {
             RelayTimer::Heartbeat => self.heartbeat(ctx),
             RelayTimer::ScoreTick => self.score_tick(ctx),
             RelayTimer::Drain(peer) => self.drain(peer, ctx),
+            RelayTimer::Handled { from, msg } => self.handle_message(from, msg, ctx),
             RelayTimer::Validated { from, msg } => {
                 let seen = match self.validating.iter().position(|v| v.0 == msg.id) {
                     Some(i) => self.validating.swap_remove(i).1,

@@ -90,6 +90,14 @@ pub enum RelayTimer {
     ScoreTick,
     /// The non-priority send task of a peer may send.
     Drain(NodeId),
+    /// Decoding and handling a received message (from `from`) finished
+    /// ([`RelayConfig::message_handling_us`]).
+    Handled {
+        /// The peer it came from.
+        from: NodeId,
+        /// The message.
+        msg: WireMsg,
+    },
     /// Validation of a message (received from `from`) finished.
     Validated {
         /// The peer it came from first.
@@ -212,6 +220,10 @@ pub struct RelayShared {
     fanout_ttl: SimDuration,
     decay_interval: SimDuration,
     validation_delay: SimDuration,
+    /// [`RelayConfig::message_handling_us`] in nanoseconds.
+    handling_fixed_ns: u64,
+    /// [`RelayConfig::message_handling_us_per_kb`] in nanoseconds per 1,000 bytes.
+    handling_per_kb_ns: u64,
 }
 
 impl RelayShared {
@@ -226,6 +238,8 @@ impl RelayShared {
             fanout_ttl: SimDuration::from_secs(cfg.fanout_ttl_s),
             decay_interval: SimDuration::from_secs(cfg.scoring.decay_interval_s),
             validation_delay: SimDuration::from_micros(cfg.validation_delay_us),
+            handling_fixed_ns: cfg.handling_ns(0),
+            handling_per_kb_ns: cfg.handling_ns(1000) - cfg.handling_ns(0),
             cfg,
             topics,
             ip_groups,
@@ -258,6 +272,17 @@ impl RelayShared {
     pub fn validate(&self, msg: &WireMsg) -> Validation {
         let protected = Some(&self.protected).filter(|p| p.any());
         self.validators.run(msg, protected)
+    }
+    /// CPU time to decode and handle a received message of `data_bytes`
+    /// ([`RelayConfig::handling_ns`]); `None` when handling is free (the default).
+    #[inline]
+    fn handling(&self, data_bytes: u32) -> Option<SimDuration> {
+        if self.handling_fixed_ns == 0 && self.handling_per_kb_ns == 0 {
+            return None;
+        }
+        Some(SimDuration::from_nanos(
+            self.handling_fixed_ns + self.handling_per_kb_ns * data_bytes as u64 / 1000,
+        ))
     }
     fn ip_of(&self, n: NodeId) -> u32 {
         // Default: every node its own IP.

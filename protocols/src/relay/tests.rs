@@ -589,6 +589,85 @@ fn validation_delay_uses_compute_and_skips_peers_that_sent_meanwhile() {
 }
 
 #[test]
+fn every_copy_pays_its_handling_cost_before_it_is_looked_at() {
+    // 300 us + 2 us per 1,000 bytes; a 5,000-byte message costs 300 + 2 x 5 = 310 us.
+    let (mut r, mut ctx) = Builder::new(4)
+        .cfg(|c| {
+            c.message_handling_us = 300.0;
+            c.message_handling_us_per_kb = 2.0;
+        })
+        .build();
+    ctx.timers.clear();
+    r.on_rpc(n(1), Rpc::Forward(msg(9, 5_000)), &mut ctx);
+    r.on_rpc(n(3), Rpc::Forward(msg(9, 5_000)), &mut ctx);
+    // Both copies queue a handling job; nothing is looked at yet: no IDONTWANT (5,000 bytes
+    // is above the 512-byte threshold), no delivery, no forward.
+    assert_eq!(ctx.timers.len(), 2);
+    for (at, t) in &ctx.timers {
+        assert_eq!(at.saturating_since(ctx.now), SimDuration::from_micros(310));
+        assert!(matches!(t, RelayTimer::Handled { .. }));
+    }
+    assert!(ctx.sent.is_empty() && ctx.events.is_empty());
+    let mut jobs = std::mem::take(&mut ctx.timers);
+    ctx.now += SimDuration::from_micros(310);
+    // The first copy handled: IDONTWANT to the mesh but the sender, accepted, forwarded.
+    let (_, first) = jobs.remove(0);
+    r.on_timer(first, &mut ctx);
+    assert!(
+        ctx.events
+            .iter()
+            .any(|e| matches!(e, RelayEvent::Accepted { .. }))
+    );
+    let forwards = |ctx: &TestCtx| {
+        ctx.sent
+            .iter()
+            .filter(|(_, m)| matches!(m, Rpc::Forward(_)))
+            .map(|(p, _)| p.0)
+            .collect::<Vec<u32>>()
+    };
+    assert_eq!(forwards(&ctx), vec![2, 3, 4]);
+    // The second copy is a duplicate once handled: nothing more is forwarded.
+    let (_, second) = jobs.remove(0);
+    ctx.now += SimDuration::from_micros(310);
+    r.on_timer(second, &mut ctx);
+    assert_eq!(forwards(&ctx), vec![2, 3, 4]);
+    // The cost itself: fixed part plus the per-1,000-byte part, truncated to nanoseconds.
+    let c = crate::relay::config::RelayConfig {
+        message_handling_us: 1.5,
+        message_handling_us_per_kb: 0.25,
+        ..Default::default()
+    };
+    assert_eq!(c.handling_ns(0), 1_500);
+    assert_eq!(c.handling_ns(153_600), 1_500 + 250 * 153_600 / 1000); // 39,900 ns
+    assert_eq!(
+        crate::relay::config::RelayConfig::default().handling_ns(1_000_000),
+        0
+    );
+}
+
+#[test]
+fn handling_cost_must_be_a_sane_number_of_microseconds() {
+    for (bad, field) in [
+        (-1.0, "relay.message_handling_us"),
+        (f64::NAN, "relay.message_handling_us"),
+        (1e12, "relay.message_handling_us"),
+    ] {
+        let c = crate::relay::config::RelayConfig {
+            message_handling_us: bad,
+            ..Default::default()
+        };
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().contains(field), "{e}");
+    }
+    let c = crate::relay::config::RelayConfig {
+        message_handling_us_per_kb: -0.5,
+        ..Default::default()
+    };
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("relay.message_handling_us_per_kb"), "{e}");
+}
+
+#[test]
 fn peer_exchange_lists_peers_and_the_pruned_node_dials_them() {
     let (mut r, mut ctx) = Builder::new(12)
         .cfg(|c| {

@@ -17,6 +17,9 @@ use crate::queue::EventQueue;
 use crate::rng;
 use crate::time::{Rate, SimDuration, SimTime};
 
+/// Largest CPU slowdown a node may have ([`Engine::set_cpu_slowdown`]): a typo guard.
+pub const MAX_CPU_SLOWDOWN: f64 = 1000.0;
+
 /// The simulation engine: nodes of one type `N`, the network between them, and the clock.
 pub struct Engine<N: Node> {
     pub(super) nodes: Vec<N>,
@@ -163,6 +166,7 @@ impl<N: Node> Engine<N> {
             pending_nodes: Vec::new(),
             pending_total: 0,
             passive_call: false,
+            cpu_slowdown: Vec::new(),
         };
         for i in 0..n {
             core.schedule(SimTime::ZERO, Ev::Start { node: i as u32 });
@@ -184,6 +188,31 @@ impl<N: Node> Engine<N> {
         self.core.check_node("set_timer", node)?;
         let at = at.max(self.core.now);
         Ok(self.core.set_timer(node, at, value))
+    }
+
+    /// Makes every compute job of `node` ([`crate::Ctx::compute`]) take `factor` times
+    /// its CPU time (a slower or busier machine): a job of cost `c` occupies the node's CPU
+    /// for `round(c x factor)` nanoseconds. Default 1 (the cost as given). `factor` must be
+    /// finite and in (0, 1000]. Call before running (jobs already queued keep their time).
+    pub fn set_cpu_slowdown(&mut self, node: NodeId, factor: f64) -> Result<(), SimError> {
+        self.core.check_node("set_cpu_slowdown", node)?;
+        if !(factor.is_finite() && factor > 0.0 && factor <= MAX_CPU_SLOWDOWN) {
+            return Err(SimError::BadConfig {
+                field: "cpu_slowdown",
+                reason: format!(
+                    "must be a finite multiplier in (0, {MAX_CPU_SLOWDOWN}], got {factor}"
+                ),
+            });
+        }
+        let n = self.core.nodes.len();
+        let v = &mut self.core.cpu_slowdown;
+        if factor != 1.0 && v.is_empty() {
+            v.resize(n, 1.0);
+        }
+        if let Some(f) = v.get_mut(node.index()) {
+            *f = factor;
+        }
+        Ok(())
     }
 
     /// The current virtual time.

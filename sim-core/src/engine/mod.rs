@@ -18,7 +18,7 @@ mod send;
 mod state;
 mod timers;
 
-pub use api::Engine;
+pub use api::{Engine, MAX_CPU_SLOWDOWN};
 pub use config::{EngineConfig, RunOutcome};
 pub use links::Links;
 pub(crate) use state::Core;

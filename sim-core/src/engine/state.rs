@@ -72,6 +72,11 @@ pub(crate) struct Core<M, T> {
     pub(super) pending_total: usize,
     /// Set while a passive message's handler runs: it may not act (see [`Payload::passive`]).
     pub(super) passive_call: bool,
+    /// Per node, the multiplier on the CPU time of its compute jobs
+    /// ([`Engine::set_cpu_slowdown`]); empty while every node has 1.
+    ///
+    /// [`Engine::set_cpu_slowdown`]: super::Engine::set_cpu_slowdown
+    pub(super) cpu_slowdown: Vec<f64>,
 }
 
 #[inline]

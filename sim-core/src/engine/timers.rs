@@ -104,6 +104,12 @@ impl<M: Payload, T> Core<M, T> {
 
     pub(crate) fn reserve_cpu(&mut self, node: NodeId, cost: SimDuration) -> SimTime {
         self.check_active("compute");
+        let cost = match self.cpu_slowdown.get(node.index()) {
+            Some(&f) if f != 1.0 => {
+                SimDuration::from_nanos((cost.as_nanos() as f64 * f).round() as u64)
+            }
+            _ => cost,
+        };
         let n = &mut self.nodes[node.index()];
         let done = self.now.max(n.cpu_free) + cost;
         n.cpu_free = done;

@@ -93,6 +93,18 @@ pub(super) fn input(
     config: NetworkConfig,
     groups: Vec<u32>,
 ) -> NetworkInput {
+    let cpu_slowdown = if net
+        .attrs
+        .iter()
+        .all(|a| net.classes.get(a.bandwidth).cpu_slowdown == 1.0)
+    {
+        Vec::new()
+    } else {
+        net.attrs
+            .iter()
+            .map(|a| net.classes.get(a.bandwidth).cpu_slowdown)
+            .collect()
+    };
     NetworkInput {
         nodes: net.node_count() as usize,
         edges,
@@ -102,5 +114,6 @@ pub(super) fn input(
         groups,
         ip_groups: Vec::new(),
         faults: net.faults,
+        cpu_slowdown,
     }
 }
