@@ -259,6 +259,22 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The memory budget per node: runs relay-10k's settings and prints every per-node
+    /// structure's bytes (counted from sizes and lengths) next to the measured peak.
+    Memory {
+        /// Nodes (at least 100).
+        #[arg(long, default_value_t = 10_000)]
+        nodes: u32,
+        /// Simulated seconds, 30 s warm-up included (at least 36).
+        #[arg(long, default_value_t = crate::scale::DEFAULT_SIM_S)]
+        sim_s: u32,
+        /// Master seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Network model speed: messages through the bandwidth model on a ring lattice.
     Network {
         /// Nodes (at least 9).
@@ -910,6 +926,29 @@ pub fn list(args: &ListArgs, _g: &GlobalArgs) -> anyhow::Result<u8> {
 /// memory added as `peak_rss_bytes`.
 pub fn bench(args: &BenchArgs, _g: &GlobalArgs) -> anyhow::Result<u8> {
     let (mut report, json) = match &args.which {
+        BenchCommand::Memory {
+            nodes,
+            sim_s,
+            seed,
+            json,
+        } => {
+            if *nodes < 100 || *sim_s < 36 {
+                bail!("--nodes must be at least 100 and --sim-s at least 36");
+            }
+            let r = crate::scale::memory(*nodes, *sim_s, *seed)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "{} at {nodes} nodes, {sim_s} simulated s: {:.1} s wall, {} events\n",
+                    crate::scale::SCENARIO,
+                    r.wall_s,
+                    r.events
+                );
+                print!("{}", r.markdown());
+            }
+            return Ok(EXIT_OK);
+        }
         BenchCommand::Engine {
             nodes,
             events,

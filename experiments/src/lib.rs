@@ -41,5 +41,6 @@ pub mod plot;
 pub mod progress;
 pub mod results;
 pub mod runner;
+pub mod scale;
 pub mod scenario;
 pub mod sweep;

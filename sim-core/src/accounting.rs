@@ -178,6 +178,17 @@ pub struct Accounting {
 }
 
 impl Accounting {
+    /// The bytes the counters hold: (per node and category, drops per node and reason, the
+    /// time series), each `capacity x item size`.
+    pub fn heap_bytes(&self) -> (u64, u64, u64) {
+        use crate::memory::vec_bytes;
+        (
+            vec_bytes(&self.per_node),
+            vec_bytes(&self.drops),
+            vec_bytes(&self.series),
+        )
+    }
+
     /// Counters for `nodes` nodes and `cats` categories, with time-series intervals of
     /// `interval` (must be positive).
     pub fn new(nodes: usize, cats: usize, interval: SimDuration) -> Self {

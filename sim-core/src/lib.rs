@@ -74,6 +74,7 @@ pub mod accounting;
 pub mod bench;
 mod engine;
 mod error;
+pub mod memory;
 pub mod metrics;
 pub mod network;
 mod node;

@@ -487,6 +487,27 @@ enum Inner<E> {
     Radix(Box<RadixHeap<E>>),
 }
 
+impl<E> EventQueue<E> {
+    /// The bytes the queue reserved on the heap: its entries' capacity (the binary heap's
+    /// vector; the radix heap's buckets, run, scratch and spare allocations) and the radix
+    /// heap's record.
+    pub fn heap_bytes(&self) -> u64 {
+        use crate::memory::vec_bytes;
+        match &self.inner {
+            Inner::Heap(h) => (h.capacity() * std::mem::size_of::<Entry<E>>()) as u64,
+            Inner::Radix(r) => {
+                std::mem::size_of::<RadixHeap<E>>() as u64
+                    + vec_bytes(&r.buckets)
+                    + r.buckets.iter().map(vec_bytes).sum::<u64>()
+                    + vec_bytes(&r.run.items)
+                    + vec_bytes(&r.scratch)
+                    + vec_bytes(&r.spares)
+                    + r.spares.iter().map(vec_bytes).sum::<u64>()
+            }
+        }
+    }
+}
+
 impl<E: Copy> EventQueue<E> {
     /// An empty queue of the given kind ([`QueueKind::Auto`] must be resolved first; it is
     /// treated as the binary heap here).

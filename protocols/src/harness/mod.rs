@@ -19,11 +19,13 @@
 //! | `build.rs` | [`build`]: validation, the engine ([`Prepared`]) |
 //! | `run.rs` | [`run`], [`run_prepared`]: the run loop and its samples |
 //! | `collect.rs` | the results from the finished engine |
+//! | `memory.rs` | [`memory`]: the memory budget of a network, structure by structure |
 //! | `output.rs` | [`SimOutput`] and its sections |
 
 mod build;
 mod collect;
 mod input;
+mod memory;
 mod output;
 mod rln;
 mod run;
@@ -33,13 +35,14 @@ pub use input::{
     AppInput, Discv5Input, NetworkInput, PeerManagerInput, RelayInput, RlnInput, RunInput,
     ShardingInput, SimInput, SimInputError,
 };
+pub use memory::{HARNESS_ROW, memory};
 pub use output::{
     Bandwidth, Delivery, DeliveryPoint, DiscoveryOutput, Duplicates, ImplOutput, Latency,
     MeshSample, MessageDelivery, NodeSummary, NodeTraffic, OverlayOutput, PeerManagerOutput,
     PublishStats, RelayOutput, RlnOutput, SimOutput, TraceEntry, TrafficPoint,
 };
 pub use rln::publishing as rln_publishing;
-pub use run::{rln_capacity, run, run_prepared};
+pub use run::{rln_capacity, run, run_measured, run_prepared};
 
 /// Node count from which the harness asks the engine for its radix-heap event queue (both
 /// queues give identical runs; only speed differs). Measured on the relay-10k scenario: the

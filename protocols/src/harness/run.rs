@@ -33,7 +33,28 @@ pub fn rln_capacity(
 }
 
 /// Runs a prepared simulation to its end and collects the results.
-pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64, u64)) -> SimOutput {
+pub fn run_prepared(p: Prepared, progress: &dyn Fn(f64, u64)) -> SimOutput {
+    run_inner(p, progress, None)
+}
+
+/// Builds and runs a simulation as [`run`] does, and also returns its memory budget
+/// ([`super::memory`]) taken at the end of the run, before the results are collected (the
+/// caches are full then).
+pub fn run_measured(
+    input: SimInput,
+    progress: &dyn Fn(f64, u64),
+) -> Result<(SimOutput, sim_core::memory::Memory), SimInputError> {
+    let p = build(input)?;
+    let mut m = sim_core::memory::Memory::new();
+    let out = run_inner(p, progress, Some(&mut m));
+    Ok((out, m))
+}
+
+fn run_inner(
+    mut p: Prepared,
+    progress: &dyn Fn(f64, u64),
+    memory: Option<&mut sim_core::memory::Memory>,
+) -> SimOutput {
     let end = SimTime::ZERO + p.duration;
     let warm = SimTime::ZERO + p.warmup;
     let interval = p.series_interval.as_nanos();
@@ -98,6 +119,9 @@ pub fn run_prepared(mut p: Prepared, progress: &dyn Fn(f64, u64)) -> SimOutput {
         }
     }
 
+    if let Some(m) = memory {
+        *m = super::memory(&p);
+    }
     // Flush the duplicate counts still in the seen caches.
     for i in 0..n {
         let mut entries = Vec::new();

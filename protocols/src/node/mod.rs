@@ -29,6 +29,7 @@
 pub mod app;
 pub mod glue;
 pub mod io;
+pub mod memory;
 pub mod prefetch;
 pub mod registry;
 

@@ -47,6 +47,11 @@ pub trait Slot<P>: Default {
     fn get_mut(&mut self) -> Option<&mut P> {
         self.parts().map(|(p, _)| p)
     }
+    /// Bytes the slot allocated for itself (a boxed state and stream, or a boxed stream),
+    /// not what the protocol's own structures hold.
+    fn heap_bytes(&self) -> usize {
+        0
+    }
 }
 
 /// In the node record itself (relay: every input reads it; the random stream is boxed so
@@ -87,6 +92,9 @@ impl<P> Slot<P> for Inline<P> {
     fn get_with_rng(&self) -> Option<(&P, &SimRng)> {
         self.0.as_ref().map(|x| (&x.state, &*x.rng))
     }
+    fn heap_bytes(&self) -> usize {
+        self.0.as_ref().map_or(0, |_| std::mem::size_of::<SimRng>())
+    }
 }
 
 /// Where the state of an [`Inline`] slot starts within it (the slot is an `Option` with the
@@ -120,6 +128,11 @@ impl<P> Slot<P> for Boxed<P> {
     #[inline]
     fn get_with_rng(&self) -> Option<(&P, &SimRng)> {
         self.0.as_deref().map(|(p, r)| (p, r))
+    }
+    fn heap_bytes(&self) -> usize {
+        self.0
+            .as_ref()
+            .map_or(0, |_| std::mem::size_of::<(P, SimRng)>())
     }
 }
 
@@ -295,6 +308,12 @@ macro_rules! waku_protocols {
                         _ => {}
                     },
                 }
+            }
+
+            /// What each protocol's slot allocated for itself (a boxed state and stream, or
+            /// a boxed stream), by field name, in list order.
+            pub fn slot_heap_bytes(&self) -> Vec<(&'static str, usize)> {
+                vec![$( (stringify!($field), Slot::<$Ty>::heap_bytes(&self.$field)), )*]
             }
 
             /// Every protocol starts, in list order.

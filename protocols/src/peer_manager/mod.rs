@@ -41,6 +41,7 @@ pub mod config;
 mod connections;
 mod connectivity;
 pub mod keepalive;
+pub mod memory;
 pub mod metadata;
 pub mod store;
 

@@ -41,6 +41,15 @@ pub struct PeerStore {
 }
 
 impl PeerStore {
+    /// Bytes the store reserved on the heap (its entries; their shard lists are shared
+    /// `Rc`s, not counted) and the peers it knows.
+    pub fn heap_bytes(&self) -> (u64, u64) {
+        (
+            sim_core::memory::vec_bytes(&self.entries),
+            self.entries.len() as u64,
+        )
+    }
+
     /// An empty store pruned back to `capacity` peers.
     pub fn new(capacity: usize) -> Self {
         PeerStore {

@@ -10,6 +10,14 @@ pub struct Backoffs {
 }
 
 impl Backoffs {
+    /// Bytes reserved on the heap and entries.
+    pub fn heap_bytes(&self) -> (u64, u64) {
+        (
+            sim_core::memory::vec_bytes(&self.entries),
+            self.entries.len() as u64,
+        )
+    }
+
     /// Prefetches the entries (a hint only).
     #[inline]
     pub fn prefetch(&self) {

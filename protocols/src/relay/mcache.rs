@@ -18,6 +18,17 @@ pub struct MessageCache {
 }
 
 impl MessageCache {
+    /// Bytes the cache reserved on the heap (its heartbeat slots and their messages) and the
+    /// messages it holds.
+    pub fn heap_bytes(&self) -> (u64, u64) {
+        use sim_core::memory::vec_bytes;
+        let msgs = self.slots.iter().map(|s| s.len() as u64).sum();
+        (
+            vec_bytes(&self.slots) + self.slots.iter().map(vec_bytes).sum::<u64>(),
+            msgs,
+        )
+    }
+
     /// A cache of `history` heartbeats advertising the last `gossip`.
     pub fn new(history: usize, gossip: usize) -> Self {
         assert!(history >= 1 && gossip <= history, "validated configuration");

@@ -52,6 +52,7 @@ pub mod validation;
 
 mod gossip;
 mod handlers;
+pub mod memory;
 mod mesh;
 mod prefetch;
 mod publish;

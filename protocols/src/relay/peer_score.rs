@@ -63,6 +63,11 @@ pub struct PeerScore {
 }
 
 impl PeerScore {
+    /// Bytes the record holds on the heap (its topic counters).
+    pub fn heap_bytes(&self) -> u64 {
+        sim_core::memory::vec_bytes(&self.topics)
+    }
+
     /// A fresh peer (score 0) first seen at `now`.
     pub fn new(now: SimTime, cfg: &ScoreConfig) -> Self {
         PeerScore {

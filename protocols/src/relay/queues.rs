@@ -43,6 +43,14 @@ pub struct LowQueue {
 }
 
 impl SendQueue {
+    /// Bytes the non-priority queue holds on the heap (its record when allocated and its
+    /// messages' slots; what a waiting RPC owns itself is not counted).
+    pub fn heap_bytes(&self) -> u64 {
+        self.low.as_ref().map_or(0, |l| {
+            std::mem::size_of::<LowQueue>() as u64 + sim_core::memory::deque_bytes(&l.items)
+        })
+    }
+
     /// Whether a non-priority message can be written now (both queues empty).
     #[inline]
     pub fn idle(&self, now: SimTime) -> bool {

@@ -73,6 +73,14 @@ pub struct SeenCache {
 }
 
 impl SeenCache {
+    /// Bytes the cache reserved on the heap (the table and the expiry FIFO) and its entries.
+    pub fn heap_bytes(&self) -> (u64, u64) {
+        (
+            sim_core::memory::vec_bytes(&self.slots) + sim_core::memory::deque_bytes(&self.fifo),
+            self.len as u64,
+        )
+    }
+
     /// An empty cache with the given time to live.
     pub fn new(ttl: SimDuration) -> Self {
         SeenCache {

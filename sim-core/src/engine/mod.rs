@@ -13,6 +13,7 @@ mod events;
 mod faults;
 mod inflight;
 mod links;
+mod memory;
 mod run;
 mod send;
 mod state;

@@ -250,13 +250,30 @@ impl Model for Waku {
         seed: u64,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<RunResult, ModelError> {
-        let (input, names, topics, subs) = input(s, seed)?;
-        let out = harness::run(input, &|sim_time_s, events| {
-            progress(Progress { sim_time_s, events })
-        })
-        .map_err(|e| ModelError::Other(e.to_string()))?;
-        Ok(report::report(s, &out, &names, &topics, &subs))
+        run_with(s, seed, progress, None)
     }
+}
+
+/// [`Waku::run`], and when `memory` is given, the run's memory budget taken at its end
+/// ([`harness::run_measured`]; `wakusim bench memory`).
+pub fn run_with(
+    s: &Scenario<WakuParams>,
+    seed: u64,
+    progress: &(dyn Fn(Progress) + Sync),
+    memory: Option<&mut sim_core::memory::Memory>,
+) -> Result<RunResult, ModelError> {
+    let (input, names, topics, subs) = input(s, seed)?;
+    let progress = |sim_time_s, events| progress(Progress { sim_time_s, events });
+    let out = match memory {
+        Some(m) => {
+            let (out, budget) = harness::run_measured(input, &progress)
+                .map_err(|e| ModelError::Other(e.to_string()))?;
+            *m = budget;
+            out
+        }
+        None => harness::run(input, &progress).map_err(|e| ModelError::Other(e.to_string()))?,
+    };
+    Ok(report::report(s, &out, &names, &topics, &subs))
 }
 
 /// The harness input of one run of `s` with `seed`, with the group names, topic names and
