@@ -173,6 +173,17 @@ fn validate_and_run_refuse_what_cannot_work_before_anything_runs() {
             "a 153600-byte payload makes a 153640-byte WakuMessage, above \
              relay.max_message_bytes = 153600: nwaku refuses to publish it",
         ),
+        // A segment must carry payload: the MSS must exceed the TCP options it holds.
+        (
+            &["network.tcp.mss_bytes=12"],
+            "network.tcp.mss_bytes",
+            "tcp.mss_bytes = 12: must exceed option_bytes (12)",
+        ),
+        (
+            &["network.tcp.initial_window_segments=0"],
+            "network.tcp.initial_window_segments",
+            "must be in 1..=10000, got 0",
+        ),
         (
             &["outputs.timeseries_plots=[\"delivery_rate\",\"latency\"]"],
             "outputs.timeseries_plots[1]",

@@ -4,7 +4,9 @@
 //! per frame (frames of at most 256,000 bytes, the initial window), noise adds 2 + 16 bytes per
 //! chunk of at most 65,487 plaintext bytes, and each yamux frame is one noise write. The node
 //! counts framing under its own category, `transport/framing` ([`TRANSPORT_CATEGORIES`]).
-//! Yamux window updates, TCP/IP headers and acknowledgements are not counted.
+//! With the TCP model on (`[network.tcp]`), the engine adds the TCP/IP headers of every
+//! segment and counts them under `transport/tcp_headers`. Yamux window updates and TCP
+//! acknowledgements are not counted.
 
 use std::rc::Rc;
 
@@ -14,7 +16,8 @@ use crate::node::registry::Build;
 use crate::proto::{Io, Protocol, Wire};
 
 /// (protocol, kind) of the transport's accounting category.
-pub const TRANSPORT_CATEGORIES: &[(&str, &str)] = &[("transport", "framing")];
+pub const TRANSPORT_CATEGORIES: &[(&str, &str)] =
+    &[("transport", "framing"), ("transport", "tcp_headers")];
 
 /// Largest yamux frame payload (the initial stream window), in bytes.
 pub const YAMUX_MAX_FRAME: u32 = 256_000;
@@ -46,7 +49,7 @@ pub const fn framing_bytes(rpc_bytes: u32) -> u32 {
 
 /// The transport layer as an entry of the node's list: it sends no messages of its own and
 /// keeps no state; it only declares the framing category, which every message's framing is
-/// counted under.
+/// counted under, and the TCP/IP header category (the engine counts headers there).
 #[derive(Debug)]
 pub struct Transport;
 

@@ -49,8 +49,8 @@ fn each_connection_identifies_both_ways() {
 fn runs_without_identify_have_no_identify_rows() {
     let o = run(ring(false), &|_, _| {}).unwrap();
     assert!(o.categories.iter().all(|(p, _)| p != "identify"));
-    // Relay, transport, metadata and ping rows stay in every run.
-    assert_eq!(o.categories.len(), 14);
+    // Relay, transport (framing, TCP/IP headers), metadata and ping rows stay in every run.
+    assert_eq!(o.categories.len(), 15);
     assert_eq!(
         o.categories[9],
         ("transport".to_owned(), "framing".to_owned())

@@ -81,6 +81,7 @@ mod node;
 pub mod prefetch;
 pub mod queue;
 pub mod rng;
+pub mod tcp;
 pub mod time;
 
 pub use accounting::{Accounting, Category, CategoryTable, Counters, Direction, DropReason};
@@ -93,6 +94,7 @@ pub use network::{
 pub use node::{CloseReason, Ctx, DialError, Hint, Input, Node, Payload, Sent, TimerId};
 pub use queue::QueueKind;
 pub use rng::SimRng;
+pub use tcp::TcpConfig;
 pub use time::{Rate, SimDuration, SimTime};
 
 /// A node's index in the run, from 0 to the number of nodes minus one.

@@ -24,12 +24,17 @@
 //! moving the delivery of messages that a later send overtakes on B's downlink; the times are
 //! exactly those of the FIFO above. Deliveries due at the same instant are made in send order.
 //!
+//! With [`NetworkConfig::tcp`] a stream message's bytes leave in congestion-window rounds
+//! instead (step 1 then ends when its last segment leaves, `u1` or later) and carry TCP/IP
+//! header bytes: see [`crate::tcp`].
+//!
 //! Every queue is bounded: a send that would wait more than [`NetworkConfig::max_upload_backlog`]
 //! in the upload queue is dropped and counted as [`crate::DropReason::UploadQueueFull`].
 
 use serde::{Deserialize, Serialize};
 
 use crate::NodeId;
+use crate::tcp::TcpConfig;
 use crate::time::SimDuration;
 
 /// Link capacities of one node, in bits per second.
@@ -123,6 +128,10 @@ pub struct NetworkConfig {
     /// Whether a partition closes the connections that cross it when it starts (default true).
     /// When false they stay open and every message across them is dropped.
     pub partition_closes_connections: bool,
+    /// The TCP model of stream connections (congestion window, headers, stream window; see
+    /// [`crate::tcp`]); `None` (the default): a message leaves at the link rate as soon as
+    /// the uplink is free and carries no TCP/IP header bytes.
+    pub tcp: Option<TcpConfig>,
 }
 
 impl Default for NetworkConfig {
@@ -135,6 +144,7 @@ impl Default for NetworkConfig {
             max_upload_backlog: SimDuration::from_secs(30),
             min_rto: SimDuration::from_millis(200),
             partition_closes_connections: true,
+            tcp: None,
         }
     }
 }

@@ -1055,3 +1055,166 @@ fn run_until_stops_at_the_time_and_run_while_on_a_condition() {
     assert_eq!(e.now(), ms(700));
     assert_eq!(e.run_until(SimTime::MAX), RunOutcome::QueueEmpty);
 }
+
+/// An engine with the TCP model (Linux defaults, no stream window), headers counted under
+/// category 1.
+fn tcp_engine(n: usize, latency_ms: u64, tcp: TcpConfig) -> Engine<T> {
+    let cfg = EngineConfig {
+        categories: 2,
+        tcp_header_category: Some(Category(1)),
+        network: NetworkConfig {
+            tcp: Some(tcp),
+            ..NetworkConfig::default()
+        },
+        ..EngineConfig::default()
+    };
+    engine(n, LinkCapacity::symmetric_mbps(100), latency_ms, cfg)
+}
+
+#[test]
+fn tcp_slow_start_delays_a_large_message_on_a_fresh_connection() {
+    // 500,000 B at 100 Mbit/s, one-way 50 ms (RTT 100 ms), a connection opened at 0.
+    // Without TCP: 50 ms + 500,000 x 80 ns = 90 ms.
+    let mut e = engine(
+        2,
+        LinkCapacity::symmetric_mbps(100),
+        50,
+        EngineConfig::default(),
+    );
+    e.connect_now(NodeId(0), NodeId(1)).unwrap();
+    e.set_timer(NodeId(0), ms(0), Act::Send(1, 500_000, 1))
+        .unwrap();
+    e.run_to_empty();
+    assert_eq!(msgs_at(&e, 1), vec![(ms(90), 1)]);
+    // With TCP: 346 segments in slow-start rounds of 10, 20, 40, 80, 160, 36; the last byte
+    // leaves at 504,839,360 ns (derived in sim_core::tcp's tests) and arrives 50 ms later.
+    let mut e = tcp_engine(2, 50, TcpConfig::default());
+    e.connect_now(NodeId(0), NodeId(1)).unwrap();
+    e.set_timer(NodeId(0), ms(0), Act::Send(1, 500_000, 1))
+        .unwrap();
+    e.run_to_empty();
+    let got = msgs_at(&e, 1);
+    assert_eq!(got, vec![(SimTime::from_nanos(554_839_360), 1)]);
+    // 346 segments x 52 header bytes, counted apart on both sides (as bytes, not messages).
+    let acc = e.accounting();
+    assert_eq!(acc.get(NodeId(0), Category(1)).bytes_out, 17_992);
+    assert_eq!(acc.get(NodeId(1), Category(1)).bytes_in, 17_992);
+    assert_eq!(acc.get(NodeId(1), Category(1)).msgs_in, 0);
+    assert_eq!(acc.get(NodeId(1), Category(0)).bytes_in, 500_000);
+}
+
+#[test]
+fn tcp_small_messages_and_datagrams_cost_only_their_headers() {
+    // 1000 B: one segment (52 header bytes), within the initial window: 50 ms + 1052 x 80 ns.
+    // A datagram carries no TCP header and is not delayed: 50 ms + 1000 x 80 ns.
+    let mut e = tcp_engine(2, 50, TcpConfig::default());
+    e.connect_now(NodeId(0), NodeId(1)).unwrap();
+    e.set_timer(NodeId(0), ms(0), Act::Send(1, 1_000, 1))
+        .unwrap();
+    e.set_timer(NodeId(0), ms(10), Act::Datagram(1, 1_000, 2))
+        .unwrap();
+    e.run_to_empty();
+    assert_eq!(
+        msgs_at(&e, 1),
+        vec![
+            (SimTime::from_nanos(50_000_000 + 1_052 * 80), 1),
+            (SimTime::from_nanos(60_000_000 + 1_000 * 80), 2)
+        ]
+    );
+    assert_eq!(e.accounting().get(NodeId(1), Category(1)).bytes_in, 52);
+}
+
+#[test]
+fn tcp_flows_are_per_direction_and_restart_after_idle() {
+    // Both directions send 500 KB at 0: each has its own fresh window (same arrival). Then
+    // node 0 sends again at 2 s: idle 2 s - 0.504839 s = 1.495 s, RTO 100 + 200 = 300 ms:
+    // halvings = ceil(1495.16 / 300) - 1 = 4: 320 -> 20; rounds of 20, 40, 80, 160, 46:
+    // stalls (100.12 - 2.4) + (100.12 - 4.8) + (100.12 - 9.6) + (100.12 - 19.2) =
+    // 97.72 + 95.32 + 90.52 + 80.92 = 364.48 ms; + 41.43936 ms on the wire + 50 ms latency.
+    let mut e = tcp_engine(2, 50, TcpConfig::default());
+    e.connect_now(NodeId(0), NodeId(1)).unwrap();
+    e.set_timer(NodeId(0), ms(0), Act::Send(1, 500_000, 1))
+        .unwrap();
+    e.set_timer(NodeId(1), ms(0), Act::Send(0, 500_000, 2))
+        .unwrap();
+    e.set_timer(NodeId(0), ms(2000), Act::Send(1, 500_000, 3))
+        .unwrap();
+    e.run_to_empty();
+    assert_eq!(
+        msgs_at(&e, 1),
+        vec![
+            (SimTime::from_nanos(554_839_360), 1),
+            (
+                SimTime::from_nanos(2_000_000_000 + 364_480_000 + 41_439_360 + 50_000_000),
+                3
+            )
+        ]
+    );
+    assert_eq!(msgs_at(&e, 0), vec![(SimTime::from_nanos(554_839_360), 2)]);
+}
+
+#[test]
+fn tcp_runs_are_deterministic() {
+    // Eight nodes, all connected, jitter on: many sends of mixed sizes; two runs give the
+    // same arrivals and the same event hash.
+    let run = || {
+        let cfg = EngineConfig {
+            seed: 7,
+            categories: 2,
+            tcp_header_category: Some(Category(1)),
+            network: NetworkConfig {
+                tcp: Some(TcpConfig {
+                    stream_window_bytes: 256_000,
+                    ..TcpConfig::default()
+                }),
+                jitter: Jitter::Uniform { max_ms: 5.0 },
+                ..NetworkConfig::default()
+            },
+            ..EngineConfig::default()
+        };
+        let mut e = engine(8, LinkCapacity::symmetric_mbps(25), 30, cfg);
+        for a in 0..8 {
+            for b in a + 1..8 {
+                e.connect_now(NodeId(a), NodeId(b)).unwrap();
+            }
+        }
+        for i in 0..200u32 {
+            let (from, to) = (i % 8, (i * 5 + 3) % 8);
+            if from == to {
+                continue;
+            }
+            let size = [300, 5_000, 150_000, 700_000][(i % 4) as usize];
+            e.set_timer(NodeId(from), ms(i as u64 * 37), Act::Send(to, size, i))
+                .unwrap();
+        }
+        e.run_to_empty();
+        (e.observer().0.clone(), e.event_hash())
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a, b);
+    assert!(a.0.len() > 100);
+}
+
+#[test]
+fn tcp_bad_settings_are_config_errors() {
+    let cfg = EngineConfig {
+        network: NetworkConfig {
+            tcp: Some(TcpConfig {
+                initial_window_segments: 0,
+                ..TcpConfig::default()
+            }),
+            ..NetworkConfig::default()
+        },
+        ..EngineConfig::default()
+    };
+    let err = Engine::new(
+        cfg,
+        Box::new(ConstantLatency(SimDuration::ZERO)),
+        vec![LinkCapacity::symmetric_mbps(1)],
+        vec![T { refuse: false }],
+        Log::default(),
+    )
+    .err()
+    .expect("rejected");
+    assert!(err.to_string().contains("initial_window_segments"), "{err}");
+}

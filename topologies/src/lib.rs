@@ -18,6 +18,7 @@
 //! | [`bandwidth`] | named bandwidth classes (datacenter, home-fibre, home, mobile) → [`sim_core::LinkCapacity`] |
 //! | [`churn`] | churn (exponential / Weibull / Pareto / log-normal sessions), offline windows, sleep cycles, partitions, degradations → `Vec<(SimTime, Fault)>` |
 //! | [`stats`] | [`GraphStats`]: degrees, components, diameter, clustering (exact or labelled estimates) |
+//! | [`tcp`] | [`TcpSpec`]: `[network.tcp]`, the TCP model of every connection → [`sim_core::TcpConfig`] |
 //! | [`spec`] | [`TopologySpec`], [`NetworkSpec`] and [`NetworkSpec::build`] → [`Network`] |
 //!
 //! ## Turning a scenario's network section into a run
@@ -88,6 +89,7 @@ pub mod regions;
 mod sample;
 pub mod spec;
 pub mod stats;
+pub mod tcp;
 
 pub use attrs::{GroupSpec, Mix, NodeAttrs, Role, expand_groups};
 pub use bandwidth::{BandwidthClass, BandwidthClasses, BandwidthSpec, ClassId};
@@ -99,3 +101,4 @@ pub use latency::{BaseLatency, EdgeLatency, LatencyModelKind, LatencySpec, Netwo
 pub use regions::{RegionId, RegionLatency, RegionMatrix, RegionsSpec};
 pub use spec::{Network, NetworkSpec, TopologySpec};
 pub use stats::{GraphStats, StatsOptions, graph_stats};
+pub use tcp::TcpSpec;

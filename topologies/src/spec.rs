@@ -32,7 +32,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sim_core::{Jitter, LinkCapacity, SimTime};
+use sim_core::{Jitter, LinkCapacity, SimTime, TcpConfig};
 
 use crate::attrs::{GroupSpec, NodeAttrs, expand_groups, group_counts};
 use crate::bandwidth::{BandwidthClasses, BandwidthSpec};
@@ -43,6 +43,7 @@ use crate::graph::Graph;
 use crate::io::{FileFormat, load_graph};
 use crate::latency::{BaseLatency, EdgeLatency, LatencyModelKind, LatencySpec, NetworkLatency};
 use crate::regions::{RegionLatency, RegionMatrix, RegionsSpec};
+use crate::tcp::TcpSpec;
 
 fn default_outbound() -> u32 {
     10
@@ -237,6 +238,8 @@ pub struct NetworkSpec {
     pub bandwidth: BandwidthSpec,
     /// Churn, offline windows, sleep cycles, partitions and degradations. Default: none.
     pub faults: Vec<FaultSpec>,
+    /// The TCP model of every connection (`[network.tcp]`). Default: off.
+    pub tcp: TcpSpec,
 }
 
 /// A built network: everything the engine needs to know about the nodes and their links.
@@ -256,6 +259,8 @@ pub struct Network {
     pub capacities: Vec<LinkCapacity>,
     /// Jitter for the engine's `NetworkConfig::jitter`.
     pub jitter: Jitter,
+    /// The TCP model for the engine's `NetworkConfig::tcp` (`None`: off).
+    pub tcp: Option<TcpConfig>,
     /// Faults for the engine, sorted by time.
     pub faults: FaultSchedule,
 }
@@ -321,6 +326,7 @@ impl NetworkSpec {
         for (i, f) in self.faults.iter().enumerate() {
             f.validate(&format!("faults[{i}]"), &regions)?;
         }
+        self.tcp.validate().map_err(|e| e.prefixed("tcp"))?;
         Ok(())
     }
 
@@ -392,6 +398,7 @@ impl NetworkSpec {
             latency,
             capacities,
             jitter: self.latency.jitter,
+            tcp: self.tcp.config(),
             faults,
         })
     }

@@ -395,6 +395,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         seed: run_in.seed,
         categories: run_categories(&shared.protocols),
         framing_category: Some(Category(<Transport as Member>::OFFSET)),
+        tcp_header_category: Some(Category(<Transport as Member>::OFFSET + 1)),
         series_interval: run_in.series_interval,
         network: net.config.clone(),
         queue: match run_in.queue {

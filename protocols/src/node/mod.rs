@@ -52,7 +52,7 @@ use registry::{Absent, Boxed, Inline, Member, Slot};
 
 crate::waku_protocols! {
     relay: Relay => Relay in Inline, stream "gossipsub", "Relay (gossipsub v1.1 / v1.2 as nwaku runs it).";
-    transport: Transport => Transport in Absent, stream "transport", "The transport: only its framing category.";
+    transport: Transport => Transport in Absent, stream "transport", "The transport: only its framing and TCP/IP header categories.";
     peer_manager: PeerManager => PeerManager in Boxed, stream "peer_manager", "nwaku's peer manager with the metadata and ping protocols.";
     identify: Identify => Identify in Boxed, stream "identify", "libp2p identify.";
     rln: Rln => Rln in Boxed, stream "rln", "RLN rate limiting: the publisher side (the limit, proofs).";
@@ -289,31 +289,31 @@ mod tests {
 
     #[test]
     fn categories_follow_the_list() {
-        // relay's 9 kinds (0-8), the transport's framing (9), the peer manager's 4 (10-13):
-        // the order result files have always had; then identify's 2 (14-15), RLN's none,
-        // discv5's 6
-        // (16-21).
+        // relay's 9 kinds (0-8), the transport's framing (9) and TCP/IP headers (10), the peer
+        // manager's 4 (11-14): the order result files have always had; then identify's 2
+        // (15-16), RLN's none, discv5's 6 (17-22).
         let names = category_names();
-        assert_eq!(names.len(), 22);
-        assert_eq!(names[16], ("discv5", "ping"));
-        assert_eq!(names[21], ("discv5", "handshake"));
-        assert_eq!(names[14], ("identify", "request"));
+        assert_eq!(names.len(), 23);
+        assert_eq!(names[17], ("discv5", "ping"));
+        assert_eq!(names[22], ("discv5", "handshake"));
+        assert_eq!(names[15], ("identify", "request"));
         assert_eq!(names[9], ("transport", "framing"));
+        assert_eq!(names[10], ("transport", "tcp_headers"));
         let m = WakuMsg::PeerManager(PmMsg::Ping(PingMsg::Request));
-        assert_eq!((m.category(), m.wire_bytes()), (Category(12), 70));
-        assert_eq!(names[12], ("ping", "request"));
+        assert_eq!((m.category(), m.wire_bytes()), (Category(13), 70));
+        assert_eq!(names[13], ("ping", "request"));
         let md = WakuMsg::PeerManager(PmMsg::Metadata(Box::new(MetadataMsg::new(
             MetadataKind::Response,
             Some(1),
             Rc::from(&[0u16][..]),
         ))));
-        assert_eq!(md.category(), Category(11));
-        assert_eq!(names[11], ("metadata", "response"));
+        assert_eq!(md.category(), Category(12));
+        assert_eq!(names[12], ("metadata", "response"));
         assert_eq!(md.wire_bytes(), 46 + 1 + 5);
         let idw = WakuMsg::Relay(Rpc::Idontwant(1));
         assert!(idw.passive() && !md.passive());
         assert_eq!(names[idw.category().0 as usize], ("relay", "idontwant"));
-        assert_eq!(<PeerManager as Member>::OFFSET, 10);
+        assert_eq!(<PeerManager as Member>::OFFSET, 11);
         let _ = DialError::Refused;
         let _: Option<&dyn Fn(&PmMsg) -> u16> = Some(&|m: &PmMsg| m.kind());
     }

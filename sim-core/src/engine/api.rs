@@ -15,6 +15,7 @@ use crate::network::{Jitter, LatencyModel, LinkCapacity};
 use crate::node::{Node, TimerId};
 use crate::queue::EventQueue;
 use crate::rng;
+use crate::tcp::TcpParams;
 use crate::time::{Rate, SimDuration, SimTime};
 
 /// Largest CPU slowdown a node may have ([`Engine::set_cpu_slowdown`]): a typo guard.
@@ -86,6 +87,26 @@ impl<N: Node> Engine<N> {
                 ),
             });
         }
+        if let Some(hc) = config.tcp_header_category
+            && hc.0 as usize >= config.categories
+        {
+            return Err(SimError::BadConfig {
+                field: "tcp_header_category",
+                reason: format!(
+                    "category {} is not below categories = {}",
+                    hc.0, config.categories
+                ),
+            });
+        }
+        if let Some(tcp) = &config.network.tcp
+            && let Err((field, reason)) = tcp.check()
+        {
+            return Err(SimError::BadConfig {
+                field: "network.tcp",
+                reason: format!("{field} {reason}"),
+            });
+        }
+        let tcp = config.network.tcp.as_ref().map(TcpParams::new);
         check_probability("network.datagram_loss", config.network.datagram_loss)?;
         let may_reorder = !matches!(config.network.jitter, Jitter::None);
         let jitter_exp = match config.network.jitter {
@@ -159,6 +180,12 @@ impl<N: Node> Engine<N> {
             may_reorder,
             accounting: Accounting::new(n, config.categories, config.series_interval),
             framing_category: config.framing_category,
+            header_category: config.tcp_header_category.or(config.framing_category),
+            // Connection id 0 is never used (datagrams): its two flows are placeholders.
+            flows: tcp
+                .map(|p| vec![p.flow(SimTime::ZERO); 2])
+                .unwrap_or_default(),
+            tcp,
             hash: 0xCBF2_9CE4_8422_2325,
             events: 0,
             cur_seq: 0,

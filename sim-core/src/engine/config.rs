@@ -16,6 +16,10 @@ pub struct EngineConfig {
     pub categories: usize,
     /// Category under which framing bytes are counted; `None` counts them with the message.
     pub framing_category: Option<Category>,
+    /// Category under which TCP/IP header bytes are counted (with [`NetworkConfig::tcp`]);
+    /// `None` counts them with the message's framing (or the message, without a framing
+    /// category).
+    pub tcp_header_category: Option<Category>,
     /// Length of one accounting time-series interval (default 1 s).
     pub series_interval: SimDuration,
     /// The network model's settings.
@@ -36,6 +40,7 @@ impl Default for EngineConfig {
             queue: QueueKind::Auto,
             categories: 1,
             framing_category: None,
+            tcp_header_category: None,
             series_interval: SimDuration::from_secs(1),
             network: NetworkConfig::default(),
             defer_passive: true,

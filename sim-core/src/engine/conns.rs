@@ -81,6 +81,10 @@ impl<M: Payload, T> Core<M, T> {
         self.next_conn += 1;
         debug_assert_eq!(self.conn_alive.len() as u64, id);
         self.conn_alive.push(true);
+        if let Some(p) = &self.tcp {
+            let f = p.flow(self.now);
+            self.flows.extend([f, f]);
+        }
         id
     }
 

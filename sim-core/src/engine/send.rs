@@ -67,16 +67,22 @@ impl<M: Payload, T> Core<M, T> {
             return Ok(Sent::Dropped(DropReason::Partition));
         }
         let now = self.now;
-        let size = wire as u64 + framing as u64;
+        let mut size = wire as u64 + framing as u64;
+        let mut headers = 0;
+        if let (Some(p), Some(_)) = (&self.tcp, conn_idx) {
+            headers = p.header_bytes(size) as u32;
+            size += headers as u64;
+        }
         let sender = &mut self.nodes[from.index()];
         let u0 = now.max(sender.up_free);
         if u0.saturating_since(now) > self.net.max_upload_backlog {
             self.accounting.count_drop(to, DropReason::UploadQueueFull);
             return Ok(Sent::Dropped(DropReason::UploadQueueFull));
         }
-        let u1 = u0 + sender.up_rate.transmit(size);
+        let up_rate = sender.up_rate;
+        let u1 = u0 + up_rate.transmit(size);
         sender.up_free = u1;
-        self.account_out(from, cat, wire, framing);
+        self.account_out(from, cat, wire, framing, headers);
 
         let mut lat = self.latency.latency(from, to);
         let mut loss = 0.0;
@@ -88,6 +94,17 @@ impl<M: Payload, T> Core<M, T> {
         if let Some(d) = self.link_degradation(from, to) {
             lat += d.extra_latency;
             loss = 1.0 - (1.0 - loss) * (1.0 - d.loss);
+        }
+        // When the write's first and last bytes leave: the uplink FIFO's times, or the TCP
+        // flow's rounds on top of them (the round trip without jitter).
+        let (mut d0, mut d1) = (u0, u1);
+        if let (Some(p), Some(i)) = (&self.tcp, conn_idx) {
+            let id = self.nodes[from.index()].conn_keys[i] as u32 as usize;
+            let flow = &mut self.flows[2 * id + (from.0 > to.0) as usize];
+            let rtt = lat.saturating_mul(2);
+            let rto = rtt + self.net.min_rto;
+            let s = flow.send(p, size - headers as u64, (u0, u1), rtt, rto, up_rate);
+            (d0, d1) = (s.first, s.last);
         }
         lat += self.jitter();
         if stream {
@@ -109,8 +126,8 @@ impl<M: Payload, T> Core<M, T> {
                 return Ok(Sent::Queued { leaves_at: u1 });
             }
         }
-        let mut first = u0 + lat;
-        let mut last = u1 + lat;
+        let mut first = d0 + lat;
+        let mut last = d1 + lat;
         let mut conn_id = 0;
         if let Some(i) = conn_idx {
             let n = &mut self.nodes[from.index()];
@@ -296,8 +313,13 @@ impl<M: Payload, T> Core<M, T> {
     }
 
     #[inline]
-    fn account_out(&mut self, node: NodeId, cat: Category, wire: u32, framing: u32) {
+    fn account_out(&mut self, node: NodeId, cat: Category, wire: u32, framing: u32, hdr: u32) {
         let now = self.now;
+        if hdr > 0 {
+            let hc = self.header_category.unwrap_or(cat);
+            self.accounting
+                .count_bytes(now, node, hc, Direction::Out, hdr as u64);
+        }
         match self.framing_category {
             Some(fc) => {
                 self.accounting.count_out(now, node, cat, wire as u64);
@@ -313,8 +335,13 @@ impl<M: Payload, T> Core<M, T> {
     }
 
     #[inline]
-    fn account_in(&mut self, node: NodeId, cat: Category, wire: u32, framing: u32) {
+    fn account_in(&mut self, node: NodeId, cat: Category, wire: u32, framing: u32, hdr: u32) {
         let now = self.now;
+        if hdr > 0 {
+            let hc = self.header_category.unwrap_or(cat);
+            self.accounting
+                .count_bytes(now, node, hc, Direction::In, hdr as u64);
+        }
         match self.framing_category {
             Some(fc) => {
                 self.accounting.count_in(now, node, cat, wire as u64);
@@ -356,7 +383,12 @@ impl<N: Node> Engine<N> {
     /// Counts an arriving message and hands it to its receiver (now: its delivery time).
     #[inline]
     pub(super) fn deliver(&mut self, m: InFlight<N::Msg>) {
-        self.core.account_in(m.to, m.cat, m.bytes, m.framing);
+        // A stream message (on a connection) carries TCP/IP headers when TCP is modelled.
+        let hdr = match &self.core.tcp {
+            Some(p) if m.conn != 0 => p.header_bytes(m.bytes as u64 + m.framing as u64) as u32,
+            _ => 0,
+        };
+        self.core.account_in(m.to, m.cat, m.bytes, m.framing, hdr);
         let kind = 3 | (m.cat.0 as u64) << 8;
         self.handle(
             m.to,

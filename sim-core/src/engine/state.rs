@@ -15,6 +15,7 @@ use crate::network::{Degradation, Fault, LatencyModel, NetworkConfig};
 use crate::node::Payload;
 use crate::queue::EventQueue;
 use crate::rng::{self, SimRng};
+use crate::tcp::{TcpFlow, TcpParams};
 use crate::time::{Rate, SimDuration, SimTime};
 
 /// Everything of the engine except the nodes and the observer, so that a handler can borrow
@@ -57,6 +58,17 @@ pub(crate) struct Core<M, T> {
     pub(super) may_reorder: bool,
     pub(super) accounting: Accounting,
     pub(super) framing_category: Option<Category>,
+    /// Where TCP/IP header bytes are counted: [`EngineConfig::tcp_header_category`], else the
+    /// framing category; `None`: with the message.
+    ///
+    /// [`EngineConfig::tcp_header_category`]: super::EngineConfig::tcp_header_category
+    pub(super) header_category: Option<Category>,
+    /// The TCP model's settings ([`NetworkConfig::tcp`]); `None`: off.
+    pub(super) tcp: Option<TcpParams>,
+    /// The TCP flows, two per connection id (`2 id + direction`, direction 0 from the lower
+    /// node id to the higher), in a dense array like `conn_alive`: ids are never reused, so
+    /// it grows by 48 bytes per connection ever opened (empty with TCP off).
+    pub(super) flows: Vec<TcpFlow>,
     pub(super) hash: u64,
     pub(super) events: u64,
     /// The sequence number of the event being processed (with `now`, its place in the event

@@ -294,7 +294,7 @@ fn input(
             .map_err(|e| ModelError::Field(topology_error(&e)))?;
         let n = net.node_count() as usize;
         let edges = peer_manager::edges(&p.overlay, &net);
-        let network = network::config(&p.transport, net.jitter)?;
+        let network = network::config(&p.transport, net.jitter, net.tcp.clone())?;
         let topics = sharding::topics(&p.shards);
         let groups: Vec<u32> = net.attrs.iter().map(|a| a.group as u32).collect();
         let net_groups = groups.clone();

@@ -2,7 +2,7 @@
 //! harness's [`NetworkInput`].
 
 use serde::{Deserialize, Serialize};
-use sim_core::{Jitter, NetworkConfig};
+use sim_core::{Jitter, NetworkConfig, TcpConfig};
 
 use protocols::harness::NetworkInput;
 use topologies::{Network, NetworkSpec};
@@ -72,8 +72,13 @@ pub(super) fn validate(network: &NetworkSpec, t: &TransportSpec, errors: &mut Ve
     }
 }
 
-/// The engine's network-model settings: `[transport]`, and the built network's jitter.
-pub(super) fn config(t: &TransportSpec, jitter: Jitter) -> Result<NetworkConfig, ModelError> {
+/// The engine's network-model settings: `[transport]`, and the built network's jitter and TCP
+/// model (`[network.tcp]`).
+pub(super) fn config(
+    t: &TransportSpec,
+    jitter: Jitter,
+    tcp: Option<TcpConfig>,
+) -> Result<NetworkConfig, ModelError> {
     Ok(NetworkConfig {
         jitter,
         datagram_loss: t.datagram_loss,
@@ -82,6 +87,7 @@ pub(super) fn config(t: &TransportSpec, jitter: Jitter) -> Result<NetworkConfig,
         max_upload_backlog: duration("transport.max_upload_backlog_s", t.max_upload_backlog_s)?,
         min_rto: duration("transport.min_rto_ms", t.min_rto_ms / 1000.0)?,
         partition_closes_connections: t.partition_closes_connections,
+        tcp,
     })
 }
 

@@ -53,6 +53,13 @@ pub(super) fn report(
         .iter()
         .map(|(p, k)| format!("{p}/{k}"))
         .collect();
+    // The categories reported: all but the TCP/IP headers' when the TCP model is off (it
+    // counts nothing then, and result files without it keep their rows).
+    let shown: Vec<(usize, &String)> = cats
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| s.params.network.tcp.enabled || c.as_str() != "transport/tcp_headers")
+        .collect();
     let n = bw.per_node.len();
     let publishers: BTreeSet<u32> = out
         .relay
@@ -105,7 +112,7 @@ pub(super) fn report(
                     (t.bytes_out[c], t.msgs_out[c])
                 }
             };
-            for (c, cname) in cats.iter().enumerate() {
+            for &(c, cname) in &shown {
                 let vals: Vec<(u64, u64)> =
                     members.iter().map(|&i| get(&bw.per_node[i], c)).collect();
                 let rates: Vec<f64> = vals.iter().map(|v| v.0 as f64 / window).collect();
@@ -156,7 +163,7 @@ pub(super) fn report(
                 metric: format!("bytes_{dir}_per_sec_per_node"),
                 value: total as f64 / interval / n.max(1) as f64,
             });
-            for (c, cname) in cats.iter().enumerate() {
+            for &(c, cname) in &shown {
                 timeseries.push(TimePoint {
                     time_s: pt.t_s,
                     metric: format!("bytes_{dir}_per_sec_per_node:{cname}"),
