@@ -275,6 +275,27 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Growth with the node count: relay-10k's settings at each size (each in a process of
+    /// its own, so that each peak memory is its own), with wall time, events/s, peak memory,
+    /// bytes per node and log-log slopes.
+    Scale {
+        /// Node counts, comma-separated (each at least 100).
+        #[arg(long, value_delimiter = ',', default_values_t = [10_000u32, 30_000, 100_000])]
+        nodes: Vec<u32>,
+        /// Simulated seconds of each point, 30 s warm-up included (at least 36).
+        #[arg(long, default_value_t = crate::scale::DEFAULT_SIM_S)]
+        sim_s: u32,
+        /// Master seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print the report as JSON (for `wakusim compare`).
+        #[arg(long)]
+        json: bool,
+        /// Run the first size in this process and print its point as JSON (what each child
+        /// process of the benchmark does).
+        #[arg(long, hide = true)]
+        point: bool,
+    },
     /// Network model speed: messages through the bandwidth model on a ring lattice.
     Network {
         /// Nodes (at least 9).
@@ -946,6 +967,75 @@ pub fn bench(args: &BenchArgs, _g: &GlobalArgs) -> anyhow::Result<u8> {
                     r.events
                 );
                 print!("{}", r.markdown());
+            }
+            return Ok(EXIT_OK);
+        }
+        BenchCommand::Scale {
+            nodes,
+            sim_s,
+            seed,
+            json,
+            point,
+        } => {
+            if nodes.is_empty() || nodes.iter().any(|&n| n < 100) || *sim_s < 36 {
+                bail!("--nodes must list sizes of at least 100 and --sim-s be at least 36");
+            }
+            if *point {
+                let r = crate::scale::memory(nodes[0], *sim_s, *seed)?;
+                println!(
+                    "{}",
+                    serde_json::to_string(&crate::scale::ScalePoint::from(&r))?
+                );
+                return Ok(EXIT_OK);
+            }
+            let exe = std::env::current_exe().context("cannot find the wakusim binary")?;
+            let mut sizes = nodes.clone();
+            sizes.sort_unstable();
+            let mut points = Vec::new();
+            for n in sizes {
+                let out = std::process::Command::new(&exe)
+                    .args(["bench", "scale", "--point", "--nodes"])
+                    .arg(n.to_string())
+                    .arg("--sim-s")
+                    .arg(sim_s.to_string())
+                    .arg("--seed")
+                    .arg(seed.to_string())
+                    .output()
+                    .context("cannot start a point of the benchmark")?;
+                if !out.status.success() {
+                    bail!(
+                        "the point at {n} nodes failed: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                let p: crate::scale::ScalePoint = serde_json::from_slice(&out.stdout)
+                    .context("a point of the benchmark printed no report")?;
+                if !*json {
+                    eprintln!(
+                        "{n} nodes: {:.1} s wall, {:.2} M events/s, peak {}, {:.0} bytes per node",
+                        p.wall_s,
+                        p.events_per_sec / 1e6,
+                        fmt_bytes(p.peak_rss_bytes),
+                        p.bytes_per_node
+                    );
+                }
+                points.push(p);
+            }
+            let r = crate::scale::ScaleReport::new(points, *sim_s);
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "log-log slopes: wall {:.2}, events/s {:.2}, peak memory {:.2}\n\
+                     largest / smallest: events/s x{:.2}, bytes per node x{:.2}, wall s per \
+                     node x{:.2}",
+                    r.fit_wall_s,
+                    r.fit_events_per_sec,
+                    r.fit_peak_rss,
+                    r.events_per_sec_growth,
+                    r.bytes_per_node_growth,
+                    r.wall_s_per_node_growth
+                );
             }
             return Ok(EXIT_OK);
         }

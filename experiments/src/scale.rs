@@ -150,3 +150,149 @@ pub const RUN_WIDE_ROWS: &[&str] = &[
     "accounting: time series",
     "harness: subscriptions and groups",
 ];
+
+/// One point of `wakusim bench scale`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScalePoint {
+    /// Nodes.
+    pub nodes: u64,
+    /// Wall-clock seconds of the run (setup included, result files not written).
+    pub wall_s: f64,
+    /// Events processed.
+    pub events: u64,
+    /// Events per wall-clock second.
+    pub events_per_sec: f64,
+    /// Peak resident memory of the point's process.
+    pub peak_rss_bytes: u64,
+    /// `peak_rss_bytes` over the node count.
+    pub bytes_per_node: f64,
+    /// The memory budget's sum per node ([`memory`]).
+    pub counted_bytes_per_node: f64,
+}
+
+impl From<&MemoryReport> for ScalePoint {
+    fn from(r: &MemoryReport) -> Self {
+        ScalePoint {
+            nodes: r.nodes,
+            wall_s: r.wall_s,
+            events: r.events,
+            events_per_sec: if r.wall_s > 0.0 {
+                r.events as f64 / r.wall_s
+            } else {
+                0.0
+            },
+            peak_rss_bytes: r.peak_rss_bytes,
+            bytes_per_node: r.peak_rss_bytes_per_node,
+            counted_bytes_per_node: r.counted_bytes_per_node,
+        }
+    }
+}
+
+/// `wakusim bench scale --json`: the points and how each figure grows with the node count.
+/// The `*_growth` figures are ratios of the largest point to the smallest (per node for wall
+/// time and memory), which CI compares with a committed baseline; the `fit_*` figures are
+/// least-squares slopes of log(figure) on log(nodes) (1: grows in proportion to the nodes).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScaleReport {
+    /// The node counts, comma-separated (must match between compared reports).
+    pub nodes: String,
+    /// Simulated seconds of each point.
+    pub sim_seconds: u64,
+    /// The points, in the order run.
+    pub points: Vec<ScalePoint>,
+    /// Slope of log(wall s) on log(nodes).
+    pub fit_wall_s: f64,
+    /// Slope of log(events/s) on log(nodes) (0: the same speed at any size).
+    pub fit_events_per_sec: f64,
+    /// Slope of log(peak RSS) on log(nodes).
+    pub fit_peak_rss: f64,
+    /// Events/s of the largest point over that of the smallest.
+    pub events_per_sec_growth: f64,
+    /// Peak RSS per node of the largest point over that of the smallest.
+    pub bytes_per_node_growth: f64,
+    /// Wall seconds per node of the largest point over that of the smallest.
+    pub wall_s_per_node_growth: f64,
+}
+
+/// The least-squares slope of log(y) on log(x) (0 with fewer than two distinct x).
+pub fn log_log_slope(xy: &[(f64, f64)]) -> f64 {
+    let pts: Vec<(f64, f64)> = xy
+        .iter()
+        .filter(|(x, y)| *x > 0.0 && *y > 0.0)
+        .map(|(x, y)| (x.ln(), y.ln()))
+        .collect();
+    let n = pts.len() as f64;
+    if pts.len() < 2 {
+        return 0.0;
+    }
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    if sxx == 0.0 { 0.0 } else { sxy / sxx }
+}
+
+impl ScaleReport {
+    /// The report of `points` (ascending node counts) run for `sim_s` simulated seconds.
+    pub fn new(points: Vec<ScalePoint>, sim_s: u32) -> Self {
+        let fit = |f: &dyn Fn(&ScalePoint) -> f64| {
+            log_log_slope(
+                &points
+                    .iter()
+                    .map(|p| (p.nodes as f64, f(p)))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let ratio = |f: &dyn Fn(&ScalePoint) -> f64| match (points.first(), points.last()) {
+            (Some(a), Some(b)) if f(a) > 0.0 => f(b) / f(a),
+            _ => 0.0,
+        };
+        ScaleReport {
+            nodes: points
+                .iter()
+                .map(|p| p.nodes.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            sim_seconds: u64::from(sim_s),
+            fit_wall_s: fit(&|p| p.wall_s),
+            fit_events_per_sec: fit(&|p| p.events_per_sec),
+            fit_peak_rss: fit(&|p| p.peak_rss_bytes as f64),
+            events_per_sec_growth: ratio(&|p| p.events_per_sec),
+            bytes_per_node_growth: ratio(&|p| p.bytes_per_node),
+            wall_s_per_node_growth: ratio(&|p| p.wall_s / p.nodes as f64),
+            points,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slopes_and_ratios() {
+        // y = x^2 at x = 10, 100: slope 2; y constant: slope 0.
+        assert!((log_log_slope(&[(10.0, 100.0), (100.0, 10_000.0)]) - 2.0).abs() < 1e-12);
+        assert_eq!(log_log_slope(&[(10.0, 5.0), (100.0, 5.0)]), 0.0);
+        assert_eq!(log_log_slope(&[(10.0, 5.0)]), 0.0);
+        let p = |nodes: u64, wall_s: f64, peak: u64| ScalePoint {
+            nodes,
+            wall_s,
+            events: 1000 * nodes,
+            events_per_sec: 1000.0 * nodes as f64 / wall_s,
+            peak_rss_bytes: peak,
+            bytes_per_node: peak as f64 / nodes as f64,
+            counted_bytes_per_node: 0.0,
+        };
+        // 10x the nodes: 20x the wall time (events/s halves), 10x the memory.
+        let r = ScaleReport::new(
+            vec![p(1000, 1.0, 1_000_000), p(10_000, 20.0, 10_000_000)],
+            60,
+        );
+        assert_eq!(r.nodes, "1000,10000");
+        assert!((r.events_per_sec_growth - 0.5).abs() < 1e-12);
+        assert!((r.bytes_per_node_growth - 1.0).abs() < 1e-12);
+        assert!((r.wall_s_per_node_growth - 2.0).abs() < 1e-12);
+        assert!((r.fit_peak_rss - 1.0).abs() < 1e-12);
+    }
+}
