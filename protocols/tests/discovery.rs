@@ -84,3 +84,49 @@ fn same_seed_same_discovery_run() {
     assert_eq!(format!("{a:?}"), format!("{b:?}"));
     assert_ne!(a.event_hash, c.event_hash);
 }
+
+#[test]
+fn nodes_without_discv5_get_peers_by_peer_exchange() {
+    // 120 nodes on one shard (a service node on another shard than its client would be
+    // dropped by the metadata check with the answer in flight); nodes 0-79 run discv5,
+    // 80-119 do not: they ask service node 0 or 1 for peers by peer exchange at start (8)
+    // and every minute (5).
+    let mut i = discv5_run(120, 1, 3);
+    i.discv5.as_mut().unwrap().runs = (0..120).map(|k| k < 80).collect();
+    // Service nodes with room for every client: with nwaku's 50 connections a bootstrap
+    // node above its inbound target drops a joining client about one round trip later, and
+    // the answer in flight with it.
+    i.peer_manager.as_mut().unwrap().config.max_connections = 300;
+    i.peer_exchange = Some(protocols::harness::PxInput {
+        config: protocols::discovery::peer_exchange::PxConfig {
+            servers: vec![0, 1],
+            ..Default::default()
+        },
+        clients: Vec::new(),
+    });
+    let o = run(i, &|_, _| {}).unwrap();
+    let d = o.discovery.as_ref().unwrap();
+    assert_eq!(d.discv5_nodes, 80);
+    let px = |n: &str| d.peer_exchange.iter().find(|c| c.0 == n).unwrap().1;
+    // 40 clients, each asking within the first second and at about 61 s: 80 requests, fewer
+    // only for a client whose dial was refused (the server's connection limits).
+    assert!(
+        px("requests") >= 60 && px("requests") <= 80,
+        "{}",
+        px("requests")
+    );
+    // The first answers are empty (a service node fills its cache from 5 s on, as nwaku's);
+    // later ones carry ENRs (measured: 40 of the 200 a full second round would give; answers
+    // in flight die with a connection the server's peer manager closes).
+    assert!(px("empty_responses") >= 30, "{}", px("empty_responses"));
+    assert!(px("peers_received") >= 20, "{}", px("peers_received"));
+    for kind in ["request", "response"] {
+        let c = o
+            .categories
+            .iter()
+            .position(|c| *c == ("peer_exchange".to_owned(), kind.to_owned()))
+            .unwrap();
+        let sent: u64 = o.bandwidth.series.iter().map(|p| p.bytes_out[c]).sum();
+        assert!(sent > 0, "peer_exchange/{kind}");
+    }
+}

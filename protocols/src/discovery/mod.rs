@@ -17,6 +17,7 @@
 
 pub mod discv5;
 pub mod metrics;
+pub mod peer_exchange;
 
 use std::rc::Rc;
 
@@ -39,7 +40,7 @@ pub enum PeerOrigin {
     Discv5,
     /// Rendezvous (to come).
     Rendezvous,
-    /// Peer exchange (to come).
+    /// Peer exchange ([`peer_exchange`]).
     PeerExchange,
 }
 

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use sim_core::{Category, Engine, EngineConfig, Fault, NodeId, QueueKind, SimDuration, SimTime};
 
 use crate::discovery::discv5::Discv5Shared;
+use crate::discovery::peer_exchange::{PxRole, PxShared};
 use crate::discovery::{Bootstrap, PeerSource};
 use crate::identify::IdentifyShared;
 use crate::node::registry::Member;
@@ -57,6 +58,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         identify,
         rln: rln_in,
         discv5,
+        peer_exchange,
     } = input;
     let (pm_cfg, bootstrap, relay_capable) = match peer_manager {
         Some(PeerManagerInput {
@@ -346,6 +348,57 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
             )))
         }
     };
+    let peer_exchange = match peer_exchange {
+        None => None,
+        Some(x) => {
+            x.config.validate(n).map_err(SimInputError::Discovery)?;
+            let Some(d) = discv5.as_ref() else {
+                return Err(bad(
+                    "peer_exchange",
+                    "service nodes answer from the peers discv5 found: turn discv5 on",
+                ));
+            };
+            if pm.is_none() {
+                return Err(bad(
+                    "peer_exchange",
+                    "peer exchange hands peers to the peer manager, which this run does not have",
+                ));
+            }
+            if !x.clients.is_empty() && x.clients.len() != n {
+                return Err(bad(
+                    "peer_exchange.clients",
+                    format!("{} entries for {n} nodes", x.clients.len()),
+                ));
+            }
+            let runs_d = |i: usize| d.runs.get(i).copied().unwrap_or(true);
+            if let Some(s) = x.config.servers.iter().find(|&&s| !runs_d(s as usize)) {
+                return Err(bad(
+                    "peer_exchange.servers",
+                    format!("service node {s} does not run discv5"),
+                ));
+            }
+            let mut servers: Vec<NodeId> = x.config.servers.iter().map(|&s| NodeId(s)).collect();
+            servers.sort();
+            servers.dedup();
+            let roles = (0..n)
+                .map(|i| {
+                    if servers.binary_search(&NodeId(i as u32)).is_ok() {
+                        PxRole::Server
+                    } else if x.clients.get(i).copied().unwrap_or(!runs_d(i)) {
+                        PxRole::Client
+                    } else {
+                        PxRole::None
+                    }
+                })
+                .collect();
+            Some(Rc::new(PxShared {
+                roles,
+                servers,
+                enr: d.enr.clone(),
+                cfg: x.config,
+            }))
+        }
+    };
     let discovery = discv5.is_some();
     let shared = Rc::new(NodeShared {
         send_buffer_bytes: relay.cfg.send_buffer_bytes,
@@ -356,6 +409,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
             identify: identify.map(|c| Rc::new(IdentifyShared::new(c))),
             rln: rln.clone(),
             discv5,
+            peer_exchange,
         },
         workload: plan,
         seed: run_in.seed,

@@ -3,6 +3,7 @@
 use sim_core::{Category, Counters, Direction, DropReason, NodeId, SimTime};
 
 use crate::discovery::discv5::Discv5Counter;
+use crate::discovery::peer_exchange::PxCounter;
 use crate::node::category_names;
 use crate::node::registry::Member;
 use crate::node::registry::Slot;
@@ -336,6 +337,19 @@ pub(super) fn collect(
                 })
                 .collect(),
             discv5_nodes,
+            peer_exchange: if e.nodes()[0].protocols_shared().peer_exchange.is_some() {
+                PxCounter::ALL
+                    .iter()
+                    .map(|&c| {
+                        (
+                            c.name().to_owned(),
+                            e.observer().peer_exchange.counters[c as usize],
+                        )
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
             episodes: Vec::new(),
         }
     });

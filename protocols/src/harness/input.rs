@@ -35,6 +35,8 @@ pub struct SimInput {
     /// discv5 and nwaku's discovery loop feeding the peer managers
     /// ([`crate::discovery::discv5`]); `None` (the default): off.
     pub discv5: Option<Discv5Input>,
+    /// Peer exchange ([`crate::discovery::peer_exchange`]); `None` (the default): off.
+    pub peer_exchange: Option<PxInput>,
 }
 
 /// RLN rate limiting: its settings, memberships and each node's CPU factor.
@@ -50,6 +52,16 @@ pub struct RlnInput {
     /// Record every verdict ([`super::RlnOutput::trace`]; for tests: one entry per
     /// validation). Default false.
     pub trace: bool,
+}
+
+/// Peer exchange: its settings and which nodes ask.
+#[derive(Clone, Debug, Default)]
+pub struct PxInput {
+    /// The settings (`[discovery.peer_exchange]`).
+    pub config: crate::discovery::peer_exchange::PxConfig,
+    /// Whether each node is a client (empty, the default: every node that does not run
+    /// discv5 and is not a server).
+    pub clients: Vec<bool>,
 }
 
 /// discv5 on the nodes that run it.
@@ -220,6 +232,7 @@ impl SimInput {
             identify: None,
             rln: None,
             discv5: None,
+            peer_exchange: None,
         }
     }
 }

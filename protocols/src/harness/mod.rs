@@ -32,7 +32,7 @@ mod run;
 
 pub use build::{Prepared, build};
 pub use input::{
-    AppInput, Discv5Input, NetworkInput, PeerManagerInput, RelayInput, RlnInput, RunInput,
+    AppInput, Discv5Input, NetworkInput, PeerManagerInput, PxInput, RelayInput, RlnInput, RunInput,
     ShardingInput, SimInput, SimInputError,
 };
 pub use memory::{HARNESS_ROW, memory};

@@ -273,6 +273,8 @@ pub struct DiscoveryOutput {
     pub discv5: Vec<(String, u64)>,
     /// Nodes that ran discv5.
     pub discv5_nodes: u32,
+    /// Peer exchange counters (name, value; empty without peer exchange).
+    pub peer_exchange: Vec<(String, u64)>,
     /// Every (node, shard) join and how long it took to D_low and D mesh peers
     /// ([`crate::discovery::metrics`]).
     pub episodes: Vec<crate::discovery::metrics::Episode>,

@@ -16,7 +16,9 @@ use std::rc::Rc;
 
 use sim_core::{Ctx, NodeId};
 
+use crate::discovery::PeerOrigin;
 use crate::discovery::discv5::{Discv5, Discv5Counter, Discv5Event};
+use crate::discovery::peer_exchange::PxTimer;
 use crate::node::registry::Slot;
 use crate::node::{Protocols, WakuMsg, WakuNode, WakuTimer};
 use crate::peer_manager::PmTimer;
@@ -26,6 +28,19 @@ use crate::relay::{Relay, RelayCounter, RelayEvent};
 /// Called before every timer reaches its protocol.
 #[inline(always)]
 pub(crate) fn before_timer(p: &mut Protocols, t: &WakuTimer) {
+    if let WakuTimer::PeerExchange(PxTimer::Refresh) = t {
+        // nwaku's PX cache: reachable peers of the store that discv5 found, same cluster.
+        if let (Some(pm), Some(px)) = (p.peer_manager.get(), p.peer_exchange.get_mut()) {
+            let c = pm
+                .store()
+                .iter()
+                .filter(|e| e.origin == PeerOrigin::Discv5 && e.failures == 0)
+                .filter(|e| pm.same_cluster(e.id))
+                .map(|e| e.id)
+                .collect();
+            px.set_candidates(c);
+        }
+    }
     if let WakuTimer::PeerManager(PmTimer::Keepalive) = t {
         let mesh = mesh_peers(p.relay.get());
         if let Some(pm) = p.peer_manager.get_mut() {
@@ -159,13 +174,13 @@ impl WakuNode {
 /// Whether a message belongs to a discovery protocol (its handler may find peers).
 #[inline(always)]
 pub(crate) fn is_discovery_msg(m: &WakuMsg) -> bool {
-    matches!(m, WakuMsg::Discv5(_))
+    matches!(m, WakuMsg::Discv5(_) | WakuMsg::PeerExchange(_))
 }
 
 /// Whether a timer belongs to a discovery protocol.
 #[inline(always)]
 pub(crate) fn is_discovery_timer(t: &WakuTimer) -> bool {
-    matches!(t, WakuTimer::Discv5(_))
+    matches!(t, WakuTimer::Discv5(_) | WakuTimer::PeerExchange(_))
 }
 
 /// Hands the peers discovery found to the peer manager's store, counting those new to it.
@@ -176,13 +191,17 @@ pub(crate) fn after_discovery(node: &mut WakuNode, ctx: &mut Ctx<'_, WakuNode>) 
     {
         d.take_found(&mut found);
     }
+    let from_discv5 = found.len();
+    if let Some(px) = node.protocols.peer_exchange.get_mut() {
+        px.take_found(&mut found);
+    }
     if found.is_empty() {
         return;
     }
     let me = ctx.id();
     let new = node
         .with_pm(ctx, |pm, io| {
-            let new = found
+            let new = found[..from_discv5]
                 .iter()
                 .filter(|f| f.id != me && !pm.store().contains(f.id))
                 .count() as u32;

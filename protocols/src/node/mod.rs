@@ -39,6 +39,7 @@ use sim_core::rng::{self, SimRng};
 use sim_core::{Category, Ctx, DialError, Hint, Input, Links, Node, NodeId, Payload, SimDuration};
 
 use crate::discovery::discv5::Discv5;
+use crate::discovery::peer_exchange::PeerExchange;
 use crate::identify::Identify;
 use crate::peer_manager::PeerManager;
 use crate::proto::Wire;
@@ -57,6 +58,7 @@ crate::waku_protocols! {
     identify: Identify => Identify in Boxed, stream "identify", "libp2p identify.";
     rln: Rln => Rln in Boxed, stream "rln", "RLN rate limiting: the publisher side (the limit, proofs).";
     discv5: Discv5 => Discv5 in Boxed, stream "discv5", "discv5 (nim-eth) and nwaku's discovery loop.";
+    peer_exchange: PeerExchange => PeerExchange in Boxed, stream "peer_exchange", "Peer exchange: service nodes share discovered peers with clients.";
 }
 
 /// Nanoseconds added to simulated time for WakuMessage timestamps (a Unix time in 2023, so
@@ -291,9 +293,10 @@ mod tests {
     fn categories_follow_the_list() {
         // relay's 9 kinds (0-8), the transport's framing (9) and TCP/IP headers (10), the peer
         // manager's 4 (11-14): the order result files have always had; then identify's 2
-        // (15-16), RLN's none, discv5's 6 (17-22).
+        // (15-16), RLN's none, discv5's 6 (17-22), peer exchange's 2 (23-24).
         let names = category_names();
-        assert_eq!(names.len(), 23);
+        assert_eq!(names.len(), 25);
+        assert_eq!(names[24], ("peer_exchange", "response"));
         assert_eq!(names[17], ("discv5", "ping"));
         assert_eq!(names[22], ("discv5", "handshake"));
         assert_eq!(names[15], ("identify", "request"));

@@ -338,6 +338,10 @@ impl PeerManager {
     pub fn shards(&self) -> &Rc<[u16]> {
         &self.shards
     }
+    /// Whether `n` is of this node's cluster.
+    pub fn same_cluster(&self, n: NodeId) -> bool {
+        self.sh.cluster_of(n) == self.sh.cluster_of(self.me)
+    }
     /// The configuration's derived limits.
     pub fn limits(&self) -> Limits {
         self.sh.limits

@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use protocols::discovery::discv5::Discv5Config;
-use protocols::harness::Discv5Input;
+use protocols::discovery::peer_exchange::PxConfig;
+use protocols::harness::{Discv5Input, PxInput};
 
 use super::{WakuParams, config_error};
 use crate::model::FieldError;
@@ -17,12 +18,16 @@ pub struct DiscoverySpec {
     /// `[discovery.discv5]`: discv5 and nwaku's discovery loop on the nodes of its `groups`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub discv5: Option<Discv5Config>,
+    /// `[discovery.peer_exchange]`: service nodes answer clients (by default the nodes that
+    /// do not run discv5) with peers discv5 found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_exchange: Option<PxConfig>,
 }
 
 impl DiscoverySpec {
     /// Whether any discovery protocol runs.
     pub fn any(&self) -> bool {
-        self.discv5.is_some()
+        self.discv5.is_some() || self.peer_exchange.is_some()
     }
 
     /// Whether none runs (the section is then left out of a written scenario).
@@ -39,6 +44,24 @@ pub(super) fn validate(
     groups: &[String],
     errors: &mut Vec<FieldError>,
 ) {
+    if let Some(x) = &p.discovery.peer_exchange {
+        if let Err(e) = x.validate(nodes) {
+            errors.push(config_error(e));
+        }
+        if let Some(g) = x.groups.iter().find(|g| !groups.contains(g)) {
+            errors.push(FieldError::new(
+                "discovery.peer_exchange.groups",
+                format!("no node group is named {g:?} (groups: {groups:?})"),
+            ));
+        }
+        if p.discovery.discv5.is_none() {
+            errors.push(FieldError::new(
+                "discovery.peer_exchange",
+                "service nodes answer from the peers discv5 found: add [discovery.discv5] \
+                 (with groups naming the nodes that run it)",
+            ));
+        }
+    }
     let Some(d) = &p.discovery.discv5 else {
         return;
     };
@@ -81,6 +104,28 @@ pub(super) fn discv5_input(
             .collect()
     };
     Some(Discv5Input { config: cfg, runs })
+}
+
+/// The harness's peer exchange section: clients are the nodes of its `groups` (empty: the
+/// harness's default, every node without discv5).
+pub(super) fn px_input(p: &WakuParams, groups: &[u32], names: &[String]) -> Option<PxInput> {
+    let cfg = p.discovery.peer_exchange.clone()?;
+    let clients = if cfg.groups.is_empty() {
+        Vec::new()
+    } else {
+        groups
+            .iter()
+            .map(|&g| {
+                names
+                    .get(g as usize)
+                    .is_some_and(|name| cfg.groups.contains(name))
+            })
+            .collect()
+    };
+    Some(PxInput {
+        config: cfg,
+        clients,
+    })
 }
 
 /// Discovery's part of the report (empty without discovery): summary values and

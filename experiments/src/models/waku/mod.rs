@@ -326,6 +326,7 @@ fn input(
             identify: p.identify.clone(),
             rln,
             discv5: discovery::discv5_input(p, &net_groups, &names),
+            peer_exchange: discovery::px_input(p, &net_groups, &names),
             app: AppInput {
                 workload: p.workload.clone(),
                 commands: Vec::new(),

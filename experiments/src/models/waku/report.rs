@@ -437,6 +437,12 @@ pub(super) fn report(
                             .flat_map(|d| d.discv5.iter())
                             .map(|(k, v)| vec![format!("discv5/{k}"), v.to_string()]),
                     )
+                    .chain(
+                        out.discovery
+                            .iter()
+                            .flat_map(|d| d.peer_exchange.iter())
+                            .map(|(k, v)| vec![format!("peer_exchange/{k}"), v.to_string()]),
+                    )
                     .collect(),
             },
         ];
