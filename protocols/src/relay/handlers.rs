@@ -474,7 +474,13 @@ impl Relay {
         let now = ctx.now();
         let k = self.topic_entry(p.topic);
         if p.backoff_s > 0 {
-            let secs = (p.backoff_s as u64 + self.sh.cfg.backoff_slack_s).min(86_400);
+            // nim-libp2p adds its slack to a received PRUNE's backoff; go and rust keep the
+            // backoff as asked and apply the slack to every entry when it expires (heartbeat).
+            let slack = match self.sh.rules {
+                Implementation::Nim => self.sh.cfg.backoff_slack_s,
+                Implementation::Go | Implementation::Rust => 0,
+            };
+            let secs = (p.backoff_s as u64 + slack).min(86_400);
             self.topics[k]
                 .backoff
                 .raise(from, now + SimDuration::from_secs(secs));

@@ -59,7 +59,15 @@ impl Relay {
                 continue;
             }
             if !self.topics[k].backoff.is_empty() {
-                self.topics[k].backoff.expire(now);
+                // go (`clearBackoff`: expiry + 2 heartbeats) and rust (one heartbeat of slack)
+                // keep every backoff entry, our own prunes' too, for the slack after it ends.
+                let until = match self.sh.rules {
+                    Implementation::Nim => now,
+                    Implementation::Go | Implementation::Rust => {
+                        SimTime::from_nanos(now.as_nanos().saturating_sub(self.sh.slack.as_nanos()))
+                    }
+                };
+                self.topics[k].backoff.expire(until);
             }
             // Prune every negative-score mesh peer before rebalancing.
             let mut neg = std::mem::take(&mut self.scratch);

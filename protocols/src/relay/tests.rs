@@ -1030,3 +1030,33 @@ fn go_and_rust_flood_publish_without_a_cap() {
         assert_eq!(out, PublishOutcome::Published { peers }, "{imp:?}");
     }
 }
+
+#[test]
+fn go_keeps_its_own_backoff_for_the_slack_so_its_regraft_is_no_violation() {
+    // Node 0 (go) prunes peer 1 at t (heartbeat, mesh >= D_hi): backoff(1) = t + 60 s. Go
+    // clears entries 2 s (two heartbeats) after they end, so node 0 grafts 1 again at the
+    // first heartbeat after t + 62 s, not at t + 60 s. Peer 1, also go, took the PRUNE's 60 s
+    // as is at t + latency, so a GRAFT arriving after t + 62 s is outside its backoff (go
+    // checks the backoff without slack).
+    let (mut r, mut ctx) = Builder::new(8).profile(Implementation::Go).build();
+    fill_mesh(&mut r, 1..=8);
+    heartbeat(&mut r, &mut ctx); // 8 >= D_hi: down to D = 4
+    let pruned: Vec<u32> = (1..=8).filter(|&p| !r.mesh(T0).contains(&n(p))).collect();
+    assert_eq!(pruned.len(), 4);
+    let t = ctx.now;
+    let p = pruned[0];
+    assert_eq!(r.backoff(T0, n(p)), Some(t + SimDuration::from_secs(60)));
+    // A received PRUNE: the backoff as asked, no slack added (nim adds 2 s).
+    r.on_rpc(n(pruned[1]), prune(60), &mut ctx);
+    assert_eq!(
+        r.backoff(T0, n(pruned[1])),
+        Some(t + SimDuration::from_secs(60))
+    );
+    // At t + 61 s the entry has ended but is kept for the 2 s slack.
+    ctx.now = t + SimDuration::from_secs(60);
+    heartbeat(&mut r, &mut ctx);
+    assert!(r.backoff(T0, n(p)).is_some(), "kept within the slack");
+    ctx.now = t + SimDuration::from_secs(62);
+    heartbeat(&mut r, &mut ctx); // t + 63 s: cleared
+    assert!(r.backoff(T0, n(p)).is_none());
+}
