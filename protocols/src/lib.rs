@@ -22,7 +22,7 @@
 //! | [`relay`] | [`Relay`]: gossipsub as nwaku runs it (config, RPCs and wire sizes, mcache, seen, backoff, scoring, send queues, protected shards, metrics) |
 //! | [`sharding`] | clusters, static shards, content topics, autosharding; subscriptions; mesh health |
 //! | [`peer_manager`] | nwaku's peer manager with the metadata and ping (keepalive) protocols |
-//! | [`discovery`] | where peer managers find peers (bootstrap lists; discv5, rendezvous, peer exchange next) |
+//! | [`discovery`] | where peer managers find peers (bootstrap lists; rendezvous; discv5 and peer exchange next) |
 //! | [`identify`] | libp2p identify: the worked example of adding a protocol |
 //! | [`workload`] | publishers, rates (fixed or Poisson), sizes, spam streams, content topics |
 //! | [`harness`] | [`SimInput`] -> [`run`] -> [`SimOutput`] |

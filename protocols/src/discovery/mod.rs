@@ -4,10 +4,14 @@
 //! its peer store and dials from there. [`PeerSource`] is an enum of state machines, one
 //! variant per source, driven by the node composition (`crate::node`): it calls
 //! [`PeerSource::start`] when the node starts or restarts and [`PeerSource::want_peers`] when
-//! the peer manager runs out of peers to dial. A source with messages and timers of its own
-//! (discv5, rendezvous, peer exchange) adds a variant here, a message variant and a timer
-//! variant to the node's enums, and reports what it finds through the same [`FoundPeer`]
-//! list, so the peer manager does not change.
+//! the peer manager runs out of peers to dial.
+//!
+//! A discovery protocol with messages and timers of its own is a protocol of the node's list
+//! (`crate::node`) in a folder here: [`rendezvous`] today (discv5 and peer exchange next). It
+//! keeps what it finds as [`FoundPeer`]s, and the node moves them into the peer manager's
+//! store after each of its messages (`node/glue.rs`, `hand_found_peers`), so the peer manager
+//! does not change. Such a protocol runs beside the node's [`PeerSource`] (a bootstrap list or
+//! none), not inside it.
 //!
 //! Today's source is a **bootstrap list** ([`Bootstrap`]): the peers a node knows when it
 //! starts. The harness resolves it from a [`BootstrapSpec`]: some well-known nodes every node
@@ -18,6 +22,7 @@
 pub mod discv5;
 pub mod metrics;
 pub mod peer_exchange;
+pub mod rendezvous;
 
 use std::rc::Rc;
 
@@ -38,7 +43,7 @@ pub enum PeerOrigin {
     Inbound,
     /// discv5 ([`discv5`]).
     Discv5,
-    /// Rendezvous (to come).
+    /// Rendezvous ([`rendezvous`]).
     Rendezvous,
     /// Peer exchange ([`peer_exchange`]).
     PeerExchange,

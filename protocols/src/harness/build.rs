@@ -7,6 +7,7 @@ use sim_core::{Category, Engine, EngineConfig, Fault, NodeId, QueueKind, SimDura
 
 use crate::discovery::discv5::Discv5Shared;
 use crate::discovery::peer_exchange::{PxRole, PxShared};
+use crate::discovery::rendezvous::RendezvousShared;
 use crate::discovery::{Bootstrap, PeerSource};
 use crate::identify::IdentifyShared;
 use crate::node::registry::Member;
@@ -43,6 +44,8 @@ pub struct Prepared {
     pub(super) impl_of: Vec<u8>,
     /// RLN's shared data and (node, largest message bytes) of each topic's publishers.
     pub(super) rln: Option<(Rc<crate::rln::RlnShared>, super::rln::Publishing)>,
+    /// The rendezvous points (empty: rendezvous is off).
+    pub(super) rdv_points: Vec<NodeId>,
 }
 
 /// Validates the input and builds the engine (nodes, connections, faults, commands) without
@@ -59,6 +62,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         rln: rln_in,
         discv5,
         peer_exchange,
+        rendezvous: rdv_in,
     } = input;
     let (pm_cfg, bootstrap, relay_capable) = match peer_manager {
         Some(PeerManagerInput {
@@ -302,6 +306,21 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         sh.clusters = sharding.clusters.clone();
         sh.ip_groups = net.ip_groups.clone();
         sh.relay_capable = relay_capable.clone();
+        // Rendezvous points may run with their own connection limit.
+        let point_max = rdv_in
+            .as_ref()
+            .and_then(|r| r.config.point_max_connections.map(|m| (m, &r.points)));
+        if let Some((max, points)) = point_max {
+            let mut pcfg = sh.cfg.clone();
+            pcfg.max_connections = max;
+            let mut alt = sh.clone();
+            alt.limits = pcfg.limits();
+            alt.cfg = pcfg;
+            let mut nodes = points.clone();
+            nodes.sort();
+            nodes.dedup();
+            sh.overrides = Some((nodes, Rc::new(alt)));
+        }
         Rc::new(sh)
     });
     let out_target = pm.as_ref().map_or(0, |p| p.limits.out_target);
@@ -399,7 +418,48 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
             }))
         }
     };
-    let discovery = discv5.is_some();
+    let mut rdv_points = Vec::new();
+    let rendezvous = match rdv_in {
+        Some(r) => {
+            r.config.validate().map_err(SimInputError::Discovery)?;
+            if let (Some(max), Some(pm)) = (r.config.point_max_connections, &pm_cfg) {
+                let mut c = pm.clone();
+                c.max_connections = max;
+                c.validate(relay_in.config.d_high).map_err(|mut e| {
+                    e.field = "discovery.rendezvous.point_max_connections".into();
+                    SimInputError::Discovery(e)
+                })?;
+            }
+            if r.points.is_empty() {
+                return Err(bad(
+                    "discovery.rendezvous.points",
+                    "rendezvous needs at least one point: give points, point_groups or a \
+                     group of role \"rendezvous\"",
+                ));
+            }
+            if let Some(p) = r.points.iter().find(|p| p.index() >= n) {
+                return Err(bad(
+                    "discovery.rendezvous.points",
+                    format!("{p} does not exist ({n} nodes)"),
+                ));
+            }
+            let shards: Vec<Vec<u16>> = subs
+                .iter()
+                .map(|v| v.iter().map(|t| t.0).collect())
+                .collect();
+            let sh = RendezvousShared::new(
+                r.config,
+                r.points,
+                &shards,
+                sharding.cluster,
+                sharding.clusters.clone(),
+            );
+            rdv_points = sh.points.clone();
+            Some(Rc::new(sh))
+        }
+        None => None,
+    };
+    let discovery = discv5.is_some() || rendezvous.is_some();
     let shared = Rc::new(NodeShared {
         send_buffer_bytes: relay.cfg.send_buffer_bytes,
         protocols: ProtocolShared {
@@ -410,6 +470,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
             rln: rln.clone(),
             discv5,
             peer_exchange,
+            rendezvous,
         },
         workload: plan,
         seed: run_in.seed,
@@ -497,6 +558,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         impl_names,
         impl_of,
         rln: rln.map(|r| (r, rln_publishing)),
+        rdv_points,
     })
 }
 

@@ -4,6 +4,7 @@ use sim_core::{Category, Counters, Direction, DropReason, NodeId, SimTime};
 
 use crate::discovery::discv5::Discv5Counter;
 use crate::discovery::peer_exchange::PxCounter;
+use crate::discovery::rendezvous::{RdvCounter, Status};
 use crate::node::category_names;
 use crate::node::registry::Member;
 use crate::node::registry::Slot;
@@ -17,7 +18,7 @@ use super::build::Prepared;
 use super::output::{
     Bandwidth, Delivery, DeliveryPoint, DiscoveryOutput, Duplicates, ImplOutput, Latency,
     MeshSample, MessageDelivery, NodeSummary, NodeTraffic, OverlayOutput, PeerManagerOutput,
-    PublishStats, RelayOutput, SimOutput, TrafficPoint,
+    PublishStats, RelayOutput, RendezvousOutput, SimOutput, TrafficPoint,
 };
 use super::run::node_conns;
 
@@ -320,7 +321,8 @@ pub(super) fn collect(
             left,
         )
     });
-    let discovery = e.nodes()[0].protocols_shared().discv5.as_ref().map(|_| {
+    let has_discv5 = e.nodes()[0].protocols_shared().discv5.is_some();
+    let discovery = p.discovery.then(|| {
         let discv5_nodes = e
             .nodes()
             .iter()
@@ -329,6 +331,7 @@ pub(super) fn collect(
         DiscoveryOutput {
             discv5: Discv5Counter::ALL
                 .iter()
+                .filter(|_| has_discv5)
                 .map(|&c| {
                     (
                         c.name().to_owned(),
@@ -387,5 +390,21 @@ pub(super) fn collect(
             counters: pm_counters,
         },
         rln,
+        rendezvous: (!p.rdv_points.is_empty()).then(|| {
+            let m = &e.observer().rendezvous;
+            RendezvousOutput {
+                points: p.rdv_points.iter().map(|x| x.0).collect(),
+                counters: RdvCounter::ALL
+                    .iter()
+                    .map(|&c| (c.name().to_owned(), m.counters[c as usize]))
+                    .collect(),
+                statuses: Status::ALL
+                    .iter()
+                    .zip(m.statuses)
+                    .map(|(s, v)| (s.name().to_owned(), v))
+                    .collect(),
+                samples: Vec::new(),
+            }
+        }),
     }
 }

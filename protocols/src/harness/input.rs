@@ -7,6 +7,7 @@ use sim_core::{
 };
 
 use crate::discovery::discv5::Discv5Config;
+use crate::discovery::rendezvous::RendezvousConfig;
 use crate::identify::IdentifyConfig;
 use crate::node::NodeCommand;
 use crate::peer_manager::PeerManagerConfig;
@@ -37,6 +38,8 @@ pub struct SimInput {
     pub discv5: Option<Discv5Input>,
     /// Peer exchange ([`crate::discovery::peer_exchange`]); `None` (the default): off.
     pub peer_exchange: Option<PxInput>,
+    /// Rendezvous ([`crate::discovery::rendezvous`]); `None` (the default): off.
+    pub rendezvous: Option<RendezvousInput>,
 }
 
 /// RLN rate limiting: its settings, memberships and each node's CPU factor.
@@ -71,6 +74,16 @@ pub struct Discv5Input {
     pub config: Discv5Config,
     /// Whether each node runs discv5 (empty, the default: all do).
     pub runs: Vec<bool>,
+}
+
+/// Rendezvous: its configuration and its points.
+#[derive(Clone, Debug, Default)]
+pub struct RendezvousInput {
+    /// The configuration (its `points` and `point_groups` are resolved by the caller into
+    /// `points`).
+    pub config: RendezvousConfig,
+    /// The rendezvous points (at least one).
+    pub points: Vec<NodeId>,
 }
 
 /// The run: seed, duration, measurement settings, engine choices.
@@ -233,6 +246,7 @@ impl SimInput {
             rln: None,
             discv5: None,
             peer_exchange: None,
+            rendezvous: None,
         }
     }
 }

@@ -32,14 +32,15 @@ mod run;
 
 pub use build::{Prepared, build};
 pub use input::{
-    AppInput, Discv5Input, NetworkInput, PeerManagerInput, PxInput, RelayInput, RlnInput, RunInput,
-    ShardingInput, SimInput, SimInputError,
+    AppInput, Discv5Input, NetworkInput, PeerManagerInput, PxInput, RelayInput, RendezvousInput,
+    RlnInput, RunInput, ShardingInput, SimInput, SimInputError,
 };
 pub use memory::{HARNESS_ROW, memory};
 pub use output::{
     Bandwidth, Delivery, DeliveryPoint, DiscoveryOutput, Duplicates, ImplOutput, Latency,
     MeshSample, MessageDelivery, NodeSummary, NodeTraffic, OverlayOutput, PeerManagerOutput,
-    PublishStats, RelayOutput, RlnOutput, SimOutput, TraceEntry, TrafficPoint,
+    PointSample, PublishStats, RelayOutput, RendezvousOutput, RlnOutput, SimOutput, TraceEntry,
+    TrafficPoint,
 };
 pub use rln::publishing as rln_publishing;
 pub use run::{rln_capacity, run, run_measured, run_prepared};

@@ -206,6 +206,8 @@ pub struct SimOutput {
     pub rln: Option<RlnOutput>,
     /// Discovery (`None`: no discovery protocol ran).
     pub discovery: Option<DiscoveryOutput>,
+    /// Rendezvous (`None`: off).
+    pub rendezvous: Option<RendezvousOutput>,
 }
 
 /// RLN's results.
@@ -284,6 +286,45 @@ impl DiscoveryOutput {
     /// A discv5 counter by name (0 when unknown).
     pub fn discv5_counter(&self, name: &str) -> u64 {
         counter(&self.discv5, name)
+    }
+}
+
+/// Rendezvous' results.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RendezvousOutput {
+    /// The points, ascending.
+    pub points: Vec<u32>,
+    /// Client counters (name, value), over the whole run.
+    pub counters: Vec<(String, u64)>,
+    /// Points' answers by status (name, value), over the whole run.
+    pub statuses: Vec<(String, u64)>,
+    /// Each point every overlay sample interval, and at the end.
+    pub samples: Vec<PointSample>,
+}
+
+/// One rendezvous point at one time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PointSample {
+    /// Simulated seconds.
+    pub t_s: f64,
+    /// The point.
+    pub point: u32,
+    /// Whether it is online.
+    pub online: bool,
+    /// Registrations it holds that have not expired.
+    pub registrations: u32,
+    /// Entries in its log (expired ones included until flushed).
+    pub entries: u32,
+    /// Requests served since the start: REGISTER, DISCOVER, UNREGISTER.
+    pub requests: [u64; 3],
+    /// Of those, answered with an error code.
+    pub errors: u64,
+}
+
+impl RendezvousOutput {
+    /// A client counter by name (0 when unknown).
+    pub fn counter(&self, name: &str) -> u64 {
+        counter(&self.counters, name)
     }
 }
 

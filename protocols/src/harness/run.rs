@@ -4,12 +4,13 @@
 use sim_core::{Counters, NodeId, SimDuration, SimTime};
 
 use crate::discovery::metrics::JoinTracker;
+use crate::node::registry::Slot;
 use crate::sharding::health::{ConnSample, HealthSampler, NodeConns};
 
 use super::build::{Prepared, build};
 use super::collect::collect;
 use super::input::{SimInput, SimInputError};
-use super::output::{MeshSample, SimOutput};
+use super::output::{MeshSample, PointSample, SimOutput};
 
 /// Builds and runs a simulation; `progress` is called with the simulated seconds reached and
 /// the events the engine has processed so far (about once per simulated second).
@@ -69,6 +70,7 @@ fn run_inner(
     let mut health = HealthSampler::new(ntopics, p.d_low);
     let mut shard_health = Vec::new();
     let mut conns = Vec::new();
+    let mut rdv_samples = Vec::new();
     let mut warm_snapshot: Option<Vec<Counters>> = if p.warmup == SimDuration::ZERO {
         Some(p.engine.accounting().snapshot())
     } else {
@@ -107,6 +109,7 @@ fn run_inner(
                 .map(|i| node_conns(&p, NodeId(i as u32)))
                 .collect();
             conns.push(ConnSample::of(t as f64 / 1e9, &now, p.out_target));
+            sample_points(&p, t, &mut rdv_samples);
         }
         if let Some(j) = joins.as_mut()
             && t % second == 0
@@ -144,6 +147,9 @@ fn run_inner(
     }
     out.overlay.shard_health = shard_health;
     out.overlay.connections = conns;
+    if let Some(r) = out.rendezvous.as_mut() {
+        r.samples = rdv_samples;
+    }
     out
 }
 
@@ -179,6 +185,38 @@ fn sample_joins(p: &Prepared, t: u64, j: &mut JoinTracker) {
         }
     }
     j.end_sample(t);
+}
+
+/// Samples every rendezvous point: registrations held, log entries, requests served so far.
+fn sample_points(p: &Prepared, t: u64, out: &mut Vec<PointSample>) {
+    let now = SimTime::from_nanos(t);
+    for &point in &p.rdv_points {
+        let online = p.engine.is_online(point);
+        let reg = p
+            .engine
+            .node(point)
+            .protocols()
+            .rendezvous
+            .get()
+            .and_then(|r| r.registry());
+        let load = p
+            .engine
+            .observer()
+            .rendezvous
+            .points
+            .get(&point)
+            .copied()
+            .unwrap_or_default();
+        out.push(PointSample {
+            t_s: t as f64 / 1e9,
+            point: point.0,
+            online,
+            registrations: reg.map_or(0, |r| r.live(now)),
+            entries: reg.map_or(0, |r| r.entries()),
+            requests: load.requests,
+            errors: load.errors,
+        });
+    }
 }
 
 /// A node's connections now, from the engine (whoever opened them).

@@ -137,11 +137,11 @@ impl WakuNode {
         match c {
             NodeCommand::Subscribe(t) => {
                 self.with_relay(ctx, |r, io| r.subscribe(t, io));
-                self.announce_shards();
+                self.announce_shards(ctx);
             }
             NodeCommand::Unsubscribe(t) => {
                 self.with_relay(ctx, |r, io| r.unsubscribe(t, io));
-                self.announce_shards();
+                self.announce_shards(ctx);
             }
             NodeCommand::PruneAll(b) => {
                 self.with_relay(ctx, |r, io| r.prune_all(b, io));

@@ -6,8 +6,10 @@
 //!   node hands the peer manager relay's current mesh (`before_timer`).
 //! - Metadata (the peer manager) announces the shards relay is subscribed to, updated on
 //!   every subscription change (`WakuNode::announce_shards`).
-//! - Discovery (discv5) hands the peers it keeps to the peer manager's store after each of
-//!   its inputs (`after_discovery`), as nwaku's discovery loop calls `addPeer`.
+//! - Discovery (discv5, rendezvous) hands the peers it finds to the peer manager's store
+//!   after each of its inputs (`after_discovery`), as nwaku's discovery loop calls `addPeer`;
+//!   rendezvous registers the shards relay is subscribed to, updated on every subscription
+//!   change.
 //! - An inbound connection is refused when relay graylists the peer or the peer manager's
 //!   limits are reached; without a peer manager relay's own connection cap decides
 //!   (`accept_inbound`).
@@ -19,6 +21,7 @@ use sim_core::{Ctx, NodeId};
 use crate::discovery::PeerOrigin;
 use crate::discovery::discv5::{Discv5, Discv5Counter, Discv5Event};
 use crate::discovery::peer_exchange::PxTimer;
+use crate::discovery::rendezvous::{RdvEvent, Rendezvous};
 use crate::node::registry::Slot;
 use crate::node::{Protocols, WakuMsg, WakuNode, WakuTimer};
 use crate::peer_manager::PmTimer;
@@ -64,15 +67,16 @@ fn mesh_peers(relay: Option<&Relay>) -> Vec<NodeId> {
 }
 
 impl WakuNode {
-    /// The node's current shards, for metadata.
-    pub(crate) fn announce_shards(&mut self) {
+    /// The node's current shards, for metadata and rendezvous.
+    pub(crate) fn announce_shards(&mut self, ctx: &mut Ctx<'_, WakuNode>) {
         let Some(relay) = self.relay() else {
             return;
         };
         let shards: Rc<[u16]> = relay.subscriptions().map(|t| t.0).collect();
         if let Some(pm) = self.protocols.peer_manager.get_mut() {
-            pm.set_shards(shards);
+            pm.set_shards(shards.clone());
         }
+        self.with_rdv(ctx, |r, io| r.set_shards(shards, io));
     }
 }
 
@@ -174,7 +178,10 @@ impl WakuNode {
 /// Whether a message belongs to a discovery protocol (its handler may find peers).
 #[inline(always)]
 pub(crate) fn is_discovery_msg(m: &WakuMsg) -> bool {
-    matches!(m, WakuMsg::Discv5(_) | WakuMsg::PeerExchange(_))
+    matches!(
+        m,
+        WakuMsg::Discv5(_) | WakuMsg::PeerExchange(_) | WakuMsg::Rendezvous(_)
+    )
 }
 
 /// Whether a timer belongs to a discovery protocol.
@@ -183,7 +190,8 @@ pub(crate) fn is_discovery_timer(t: &WakuTimer) -> bool {
     matches!(t, WakuTimer::Discv5(_) | WakuTimer::PeerExchange(_))
 }
 
-/// Hands the peers discovery found to the peer manager's store, counting those new to it.
+/// Hands the peers discovery found to the peer manager's store, counting those new to it
+/// under the protocol that found them.
 pub(crate) fn after_discovery(node: &mut WakuNode, ctx: &mut Ctx<'_, WakuNode>) {
     let mut found = Vec::new();
     if let Some(d) = node.protocols.discv5.get_mut()
@@ -195,25 +203,51 @@ pub(crate) fn after_discovery(node: &mut WakuNode, ctx: &mut Ctx<'_, WakuNode>) 
     if let Some(px) = node.protocols.peer_exchange.get_mut() {
         px.take_found(&mut found);
     }
+    let from_px = found.len();
+    if let Some(r) = node.protocols.rendezvous.get_mut()
+        && r.has_found()
+    {
+        found.extend(r.take_found());
+    }
     if found.is_empty() {
         return;
     }
     let me = ctx.id();
-    let new = node
+    let (new_d, new_r) = node
         .with_pm(ctx, |pm, io| {
-            let new = found[..from_discv5]
-                .iter()
-                .filter(|f| f.id != me && !pm.store().contains(f.id))
-                .count() as u32;
+            // A peer found twice in one batch counts once, under the first source.
+            let mut seen: Vec<NodeId> = Vec::new();
+            let (mut d, mut r) = (0u32, 0u32);
+            for (i, f) in found.iter().enumerate() {
+                if f.id == me || pm.store().contains(f.id) || seen.contains(&f.id) {
+                    continue;
+                }
+                seen.push(f.id);
+                if i < from_discv5 {
+                    d += 1
+                } else if i >= from_px {
+                    r += 1
+                }
+            }
             pm.add_peers(&found, io);
-            new
+            (d, r)
         })
-        .unwrap_or(0);
+        .unwrap_or((0, 0));
     let now = ctx.now();
-    Discv5::record(
-        &mut ctx.observer().discv5,
-        me,
-        now,
-        Discv5Event(Discv5Counter::NewPeers, new),
-    );
+    if from_discv5 > 0 {
+        Discv5::record(
+            &mut ctx.observer().discv5,
+            me,
+            now,
+            Discv5Event(Discv5Counter::NewPeers, new_d),
+        );
+    }
+    if from_px < found.len() {
+        Rendezvous::record(
+            &mut ctx.observer().rendezvous,
+            me,
+            now,
+            RdvEvent::NewPeers(new_r),
+        );
+    }
 }

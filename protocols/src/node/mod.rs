@@ -40,6 +40,7 @@ use sim_core::{Category, Ctx, DialError, Hint, Input, Links, Node, NodeId, Paylo
 
 use crate::discovery::discv5::Discv5;
 use crate::discovery::peer_exchange::PeerExchange;
+use crate::discovery::rendezvous::Rendezvous;
 use crate::identify::Identify;
 use crate::peer_manager::PeerManager;
 use crate::proto::Wire;
@@ -59,6 +60,7 @@ crate::waku_protocols! {
     rln: Rln => Rln in Boxed, stream "rln", "RLN rate limiting: the publisher side (the limit, proofs).";
     discv5: Discv5 => Discv5 in Boxed, stream "discv5", "discv5 (nim-eth) and nwaku's discovery loop.";
     peer_exchange: PeerExchange => PeerExchange in Boxed, stream "peer_exchange", "Peer exchange: service nodes share discovered peers with clients.";
+    rendezvous: Rendezvous => Rendezvous in Boxed, stream "rendezvous", "Rendezvous discovery (libp2p rendezvous as nwaku and go-waku run it).";
 }
 
 /// Nanoseconds added to simulated time for WakuMessage timestamps (a Unix time in 2023, so
@@ -194,6 +196,16 @@ impl WakuNode {
         Some(f(r, &mut NodeIo::new(ctx, rng, &mut self.buffer)))
     }
 
+    /// Runs `f` on rendezvous (when the node runs it) with its context.
+    pub(crate) fn with_rdv<R>(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        f: impl FnOnce(&mut Rendezvous, &mut NodeIo<'_, '_, Rendezvous>) -> R,
+    ) -> Option<R> {
+        let (p, rng) = self.protocols.rendezvous.parts()?;
+        Some(f(p, &mut NodeIo::new(ctx, rng, &mut self.buffer)))
+    }
+
     /// Runs `f` on the peer manager (when the node runs one) with its context.
     pub(crate) fn with_pm<R>(
         &mut self,
@@ -293,10 +305,13 @@ mod tests {
     fn categories_follow_the_list() {
         // relay's 9 kinds (0-8), the transport's framing (9) and TCP/IP headers (10), the peer
         // manager's 4 (11-14): the order result files have always had; then identify's 2
-        // (15-16), RLN's none, discv5's 6 (17-22), peer exchange's 2 (23-24).
+        // (15-16), RLN's none, discv5's 6 (17-22), peer exchange's 2 (23-24), rendezvous' 5
+        // (25-29).
         let names = category_names();
-        assert_eq!(names.len(), 25);
+        assert_eq!(names.len(), 30);
         assert_eq!(names[24], ("peer_exchange", "response"));
+        assert_eq!(names[25], ("rendezvous", "register"));
+        assert_eq!(names[29], ("rendezvous", "discover_response"));
         assert_eq!(names[17], ("discv5", "ping"));
         assert_eq!(names[22], ("discv5", "handshake"));
         assert_eq!(names[15], ("identify", "request"));

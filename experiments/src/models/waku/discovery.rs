@@ -1,11 +1,13 @@
 //! `[discovery]`: discovery protocols feeding the peer managers — `[discovery.discv5]`
-//! ([`protocols::discovery::discv5::Discv5Config`]) — checked and mapped to the harness's
-//! input.
+//! ([`protocols::discovery::discv5::Discv5Config`]) and `[discovery.rendezvous]`
+//! ([`protocols::discovery::rendezvous::RendezvousConfig`], in `rendezvous.rs`) — checked and
+//! mapped to the harness's input.
 
 use serde::{Deserialize, Serialize};
 
 use protocols::discovery::discv5::Discv5Config;
 use protocols::discovery::peer_exchange::PxConfig;
+use protocols::discovery::rendezvous::RendezvousConfig;
 use protocols::harness::{Discv5Input, PxInput};
 
 use super::{WakuParams, config_error};
@@ -22,12 +24,15 @@ pub struct DiscoverySpec {
     /// do not run discv5) with peers discv5 found.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_exchange: Option<PxConfig>,
+    /// `[discovery.rendezvous]`: rendezvous points and nwaku's or go-waku's client loops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rendezvous: Option<RendezvousConfig>,
 }
 
 impl DiscoverySpec {
     /// Whether any discovery protocol runs.
     pub fn any(&self) -> bool {
-        self.discv5.is_some() || self.peer_exchange.is_some()
+        self.discv5.is_some() || self.peer_exchange.is_some() || self.rendezvous.is_some()
     }
 
     /// Whether none runs (the section is then left out of a written scenario).
@@ -61,6 +66,9 @@ pub(super) fn validate(
                  (with groups naming the nodes that run it)",
             ));
         }
+    }
+    if let Some(r) = &p.discovery.rendezvous {
+        super::rendezvous::validate(r, &p.network, nodes, groups, errors);
     }
     let Some(d) = &p.discovery.discv5 else {
         return;
@@ -171,7 +179,7 @@ pub(super) fn report(
     let secs = out.sim_seconds.max(f64::MIN_POSITIVE);
     let mut total = 0.0;
     for (ci, (proto, kind)) in out.categories.iter().enumerate() {
-        if proto != "discv5" {
+        if proto != "discv5" && proto != "rendezvous" {
             continue;
         }
         let bytes: u64 = out.bandwidth.series.iter().map(|p| p.bytes_out[ci]).sum();

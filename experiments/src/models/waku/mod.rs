@@ -13,7 +13,10 @@
 //! - `[peer_manager]`: nwaku's peer manager ([`protocols::peer_manager::PeerManagerConfig`]);
 //! - `[relay]`: gossipsub parameters, nwaku's defaults ([`protocols::relay::config::RelayConfig`]);
 //! - `[workload]`: message streams ([`protocols::workload::WorkloadConfig`]);
-//! - `[metrics]`: measurement settings ([`MetricsSpec`]).
+//! - `[metrics]`: measurement settings ([`MetricsSpec`]);
+//! - `[identify]`: libp2p identify (off when absent);
+//! - `[discovery]`: discovery protocols, `[discovery.discv5]` and `[discovery.rendezvous]`
+//!   ([`DiscoverySpec`]; each off when absent).
 //!
 //! Besides the common files a run writes `shards.csv` (per shard: subscribers, delivery,
 //! traffic, mesh health), `shard_health.csv` (mesh health per shard over time),
@@ -32,6 +35,7 @@ mod discovery;
 mod network;
 mod peer_manager;
 mod relay;
+mod rendezvous;
 mod report;
 mod rln;
 mod sharding;
@@ -305,6 +309,8 @@ fn input(
             Some(r) => Some(rln::input(r, &net).map_err(ModelError::Field)?),
             None => None,
         };
+        let roles: Vec<topologies::Role> = net.attrs.iter().map(|a| a.role).collect();
+        let rdv = rendezvous::input(p.discovery.rendezvous.as_ref(), &net_groups, &names, &roles);
         let input = SimInput {
             run: RunInput {
                 seed,
@@ -327,6 +333,7 @@ fn input(
             rln,
             discv5: discovery::discv5_input(p, &net_groups, &names),
             peer_exchange: discovery::px_input(p, &net_groups, &names),
+            rendezvous: rdv,
             app: AppInput {
                 workload: p.workload.clone(),
                 commands: Vec::new(),

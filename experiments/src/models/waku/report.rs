@@ -310,6 +310,8 @@ pub(super) fn report(
     let rln_tables = super::rln::report(out, &mut extra);
     let (disc_summary, disc_table) = super::discovery::report(out, topics);
     extra.extend(disc_summary);
+    let rdv = super::rendezvous::report(out, window);
+    extra.extend(rdv.summary);
 
     // Without a message in the measured window, delivery, latency and duplicates are
     // undefined: NaN, written as empty cells.
@@ -443,6 +445,7 @@ pub(super) fn report(
                             .flat_map(|d| d.peer_exchange.iter())
                             .map(|(k, v)| vec![format!("peer_exchange/{k}"), v.to_string()]),
                     )
+                    .chain(rdv.counters)
                     .collect(),
             },
         ];
@@ -451,6 +454,7 @@ pub(super) fn report(
     tables.extend(overlay.tables);
     tables.extend(rln_tables.into_iter().flatten());
     tables.extend(disc_table);
+    tables.extend(rdv.tables);
 
     RunResult {
         summary,
