@@ -128,6 +128,8 @@ pub mod proto;
 pub mod relay;
 pub mod rln;
 pub mod sharding;
+pub mod store;
+pub mod store_sync;
 pub mod testing;
 pub mod wire;
 pub mod workload;

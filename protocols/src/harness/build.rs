@@ -17,10 +17,12 @@ use crate::relay::RelayShared;
 use crate::relay::message::{TopicIdx, Topics, shard_topic};
 use crate::relay::metrics::{Eligibility, RelayMetrics};
 use crate::relay::protected::ProtectedTopics;
+use crate::store::StoreShared;
 use crate::wire::Transport;
 
 use super::RADIX_QUEUE_MIN_NODES;
 use super::input::{PeerManagerInput, SimInput, SimInputError, bad};
+use super::store::StoreProbe;
 
 /// The engine and the data a run needs besides it; [`build`] makes one, [`run_prepared`](super::run_prepared) drives it.
 pub struct Prepared {
@@ -46,6 +48,7 @@ pub struct Prepared {
     pub(super) rln: Option<(Rc<crate::rln::RlnShared>, super::rln::Publishing)>,
     /// The rendezvous points (empty: rendezvous is off).
     pub(super) rdv_points: Vec<NodeId>,
+    pub(super) store: Option<StoreProbe>,
 }
 
 /// Validates the input and builds the engine (nodes, connections, faults, commands) without
@@ -63,6 +66,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         discv5,
         peer_exchange,
         rendezvous: rdv_in,
+        store,
     } = input;
     let (pm_cfg, bootstrap, relay_capable) = match peer_manager {
         Some(PeerManagerInput {
@@ -249,12 +253,52 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
     };
     observer.relay.per_topic_bytes = topics.len() > 1;
 
+    let store_probe = match &store {
+        Some(st) => {
+            st.config.validate().map_err(SimInputError::Store)?;
+            if st.nodes.is_empty() {
+                return Err(bad(
+                    "store",
+                    "no store node: give some nodes the role \"store\" ([[network.groups]] \
+                     with role = \"store\")",
+                ));
+            }
+            if let Some(x) = st.nodes.iter().find(|x| x.index() >= n) {
+                return Err(bad(
+                    "store",
+                    format!("store node {x} does not exist ({n} nodes)"),
+                ));
+            }
+            Some(StoreProbe::new(
+                &st.nodes,
+                st.config.sync.lag_s,
+                &net.faults,
+            ))
+        }
+        None => None,
+    };
     let mut relay = RelayShared::new(
         relay_in.config.clone(),
         topics.clone(),
         net.ip_groups.clone(),
     );
     relay.protected = ProtectedTopics::new(relay_in.protected_topics.iter().map(|&t| TopicIdx(t)));
+    // Store nodes and reliability clients hear of accepted messages.
+    relay.app_delivery = store.is_some();
+    let store_shared = store.map(|st| {
+        let publishers = (0..n)
+            .map(|i| plan.by_node.get(i).is_some_and(|v| !v.is_empty()))
+            .collect();
+        let mut contents: Vec<String> = vec!["/wakusim/1/default/proto".to_owned()];
+        for s in &plan.streams {
+            if !contents.contains(&s.config.content_topic) {
+                contents.push(s.config.content_topic.clone());
+            }
+        }
+        Rc::new(StoreShared::new(
+            st.config, st.nodes, publishers, &topics, contents,
+        ))
+    });
     relay.rln = rln.clone();
     let rln_publishing = if rln.is_some() {
         super::rln::publishing(&plan, topics.len())
@@ -288,6 +332,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
                 sh.protected = relay.protected.clone();
                 sh.validators = relay.validators.clone();
                 sh.rln = relay.rln.clone();
+                sh.app_delivery = relay.app_delivery;
                 sh.rules = g.implementation;
                 sh.group = gi as u8;
                 Rc::new(sh)
@@ -471,6 +516,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
             discv5,
             peer_exchange,
             rendezvous,
+            store: store_shared,
         },
         workload: plan,
         seed: run_in.seed,
@@ -559,6 +605,7 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
         impl_of,
         rln: rln.map(|r| (r, rln_publishing)),
         rdv_points,
+        store: store_probe,
     })
 }
 

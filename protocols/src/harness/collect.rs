@@ -23,11 +23,16 @@ use super::output::{
 use super::run::node_conns;
 
 pub(super) fn collect(
-    p: Prepared,
+    mut p: Prepared,
     warm: Vec<Counters>,
     mesh: Vec<MeshSample>,
     impl_mesh: Vec<(u64, u64)>,
 ) -> SimOutput {
+    let store = p
+        .store
+        .take()
+        .map(|sp| sp.finish(&p.engine.observer().store))
+        .unwrap_or_default();
     let e = &p.engine;
     let obs = &e.observer().relay;
     let acc = e.accounting();
@@ -406,5 +411,6 @@ pub(super) fn collect(
                 samples: Vec::new(),
             }
         }),
+        store,
     }
 }

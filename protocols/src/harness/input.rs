@@ -12,6 +12,7 @@ use crate::identify::IdentifyConfig;
 use crate::node::NodeCommand;
 use crate::peer_manager::PeerManagerConfig;
 use crate::relay::config::{ConfigError, RelayConfig};
+use crate::store::StoreConfig;
 use crate::workload::WorkloadConfig;
 
 /// Everything that describes one run.
@@ -40,6 +41,8 @@ pub struct SimInput {
     pub peer_exchange: Option<PxInput>,
     /// Rendezvous ([`crate::discovery::rendezvous`]); `None` (the default): off.
     pub rendezvous: Option<RendezvousInput>,
+    /// Store v3, store sync and p2p reliability ([`crate::store`]); `None` (the default): off.
+    pub store: Option<StoreInput>,
 }
 
 /// RLN rate limiting: its settings, memberships and each node's CPU factor.
@@ -84,6 +87,15 @@ pub struct RendezvousInput {
     pub config: RendezvousConfig,
     /// The rendezvous points (at least one).
     pub points: Vec<NodeId>,
+}
+
+/// Store nodes and the `[store]` settings.
+#[derive(Clone, Debug, Default)]
+pub struct StoreInput {
+    /// The configuration ([`StoreConfig::default`]: nwaku's).
+    pub config: StoreConfig,
+    /// The store nodes (at least one).
+    pub nodes: Vec<NodeId>,
 }
 
 /// The run: seed, duration, measurement settings, engine choices.
@@ -247,6 +259,7 @@ impl SimInput {
             discv5: None,
             peer_exchange: None,
             rendezvous: None,
+            store: None,
         }
     }
 }
@@ -269,6 +282,9 @@ pub enum SimInputError {
     /// A discovery configuration is invalid.
     #[error("{0}")]
     Discovery(ConfigError),
+    /// The store configuration is invalid.
+    #[error("{0}")]
+    Store(ConfigError),
     /// The engine refused the network.
     #[error("engine: {0}")]
     Engine(#[from] SimError),

@@ -29,18 +29,19 @@ mod memory;
 mod output;
 mod rln;
 mod run;
+mod store;
 
 pub use build::{Prepared, build};
 pub use input::{
     AppInput, Discv5Input, NetworkInput, PeerManagerInput, PxInput, RelayInput, RendezvousInput,
-    RlnInput, RunInput, ShardingInput, SimInput, SimInputError,
+    RlnInput, RunInput, ShardingInput, SimInput, SimInputError, StoreInput,
 };
 pub use memory::{HARNESS_ROW, memory};
 pub use output::{
     Bandwidth, Delivery, DeliveryPoint, DiscoveryOutput, Duplicates, ImplOutput, Latency,
     MeshSample, MessageDelivery, NodeSummary, NodeTraffic, OverlayOutput, PeerManagerOutput,
-    PointSample, PublishStats, RelayOutput, RendezvousOutput, RlnOutput, SimOutput, TraceEntry,
-    TrafficPoint,
+    PointSample, PublishStats, RelayOutput, RendezvousOutput, RlnOutput, SimOutput,
+    StoreConvergence, StoreOutput, StoreSample, TraceEntry, TrafficPoint,
 };
 pub use rln::publishing as rln_publishing;
 pub use run::{rln_capacity, run, run_measured, run_prepared};

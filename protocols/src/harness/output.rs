@@ -208,6 +208,8 @@ pub struct SimOutput {
     pub discovery: Option<DiscoveryOutput>,
     /// Rendezvous (`None`: off).
     pub rendezvous: Option<RendezvousOutput>,
+    /// Store, store sync and p2p reliability (empty without `[store]`).
+    pub store: StoreOutput,
 }
 
 /// RLN's results.
@@ -323,6 +325,68 @@ pub struct PointSample {
 
 impl RendezvousOutput {
     /// A client counter by name (0 when unknown).
+    pub fn counter(&self, name: &str) -> u64 {
+        counter(&self.counters, name)
+    }
+}
+
+/// One store node at one sample time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoreSample {
+    /// Simulated seconds.
+    pub t_s: f64,
+    /// The store node.
+    pub node: u32,
+    /// Whether it is online.
+    pub online: bool,
+    /// Messages it holds.
+    pub rows: u64,
+    /// Bytes they take ([`crate::store::archive::Archive::row_bytes`]).
+    pub bytes: u64,
+    /// Messages of the union of all store nodes' archives that it lacks (messages younger
+    /// than the sync lag are left out: they may still be in flight).
+    pub missing: u64,
+}
+
+/// How long a store node took to hold every message of the union again after it came back
+/// online or a partition healed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoreConvergence {
+    /// The store node.
+    pub node: u32,
+    /// `rejoin` or `partition_heal`.
+    pub event: &'static str,
+    /// When it happened, simulated seconds.
+    pub at_s: f64,
+    /// Seconds to the first sample with nothing missing (`None`: not by the end).
+    pub converged_after_s: Option<f64>,
+}
+
+/// Store results.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StoreOutput {
+    /// Store nodes.
+    pub nodes: Vec<u32>,
+    /// Per store node, every overlay sample interval.
+    pub samples: Vec<StoreSample>,
+    /// Convergence after rejoins and partition heals.
+    pub convergence: Vec<StoreConvergence>,
+    /// Store counters (name, value).
+    pub counters: Vec<(String, u64)>,
+    /// Queries answered (client side) and their latency: (count, p50 ms, p95 ms, mean ms; 0 without any).
+    pub query_latency: (u64, f64, f64, f64),
+    /// Queries served, per node index.
+    pub served_per_node: Vec<u64>,
+    /// Messages recovered from store, per node index.
+    pub recovered_per_node: Vec<u64>,
+    /// Recovered messages' publish-to-recovery delay: (count, p50 ms, p95 ms, mean ms; 0 without any).
+    pub recovery_delay: (u64, f64, f64, f64),
+    /// Finished syncs.
+    pub syncs: Vec<crate::store_sync::SyncRecord>,
+}
+
+impl StoreOutput {
+    /// A store counter by name (0 when unknown).
     pub fn counter(&self, name: &str) -> u64 {
         counter(&self.counters, name)
     }

@@ -110,6 +110,9 @@ fn run_inner(
                 .collect();
             conns.push(ConnSample::of(t as f64 / 1e9, &now, p.out_target));
             sample_points(&p, t, &mut rdv_samples);
+            if let Some(sp) = p.store.as_mut() {
+                sp.sample(&p.engine, t);
+            }
         }
         if let Some(j) = joins.as_mut()
             && t % second == 0

@@ -8,6 +8,8 @@ use crate::node::{NodeCommand, TIMESTAMP_EPOCH_NS, WakuNode, WakuTimer};
 use crate::relay::PublishOutcome;
 use crate::relay::message::{TopicIdx, WakuMessageShape, WireMsg, derive_msg_id};
 use crate::relay::protected::Signing;
+use crate::store::MsgInfo;
+use crate::store::hash::{MsgKey, message_hash};
 
 impl WakuNode {
     /// Sets the first publish timer of each of the node's workload streams.
@@ -130,6 +132,20 @@ impl WakuNode {
         let outcome = self.with_relay(ctx, |r, io| r.publish(msg, io));
         let outcome = outcome.unwrap_or(PublishOutcome::NoPeers);
         ctx.observer().relay.published(seq, outcome);
+        if let Some(store) = self.sh.protocols.store.clone() {
+            // The message's store fields, once per message (see `crate::store`).
+            let topic_name = self.sh.relay().topics.name(topic);
+            let meta = vec![0u8; shape.meta_bytes as usize];
+            let hash = message_hash(topic_name, &id.to_be_bytes(), content_topic, &meta, ts);
+            let info = MsgInfo {
+                key: MsgKey { ts, hash },
+                content: store.content_index(content_topic),
+                ephemeral: shape.ephemeral,
+                known: true,
+            };
+            ctx.observer().store.note(seq, info);
+            self.with_store(ctx, |s, io| s.on_published(&msg, info, io));
+        }
         outcome
     }
 

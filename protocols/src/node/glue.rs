@@ -10,6 +10,8 @@
 //!   after each of its inputs (`after_discovery`), as nwaku's discovery loop calls `addPeer`;
 //!   rendezvous registers the shards relay is subscribed to, updated on every subscription
 //!   change.
+//! - Store and p2p reliability hear of every message relay accepts, and a publisher's
+//!   republishes go out through relay (`after_input`; only on nodes that run the store).
 //! - An inbound connection is refused when relay graylists the peer or the peer manager's
 //!   limits are reached; without a peer manager relay's own connection cap decides
 //!   (`accept_inbound`).
@@ -26,7 +28,8 @@ use crate::node::registry::Slot;
 use crate::node::{Protocols, WakuMsg, WakuNode, WakuTimer};
 use crate::peer_manager::PmTimer;
 use crate::proto::Protocol;
-use crate::relay::{Relay, RelayCounter, RelayEvent};
+use crate::relay::{PublishOutcome, Relay, RelayCounter, RelayEvent};
+use crate::store::{Store, StoreCounter, StoreEvent};
 
 /// Called before every timer reaches its protocol.
 #[inline(always)]
@@ -249,5 +252,40 @@ pub(crate) fn after_discovery(node: &mut WakuNode, ctx: &mut Ctx<'_, WakuNode>) 
             now,
             RdvEvent::NewPeers(new_r),
         );
+    }
+}
+/// After an input of a node that runs the store: the messages relay accepted go to the store
+/// (with their store fields from the run's table), and the store's republishes to relay.
+pub(crate) fn after_input(node: &mut WakuNode, ctx: &mut Ctx<'_, WakuNode>) {
+    if let Some(msgs) = node.relay_mut().and_then(|r| r.take_delivered()) {
+        for m in msgs {
+            let Some(info) = ctx.observer().store.info(m.seq) else {
+                continue;
+            };
+            node.with_store(ctx, |s, io| s.on_relay_message(&m, info, io));
+        }
+    }
+    let republish = match node.protocols.store.get_mut() {
+        Some(s) if !s.republish.is_empty() => std::mem::take(&mut s.republish),
+        _ => return,
+    };
+    let ignore_seen = node
+        .store()
+        .is_some_and(|s| s.sh.cfg.reliability.republish_ignores_seen);
+    for m in republish {
+        let out = node.with_relay(ctx, |r, io| {
+            if ignore_seen {
+                r.republish(m, io)
+            } else {
+                r.publish(m, io)
+            }
+        });
+        let c = match out {
+            Some(PublishOutcome::Published { .. }) => StoreCounter::Republished,
+            Some(PublishOutcome::Duplicate) => StoreCounter::RepublishDroppedSeen,
+            _ => continue,
+        };
+        let (me, now) = (ctx.id(), ctx.now());
+        Store::record(&mut ctx.observer().store, me, now, StoreEvent::Add(c, 1));
     }
 }

@@ -47,6 +47,7 @@ use crate::proto::Wire;
 use crate::relay::message::TopicIdx;
 use crate::relay::{Relay, RelayShared};
 use crate::rln::{Rln, RlnTimer};
+use crate::store::Store;
 use crate::wire::Transport;
 use crate::workload::WorkloadPlan;
 use io::{NodeIo, SendBuffer};
@@ -61,6 +62,7 @@ crate::waku_protocols! {
     discv5: Discv5 => Discv5 in Boxed, stream "discv5", "discv5 (nim-eth) and nwaku's discovery loop.";
     peer_exchange: PeerExchange => PeerExchange in Boxed, stream "peer_exchange", "Peer exchange: service nodes share discovered peers with clients.";
     rendezvous: Rendezvous => Rendezvous in Boxed, stream "rendezvous", "Rendezvous discovery (libp2p rendezvous as nwaku and go-waku run it).";
+    store: Store => Store in Boxed, stream "store", "Store v3, store sync and p2p reliability.";
 }
 
 /// Nanoseconds added to simulated time for WakuMessage timestamps (a Unix time in 2023, so
@@ -206,6 +208,21 @@ impl WakuNode {
         Some(f(p, &mut NodeIo::new(ctx, rng, &mut self.buffer)))
     }
 
+    /// The store, when the node runs it.
+    pub fn store(&self) -> Option<&Store> {
+        self.protocols.store.get()
+    }
+
+    /// Runs `f` on the store (when the node runs it) with its context.
+    pub(crate) fn with_store<R>(
+        &mut self,
+        ctx: &mut Ctx<'_, Self>,
+        f: impl FnOnce(&mut Store, &mut NodeIo<'_, '_, Store>) -> R,
+    ) -> Option<R> {
+        let (s, rng) = self.protocols.store.parts()?;
+        Some(f(s, &mut NodeIo::new(ctx, rng, &mut self.buffer)))
+    }
+
     /// Runs `f` on the peer manager (when the node runs one) with its context.
     pub(crate) fn with_pm<R>(
         &mut self,
@@ -251,6 +268,9 @@ impl Node for WakuNode {
                 if discovery {
                     glue::after_discovery(self, ctx);
                 }
+                if self.protocols.store.get().is_some() {
+                    glue::after_input(self, ctx);
+                }
             }
             Input::Timer(WakuTimer::Rln(RlnTimer::ProofDone(r))) => glue::proof_done(self, *r, ctx),
             Input::Timer(t) => {
@@ -261,6 +281,9 @@ impl Node for WakuNode {
                 }
                 if discovery {
                     glue::after_discovery(self, ctx);
+                }
+                if self.protocols.store.get().is_some() {
+                    glue::after_input(self, ctx);
                 }
             }
             Input::Start { restart } => self.start(restart, ctx),
@@ -306,14 +329,17 @@ mod tests {
         // relay's 9 kinds (0-8), the transport's framing (9) and TCP/IP headers (10), the peer
         // manager's 4 (11-14): the order result files have always had; then identify's 2
         // (15-16), RLN's none, discv5's 6 (17-22), peer exchange's 2 (23-24), rendezvous' 5
-        // (25-29).
+        // (25-29), the store's 4 (30-33: query request and response, sync reconciliation and
+        // transfer).
         let names = category_names();
-        assert_eq!(names.len(), 30);
+        assert_eq!(names.len(), 34);
         assert_eq!(names[24], ("peer_exchange", "response"));
         assert_eq!(names[25], ("rendezvous", "register"));
         assert_eq!(names[29], ("rendezvous", "discover_response"));
         assert_eq!(names[17], ("discv5", "ping"));
         assert_eq!(names[22], ("discv5", "handshake"));
+        assert_eq!(names[30], ("store", "query_request"));
+        assert_eq!(names[33], ("store_sync", "transfer"));
         assert_eq!(names[15], ("identify", "request"));
         assert_eq!(names[9], ("transport", "framing"));
         assert_eq!(names[10], ("transport", "tcp_headers"));

@@ -241,10 +241,15 @@ impl Relay {
         if let Some(i) = self.peer_pos(from) {
             self.peers[i].stats.first_delivery(t, &self.sh.cfg.scoring);
         }
-        ctx.report(RelayEvent::Accepted {
-            seq: msg.seq,
-            hops: msg.hops,
-        });
+        if msg.flags & WireMsg::REPUBLISHED == 0 {
+            ctx.report(RelayEvent::Accepted {
+                seq: msg.seq,
+                hops: msg.hops,
+            });
+        }
+        if self.sh.app_delivery {
+            self.delivered.push(msg);
+        }
         let mut targets = std::mem::take(&mut self.scratch);
         targets.clear();
         targets.extend(

@@ -112,6 +112,10 @@ impl WireMsg {
     /// The message carries a valid signature of its shard's key (protected shards,
     /// [`crate::relay::protected`]).
     pub const SIGNED: u8 = 4;
+    /// A publisher sent it again after store did not confirm it (p2p reliability,
+    /// [`crate::store`]): relay handles it as any message, but its acceptance is not a relay
+    /// delivery (the store's metrics count recoveries).
+    pub const REPUBLISHED: u8 = 8;
 
     /// The copy a node sends on: one more hop.
     #[inline]

@@ -213,6 +213,9 @@ pub struct RelayShared {
     /// RLN ([`crate::rln`]): when set, every relay runs its proof checks after the chain
     /// (their CPU time on the compute queue). Default none.
     pub rln: Option<Rc<crate::rln::RlnShared>>,
+    /// Accepted messages are handed to the node's application protocols (store, p2p
+    /// reliability) through [`Relay::take_delivered`]. Default false: nothing is kept.
+    pub app_delivery: bool,
     heartbeat: SimDuration,
     seen_ttl: SimDuration,
     prune_backoff: SimDuration,
@@ -251,6 +254,7 @@ impl RelayShared {
             groups: Vec::new(),
             group_of: Vec::new(),
             rln: None,
+            app_delivery: false,
         }
     }
 
@@ -401,6 +405,9 @@ pub struct Relay {
     gossip: GossipScratch,
     /// RLN's validation state (when the run has RLN, [`RelayShared::rln`]).
     rln: Option<Box<crate::rln::validator::RlnCheck>>,
+    /// Messages accepted since the node last took them (only with
+    /// [`RelayShared::app_delivery`]; the node empties it after every input).
+    delivered: Vec<WireMsg>,
 }
 
 /// Per-heartbeat buffers of [`Relay::emit_gossip`].
@@ -452,6 +459,7 @@ impl Relay {
             scratch: Vec::new(),
             gossip: GossipScratch::default(),
             rln,
+            delivered: Vec::new(),
         };
         for &t in topics {
             let k = r.topic_entry(t);
@@ -550,6 +558,16 @@ impl Relay {
     /// Whether `id` is in the seen cache.
     pub fn has_seen(&self, id: MsgId) -> bool {
         self.seen.contains(id)
+    }
+
+    /// Takes the messages accepted since the last call (see [`RelayShared::app_delivery`]).
+    #[inline]
+    pub fn take_delivered(&mut self) -> Option<Vec<WireMsg>> {
+        if self.delivered.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut self.delivered))
+        }
     }
     /// Messages in the message cache.
     pub fn mcache_len(&self) -> usize {

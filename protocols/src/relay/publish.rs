@@ -24,6 +24,21 @@ impl Relay {
 
     /// Publishes an own message (nim-libp2p `GossipSub.publish`).
     pub fn publish(&mut self, msg: WireMsg, ctx: &mut impl Io<Relay>) -> PublishOutcome {
+        self.publish_checked(msg, true, ctx)
+    }
+
+    /// Publishes an own message again although the seen cache has it (p2p reliability's
+    /// republish when `republish_ignores_seen`; nim-libp2p's `publish` would drop it).
+    pub fn republish(&mut self, msg: WireMsg, ctx: &mut impl Io<Relay>) -> PublishOutcome {
+        self.publish_checked(msg, false, ctx)
+    }
+
+    fn publish_checked(
+        &mut self,
+        msg: WireMsg,
+        check_seen: bool,
+        ctx: &mut impl Io<Relay>,
+    ) -> PublishOutcome {
         let sh = self.sh.clone();
         let cfg = &sh.cfg;
         if msg.data_bytes > cfg.max_message_bytes {
@@ -68,7 +83,7 @@ impl Relay {
                 copies: e.copies,
             })
         });
-        if self.seen.receive(msg.id, msg.seq, now) {
+        if self.seen.receive(msg.id, msg.seq, now) && check_seen {
             return PublishOutcome::Duplicate;
         }
         self.mcache.put(msg);

@@ -240,6 +240,9 @@ pub(super) fn timeseries_metrics(p: &WakuParams) -> Vec<String> {
         "connections_outbound_mean",
         "nodes_below_out_target",
     ]);
+    if p.store.is_some() {
+        names.extend(super::store::SERIES);
+    }
     names.into_iter().map(str::to_owned).collect()
 }
 

@@ -16,7 +16,8 @@
 //! - `[metrics]`: measurement settings ([`MetricsSpec`]);
 //! - `[identify]`: libp2p identify (off when absent);
 //! - `[discovery]`: discovery protocols, `[discovery.discv5]` and `[discovery.rendezvous]`
-//!   ([`DiscoverySpec`]; each off when absent).
+//!   ([`DiscoverySpec`]; each off when absent);
+//! - `[store]`: store v3, store sync and p2p reliability (off when absent).
 //!
 //! Besides the common files a run writes `shards.csv` (per shard: subscribers, delivery,
 //! traffic, mesh health), `shard_health.csv` (mesh health per shard over time),
@@ -39,6 +40,7 @@ mod rendezvous;
 mod report;
 mod rln;
 mod sharding;
+mod store;
 
 use serde::{Deserialize, Serialize};
 use sim_core::{SimDuration, SimTime};
@@ -49,6 +51,7 @@ use protocols::peer_manager::PeerManagerConfig;
 use protocols::relay::config::RelayConfig;
 use protocols::relay::message::Topics;
 use protocols::rln::config::RlnConfig;
+use protocols::store::StoreConfig;
 use protocols::workload::WorkloadConfig;
 use topologies::{NetworkSpec, TopologyError};
 
@@ -102,6 +105,10 @@ pub struct WakuParams {
     /// `[discovery]`: discovery protocols feeding the peer managers (absent: none).
     #[serde(default, skip_serializing_if = "DiscoverySpec::is_off")]
     pub discovery: DiscoverySpec,
+    /// `[store]`: store v3 on the nodes with role `store`, store sync and p2p reliability
+    /// (absent: off). Writes `store.csv`, `store_syncs.csv`, `store_convergence.csv`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreConfig>,
 }
 
 /// `[metrics]`: measurement settings.
@@ -207,6 +214,7 @@ impl Model for Waku {
         sharding::validate(&p.shards, count, &groups, &mut errors);
         peer_manager::validate(p, nodes, &groups, &mut errors);
         discovery::validate(p, nodes, &groups, &mut errors);
+        store::validate(p, &mut errors);
         seconds(
             "metrics.delivery_grace_s",
             p.metrics.delivery_grace_s,
@@ -297,6 +305,7 @@ fn input(
             .build(seed, horizon)
             .map_err(|e| ModelError::Field(topology_error(&e)))?;
         let n = net.node_count() as usize;
+        let store_in = store::input(&p.store, &net);
         let edges = peer_manager::edges(&p.overlay, &net);
         let network = network::config(&p.transport, net.jitter, net.tcp.clone())?;
         let topics = sharding::topics(&p.shards);
@@ -334,6 +343,7 @@ fn input(
             discv5: discovery::discv5_input(p, &net_groups, &names),
             peer_exchange: discovery::px_input(p, &net_groups, &names),
             rendezvous: rdv,
+            store: store_in,
             app: AppInput {
                 workload: p.workload.clone(),
                 commands: Vec::new(),

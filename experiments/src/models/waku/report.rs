@@ -312,6 +312,11 @@ pub(super) fn report(
     extra.extend(disc_summary);
     let rdv = super::rendezvous::report(out, window);
     extra.extend(rdv.summary);
+    let store = super::store::report(out);
+    if let Some(st) = &store {
+        extra.extend(st.summary.iter().cloned());
+        timeseries.extend(st.series.iter().cloned());
+    }
 
     // Without a message in the measured window, delivery, latency and duplicates are
     // undefined: NaN, written as empty cells.
@@ -446,6 +451,7 @@ pub(super) fn report(
                             .map(|(k, v)| vec![format!("peer_exchange/{k}"), v.to_string()]),
                     )
                     .chain(rdv.counters)
+                    .chain(store.iter().flat_map(|st| st.counters.iter().cloned()))
                     .collect(),
             },
         ];
@@ -455,6 +461,9 @@ pub(super) fn report(
     tables.extend(rln_tables.into_iter().flatten());
     tables.extend(disc_table);
     tables.extend(rdv.tables);
+    if let Some(st) = store {
+        tables.extend(st.tables);
+    }
 
     RunResult {
         summary,
