@@ -99,37 +99,31 @@ pub(super) fn discv5_input(
     names: &[String],
 ) -> Option<Discv5Input> {
     let cfg = p.discovery.discv5.clone()?;
-    let runs = if cfg.groups.is_empty() {
-        Vec::new()
-    } else {
-        groups
-            .iter()
-            .map(|&g| {
-                names
-                    .get(g as usize)
-                    .is_some_and(|name| cfg.groups.contains(name))
-            })
-            .collect()
-    };
+    let runs = group_mask(&cfg.groups, groups, names);
     Some(Discv5Input { config: cfg, runs })
+}
+
+/// Per node, whether its group is one of `wanted` (empty when `wanted` is: the harness's
+/// default then applies). `groups` is each node's group index, `names` the group names.
+fn group_mask(wanted: &[String], groups: &[u32], names: &[String]) -> Vec<bool> {
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    groups
+        .iter()
+        .map(|&g| {
+            names
+                .get(g as usize)
+                .is_some_and(|name| wanted.contains(name))
+        })
+        .collect()
 }
 
 /// The harness's peer exchange section: clients are the nodes of its `groups` (empty: the
 /// harness's default, every node without discv5).
 pub(super) fn px_input(p: &WakuParams, groups: &[u32], names: &[String]) -> Option<PxInput> {
     let cfg = p.discovery.peer_exchange.clone()?;
-    let clients = if cfg.groups.is_empty() {
-        Vec::new()
-    } else {
-        groups
-            .iter()
-            .map(|&g| {
-                names
-                    .get(g as usize)
-                    .is_some_and(|name| cfg.groups.contains(name))
-            })
-            .collect()
-    };
+    let clients = group_mask(&cfg.groups, groups, names);
     Some(PxInput {
         config: cfg,
         clients,
