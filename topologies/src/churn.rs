@@ -33,6 +33,13 @@
 //! groups = [["asia-east", "asia-southeast", "oceania"]]
 //! start_s = 1200
 //! end_s = 1500
+//!
+//! # Nodes 0 to 9 cut off from everyone else for ten minutes.
+//! [[faults]]
+//! kind = "partition"
+//! select = { nodes = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] }
+//! start_s = 600
+//! end_s = 1200
 //! ```
 //!
 //! # Semantics
@@ -47,8 +54,12 @@
 //! - `sleep`: each selected node gets a phase uniform in `[0, period_s)`; it is offline during
 //!   `[phase + j * period_s, phase + j * period_s + sleep_s)` for every whole j, clipped to
 //!   `[start_s, end_s)`.
-//! - `partition`: each listed set of regions becomes one side; the regions not listed form
-//!   another (group 0). [`Fault::PartitionStart`] carries the group of every node.
+//! - `partition`: each listed set of regions (`groups`) becomes one side; the regions not
+//!   listed form another (group 0). Or, with `select` instead of `groups`, the selected nodes
+//!   are one side and every other node the other (`select = { roles = ["store"], count = 2 }`:
+//!   two store nodes cut off with whatever else is selected). [`Fault::PartitionStart`] carries
+//!   the group of every node; the engine then drops every send, datagram and dial across it,
+//!   and (by default) closes the connections that cross it.
 //! - `degrade`: [`Fault::DegradeNode`] at `start_s` and [`Fault::RestoreNode`] at `end_s` for
 //!   each selected node. Overlapping degradations of one node are not merged: a restore ends
 //!   them all.
@@ -382,10 +393,17 @@ pub enum FaultSpec {
         #[serde(default)]
         end_s: Option<f64>,
     },
-    /// Sets of regions that cannot reach each other (or the unlisted rest) for an interval.
+    /// Sets of regions, or one group of selected nodes, that cannot reach each other (or the
+    /// rest) for an interval: neither connections, stream messages, datagrams nor dials cross
+    /// it. Give `groups` or `select`, not both.
     Partition {
-        /// Each inner list is one side; the regions not listed form one more side.
+        /// Each inner list of regions is one side; the regions not listed form one more side.
+        /// Default: none (then `select` says who is cut off).
+        #[serde(default)]
         groups: Vec<Vec<String>>,
+        /// Or: the selected nodes form one side, every other node the other. Default: none.
+        #[serde(default)]
+        select: Option<NodeSelector>,
         /// Start, in seconds.
         start_s: f64,
         /// End, in seconds; after `start_s`.
@@ -487,11 +505,25 @@ impl FaultSpec {
             }
             FaultSpec::Partition {
                 groups,
+                select,
                 start_s,
                 end_s,
             } => {
                 window(field, *start_s, *end_s)?;
-                partition_groups(field, groups, regions)?;
+                match select {
+                    Some(_) if !groups.is_empty() => {
+                        return Err(TopologyError::invalid(
+                            format!("{field}.select"),
+                            "both groups and select",
+                            "give either groups (lists of regions) or select (the nodes cut off \
+                             from the rest), not both",
+                        ));
+                    }
+                    Some(sel) => sel.validate(&format!("{field}.select"), regions)?,
+                    None => {
+                        partition_groups(field, groups, regions)?;
+                    }
+                }
             }
             FaultSpec::Degrade {
                 select,
@@ -706,12 +738,27 @@ pub fn fault_schedule(
             }
             FaultSpec::Partition {
                 groups,
+                select,
                 start_s,
                 end_s,
             } => {
                 let (s, e) = window(&field, *start_s, *end_s)?;
-                let of_region = partition_groups(&field, groups, regions)?;
-                let node_groups = attrs.iter().map(|a| of_region[a.region.index()]).collect();
+                let node_groups = match select {
+                    // The selected nodes are side 1, everyone else side 0.
+                    Some(sel) => {
+                        let mut g = vec![0u32; attrs.len()];
+                        for v in
+                            sel.select(&format!("{field}.select"), attrs, regions, &mut select_rng)?
+                        {
+                            g[v as usize] = 1;
+                        }
+                        g
+                    }
+                    None => {
+                        let of_region = partition_groups(&field, groups, regions)?;
+                        attrs.iter().map(|a| of_region[a.region.index()]).collect()
+                    }
+                };
                 let id = i as u32;
                 events.push((
                     s,

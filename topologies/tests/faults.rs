@@ -262,6 +262,7 @@ fn partitions_group_nodes_by_region() {
     let asia = ["asia-east", "asia-southeast", "oceania"];
     let spec = FaultSpec::Partition {
         groups: vec![asia.iter().map(|s| s.to_string()).collect()],
+        select: None,
         start_s: 60.0,
         end_s: 120.0,
     };
@@ -282,6 +283,39 @@ fn partitions_group_nodes_by_region() {
     assert_eq!(
         s[1],
         (SimTime::from_secs(120), Fault::PartitionEnd { id: 0 })
+    );
+}
+
+#[test]
+fn a_partition_can_cut_off_selected_nodes() {
+    // Nodes 3, 7 and 9 on one side, the other 17 on the other, from 60 s to 120 s.
+    let (attrs, regions) = nodes(20, 4);
+    let spec = FaultSpec::Partition {
+        groups: Vec::new(),
+        select: Some(NodeSelector {
+            nodes: vec![3, 7, 9],
+            ..NodeSelector::default()
+        }),
+        start_s: 60.0,
+        end_s: 120.0,
+    };
+    let s = fault_schedule(&[spec], &attrs, &regions, SimTime::from_secs(600), 4).unwrap();
+    let mut want = vec![0u32; 20];
+    for v in [3, 7, 9] {
+        want[v] = 1;
+    }
+    assert_eq!(
+        s,
+        vec![
+            (
+                SimTime::from_secs(60),
+                Fault::PartitionStart {
+                    id: 0,
+                    groups: want
+                }
+            ),
+            (SimTime::from_secs(120), Fault::PartitionEnd { id: 0 }),
+        ]
     );
 }
 
@@ -372,16 +406,32 @@ fn every_bad_parameter_is_named() {
     assert_eq!(run(sleep), "faults[0].sleep_s");
     let partition = FaultSpec::Partition {
         groups: vec![vec!["atlantis".into()]],
+        select: None,
         start_s: 0.0,
         end_s: 1.0,
     };
     assert_eq!(run(partition), "faults[0].groups[0][0]");
     let twice = FaultSpec::Partition {
         groups: vec![vec!["us-east".into()], vec!["us-east".into()]],
+        select: None,
         start_s: 0.0,
         end_s: 1.0,
     };
     assert_eq!(run(twice), "faults[0].groups[1][0]");
+    let both = FaultSpec::Partition {
+        groups: vec![vec!["us-east".into()]],
+        select: Some(NodeSelector::default()),
+        start_s: 0.0,
+        end_s: 1.0,
+    };
+    assert_eq!(run(both), "faults[0].select");
+    let neither = FaultSpec::Partition {
+        groups: Vec::new(),
+        select: None,
+        start_s: 0.0,
+        end_s: 1.0,
+    };
+    assert_eq!(run(neither), "faults[0].groups");
     let degrade = FaultSpec::Degrade {
         select: NodeSelector::default(),
         start_s: 0.0,
