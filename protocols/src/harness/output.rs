@@ -348,8 +348,8 @@ pub struct StoreSample {
     pub missing: u64,
 }
 
-/// How long a store node took to hold every message of the union again after it came back
-/// online or a partition healed.
+/// How long a store node took, after it came back online or a partition healed, to hold
+/// every message of the union of all store nodes' archives that is older than that event.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoreConvergence {
     /// The store node.
@@ -358,8 +358,12 @@ pub struct StoreConvergence {
     pub event: &'static str,
     /// When it happened, simulated seconds.
     pub at_s: f64,
-    /// Seconds to the first sample with nothing missing (`None`: not by the end).
+    /// Seconds to the first sample (online) at which it lacked none of the union's messages
+    /// older than the event (`None`: not by the end).
     pub converged_after_s: Option<f64>,
+    /// Of those messages, how many it lacked at the last sample before it converged (0 when
+    /// it converged): what sync never brought back by the end (e.g. older than its window).
+    pub lacking_at_end: u64,
 }
 
 /// Store results.

@@ -1,6 +1,8 @@
 //! The store's part of a run: samples of every store node's archive against the union of all
-//! archives (messages held, missing), convergence after rejoins and partition heals, and the
-//! store sink turned into [`StoreOutput`].
+//! archives (messages held, missing), convergence after rejoins and partition heals (the first
+//! sample at which the node holds every message of the union older than the event: with loss
+//! going on, a node never holds the whole union at once, but it can catch up on the past), and
+//! the store sink turned into [`StoreOutput`].
 
 use std::collections::BTreeSet;
 
@@ -19,7 +21,19 @@ pub(crate) struct StoreProbe {
     lag_ns: u64,
     /// (time, store node) of rejoins; (time, None) of partition heals.
     events: Vec<(SimTime, Option<NodeId>)>,
+    /// Per (event, store node) it concerns, in event order: the node, the first sample time
+    /// at which it held every message of the union older than the event, and what it lacked
+    /// of them at the latest sample.
+    catch_up: Vec<CatchUp>,
     samples: Vec<StoreSample>,
+}
+
+#[derive(Debug)]
+struct CatchUp {
+    event: usize,
+    node: NodeId,
+    done_s: Option<f64>,
+    lacking: u64,
 }
 
 impl StoreProbe {
@@ -35,10 +49,26 @@ impl StoreProbe {
             })
             .collect();
         events.sort();
+        let mut catch_up = Vec::new();
+        for (k, (_, who)) in events.iter().enumerate() {
+            let of: Vec<NodeId> = match who {
+                Some(x) => vec![*x],
+                None => nodes.clone(),
+            };
+            for node in of {
+                catch_up.push(CatchUp {
+                    event: k,
+                    node,
+                    done_s: None,
+                    lacking: 0,
+                });
+            }
+        }
         StoreProbe {
             nodes,
             lag_ns: lag_s * 1_000_000_000,
             events,
+            catch_up,
             samples: Vec::new(),
         }
     }
@@ -66,34 +96,49 @@ impl StoreProbe {
                 missing: union.len() as u64 - held,
             });
         }
+        // Catching up after a rejoin or a heal: of the union's messages older than the event,
+        // how many the node lacks (only until it first lacks none).
+        for c in &mut self.catch_up {
+            let at = self.events[c.event].0;
+            if at.as_nanos() > t || c.done_s.is_some() {
+                continue;
+            }
+            let Some(a) = e.node(c.node).store().and_then(|s| s.archive()) else {
+                continue;
+            };
+            let before = MsgKey::at(unix_ns(at));
+            c.lacking = union
+                .iter()
+                .take_while(|k| **k < before)
+                .filter(|k| !a.contains(k))
+                .count() as u64;
+            if c.lacking == 0 && e.is_online(c.node) {
+                c.done_s = Some(t as f64 / 1e9);
+            }
+        }
     }
 
     /// The store's results.
     pub(crate) fn finish(self, m: &StoreMetrics) -> StoreOutput {
-        let mut convergence = Vec::new();
-        for &(at, who) in &self.events {
-            let nodes: Vec<NodeId> = match who {
-                Some(x) => vec![x],
-                None => self.nodes.clone(),
-            };
-            let at_s = at.as_nanos() as f64 / 1e9;
-            for n in nodes {
-                let done = self
-                    .samples
-                    .iter()
-                    .find(|s| s.node == n.0 && s.t_s >= at_s && s.online && s.missing == 0);
-                convergence.push(StoreConvergence {
-                    node: n.0,
+        let convergence = self
+            .catch_up
+            .iter()
+            .map(|c| {
+                let (at, who) = self.events[c.event];
+                let at_s = at.as_nanos() as f64 / 1e9;
+                StoreConvergence {
+                    node: c.node.0,
                     event: if who.is_some() {
                         "rejoin"
                     } else {
                         "partition_heal"
                     },
                     at_s,
-                    converged_after_s: done.map(|s| s.t_s - at_s),
-                });
-            }
-        }
+                    converged_after_s: c.done_s.map(|d| d - at_s),
+                    lacking_at_end: c.lacking,
+                }
+            })
+            .collect();
         let h = |x: &sim_core::metrics::DurationHistogram| {
             if x.is_empty() {
                 (0, 0.0, 0.0, 0.0)

@@ -70,6 +70,8 @@ impl WakuNode {
                 data_bytes: shape.encoded_len(),
                 id,
                 spam: c.spam,
+                stream: s,
+                meta_bytes: shape.meta_bytes,
             };
             self.rln_request(req, ctx);
             if now + gap <= st.stop {
@@ -132,21 +134,44 @@ impl WakuNode {
         let outcome = self.with_relay(ctx, |r, io| r.publish(msg, io));
         let outcome = outcome.unwrap_or(PublishOutcome::NoPeers);
         ctx.observer().relay.published(seq, outcome);
-        if let Some(store) = self.sh.protocols.store.clone() {
-            // The message's store fields, once per message (see `crate::store`).
-            let topic_name = self.sh.relay().topics.name(topic);
-            let meta = vec![0u8; shape.meta_bytes as usize];
-            let hash = message_hash(topic_name, &id.to_be_bytes(), content_topic, &meta, ts);
-            let info = MsgInfo {
-                key: MsgKey { ts, hash },
-                content: store.content_index(content_topic),
-                ephemeral: shape.ephemeral,
-                known: true,
-            };
-            ctx.observer().store.note(seq, info);
-            self.with_store(ctx, |s, io| s.on_published(&msg, info, io));
-        }
+        self.note_store_fields(
+            &msg,
+            ts,
+            content_topic,
+            shape.meta_bytes,
+            shape.ephemeral,
+            ctx,
+        );
         outcome
+    }
+
+    /// With a store in the run: the store fields of a message this node published (once per
+    /// message, see `crate::store`), so that store nodes archive it when relay delivers it,
+    /// and this node's publisher checks track it. Both publish paths (plain and through RLN)
+    /// call it.
+    pub(crate) fn note_store_fields(
+        &mut self,
+        msg: &WireMsg,
+        ts: u64,
+        content_topic: &str,
+        meta_bytes: u32,
+        ephemeral: bool,
+        ctx: &mut Ctx<'_, Self>,
+    ) {
+        let Some(store) = self.sh.protocols.store.clone() else {
+            return;
+        };
+        let topic_name = self.sh.relay().topics.name(msg.topic);
+        let meta = vec![0u8; meta_bytes as usize];
+        let hash = message_hash(topic_name, &msg.id.to_be_bytes(), content_topic, &meta, ts);
+        let info = MsgInfo {
+            key: MsgKey { ts, hash },
+            content: store.content_index(content_topic),
+            ephemeral,
+            known: true,
+        };
+        ctx.observer().store.note(msg.seq, info);
+        self.with_store(ctx, |s, io| s.on_published(msg, info, io));
     }
 
     pub(crate) fn command(&mut self, c: NodeCommand, ctx: &mut Ctx<'_, Self>) {

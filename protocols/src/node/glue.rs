@@ -164,6 +164,13 @@ pub(crate) fn proof_done(node: &mut WakuNode, r: crate::rln::Ready, ctx: &mut Ct
         .with_relay(ctx, |r, io| r.publish(msg, io))
         .unwrap_or(PublishOutcome::NoPeers);
     ctx.observer().relay.published(seq, outcome);
+    // Store nodes archive it like any other relay message (its timestamp is the time the
+    // application asked, as in the message id).
+    if let Some(st) = sh.workload.streams.get(req.stream as usize) {
+        let c = &st.config;
+        let ts = crate::node::TIMESTAMP_EPOCH_NS + req.created.as_nanos();
+        node.note_store_fields(&msg, ts, &c.content_topic, req.meta_bytes, c.ephemeral, ctx);
+    }
 }
 
 impl WakuNode {

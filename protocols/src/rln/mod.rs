@@ -318,6 +318,11 @@ pub struct Request {
     pub id: u64,
     /// The stream's spam kind (`None`: honest).
     pub spam: Option<SpamKind>,
+    /// The workload stream that asked (the application's bookkeeping, e.g. for the store's
+    /// fields of the message; RLN does not read it).
+    pub stream: u16,
+    /// Bytes of the message's `meta` field (the application's bookkeeping, like `stream`).
+    pub meta_bytes: u32,
 }
 
 /// A message with its proof, ready for relay once the proof's CPU time is over.

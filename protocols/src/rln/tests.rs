@@ -242,6 +242,8 @@ fn the_publisher_keeps_to_its_limit() {
                 data_bytes: 500,
                 id: i,
                 spam: None,
+                stream: 0,
+                meta_bytes: 0,
             };
             r.request(req, &mut ctx);
         }
@@ -375,6 +377,8 @@ fn spammers_make_the_proofs_of_their_kind() {
                 data_bytes: 500,
                 id: i as u64,
                 spam: Some(kind),
+                stream: 0,
+                meta_bytes: 0,
             };
             r.request(req, &mut ctx);
         }

@@ -514,6 +514,25 @@ impl Store {
         Some(others[i])
     }
 
+    /// A store peer to sync with: uniformly random among the other store nodes, connected or
+    /// not (nwaku `selectPeer` for a protocol without a service slot shuffles every peer of
+    /// the peer store that supports it; waku_node/peer_manager/peer_manager.nim, nwaku
+    /// v0.36). Preferring connected peers instead would keep two nodes that a partition left
+    /// connected only to each other syncing with each other after it heals.
+    pub(crate) fn pick_sync_peer(&self, ctx: &mut impl Io<Self>) -> Option<NodeId> {
+        let others = self.sh.store_nodes.len() - usize::from(self.sh.is_store(self.me));
+        if others == 0 {
+            return None;
+        }
+        let i = ctx.rng().random_range(0..others);
+        self.sh
+            .store_nodes
+            .iter()
+            .copied()
+            .filter(|&p| p != self.me)
+            .nth(i)
+    }
+
     /// Sends `req` to `peer` (dialling first when not connected).
     pub(crate) fn query(
         &mut self,

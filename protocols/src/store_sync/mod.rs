@@ -1,5 +1,5 @@
 //! Store sync (Waku Sync) as nwaku runs it: every `interval_s` a store node picks a random
-//! store peer and reconciles the SyncIDs ((timestamp, hash)) of its archive in the window
+//! store peer (any other store node, connected or not: [`Store::pick_sync_peer`]) and reconciles the SyncIDs ((timestamp, hash)) of its archive in the window
 //! `[now - lag - window, now - lag)` with the peer's by range-based set reconciliation
 //! ([`rbsr`], `/vac/waku/reconciliation/1.0.0`), then each side sends the messages the other
 //! lacks (`/vac/waku/transfer/1.0.0`, one message and its pubsub topic per transfer).
@@ -151,7 +151,7 @@ impl Store {
             self.sync.active = None;
             ctx.report(StoreEvent::Add(StoreCounter::SyncAbandoned, 1));
         }
-        let Some(peer) = self.pick_store_peer(ctx) else {
+        let Some(peer) = self.pick_sync_peer(ctx) else {
             ctx.report(StoreEvent::Add(StoreCounter::SyncNoPeer, 1));
             return;
         };

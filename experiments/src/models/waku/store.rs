@@ -150,11 +150,23 @@ pub(super) fn report(out: &SimOutput) -> Option<StoreReport> {
         ),
         (
             "store_convergence_s_max".to_owned(),
-            if converge.is_empty() || converge.iter().any(|x| x.is_nan()) {
-                f64::NAN
-            } else {
-                converge.iter().cloned().fold(0.0, f64::max)
-            },
+            // Over the rows that converged (`store_unconverged` counts the others).
+            converge
+                .iter()
+                .filter(|x| !x.is_nan())
+                .cloned()
+                .fold(f64::NAN, f64::max),
+        ),
+        (
+            "store_unconverged".to_owned(),
+            st.convergence
+                .iter()
+                .filter(|c| c.converged_after_s.is_none())
+                .count() as f64,
+        ),
+        (
+            "store_lacking_at_end".to_owned(),
+            st.convergence.iter().map(|c| c.lacking_at_end as f64).sum(),
         ),
         (
             "store_queries_served".to_owned(),
@@ -262,9 +274,15 @@ pub(super) fn report(out: &SimOutput) -> Option<StoreReport> {
         },
         ExtraTable {
             file_name: "store_convergence.csv".to_owned(),
-            header: ["node", "event", "at_s", "converged_after_s"]
-                .map(String::from)
-                .to_vec(),
+            header: [
+                "node",
+                "event",
+                "at_s",
+                "converged_after_s",
+                "lacking_at_end",
+            ]
+            .map(String::from)
+            .to_vec(),
             rows: st
                 .convergence
                 .iter()
@@ -274,6 +292,7 @@ pub(super) fn report(out: &SimOutput) -> Option<StoreReport> {
                         c.event.to_owned(),
                         fmt_f64(c.at_s),
                         c.converged_after_s.map(fmt_f64).unwrap_or_default(),
+                        s(&c.lacking_at_end),
                     ]
                 })
                 .collect(),
