@@ -74,6 +74,30 @@ pub fn deque_bytes<T>(v: &VecDeque<T>) -> u64 {
     (v.capacity() * size_of::<T>()) as u64
 }
 
+/// Inserts `x` at `i`, growing `v` by exactly one slot when it is full: for the small
+/// per-node lists that grow one item at a time and stay near their largest length (a
+/// node's 10-50 peers and connections, a mesh, a peer's topics), so that their capacity is
+/// the largest length they reached rather than the next power of two (a vector that doubles
+/// keeps up to twice what it holds, and 4 items at least). Each growth moves the list
+/// (mimalloc grows in place within a size class): only for lists changed by rare events
+/// (connections, grafts), never per message.
+#[inline]
+pub fn insert_tight<T>(v: &mut Vec<T>, i: usize, x: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact(1);
+    }
+    v.insert(i, x);
+}
+
+/// Appends `x` to `v`, growing it by exactly one slot when it is full (see [`insert_tight`]).
+#[inline]
+pub fn push_tight<T>(v: &mut Vec<T>, x: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact(1);
+    }
+    v.push(x);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +124,26 @@ mod tests {
         assert_eq!(m.bytes("c"), 0);
         let d: VecDeque<u32> = VecDeque::with_capacity(3);
         assert!(deque_bytes(&d) >= 12);
+    }
+
+    #[test]
+    fn tight_growth_keeps_capacity_at_the_largest_length() {
+        // 20 pushes and inserts: a doubling vector would hold 32 slots (4, 8, 16, 32); grown
+        // one slot at a time it holds 20 (std's `reserve_exact` reserves what is asked).
+        let mut v: Vec<u32> = Vec::new();
+        for x in 0..10 {
+            push_tight(&mut v, x);
+        }
+        for x in 10..20 {
+            insert_tight(&mut v, 0, x);
+        }
+        assert_eq!(v.len(), 20);
+        assert_eq!(v.capacity(), 20);
+        assert_eq!(v[0], 19);
+        assert_eq!(v[19], 9);
+        // A removal keeps the slot: the next insert does not grow.
+        v.pop();
+        insert_tight(&mut v, 3, 99);
+        assert_eq!(v.capacity(), 20);
     }
 }

@@ -3,6 +3,7 @@
 //! subscriptions), connections opening and closing, and the timer dispatch.
 
 use rand::seq::SliceRandom;
+use sim_core::memory::{insert_tight, push_tight};
 use sim_core::{NodeId, SimDuration};
 
 use crate::proto::Io;
@@ -45,11 +46,11 @@ impl Relay {
         };
         let pos = self.peer_ids.binary_search(&peer).unwrap_err();
         let initial = p.score;
-        self.peer_ids.insert(pos, peer);
-        self.peers.insert(pos, p);
+        insert_tight(&mut self.peer_ids, pos, peer);
+        insert_tight(&mut self.peers, pos, p);
         if outbound {
             let k = self.outbound_ids.binary_search(&peer).unwrap_err();
-            self.outbound_ids.insert(k, peer);
+            insert_tight(&mut self.outbound_ids, k, peer);
         }
         self.note_score(peer, initial);
         if bad {
@@ -462,7 +463,7 @@ impl Relay {
                 .rules
                 .accepts_graft_at_d_high(outbound, mesh_out, cfg.d_out)
         {
-            self.topics[k].mesh.push(from);
+            push_tight(&mut self.topics[k].mesh, from);
             self.peers[i].stats.grafted(topic, now);
             remove_id(&mut self.topics[k].fanout, from);
         } else {
@@ -525,7 +526,7 @@ impl Relay {
             let i = self.peer_pos(from).expect("checked by on_rpc");
             if s.subscribe {
                 if !self.topics[k].peers.contains(&from) {
-                    self.topics[k].peers.push(from);
+                    push_tight(&mut self.topics[k].peers, from);
                 }
             } else {
                 if remove_id(&mut self.topics[k].mesh, from) {

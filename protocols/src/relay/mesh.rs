@@ -4,6 +4,7 @@
 use rand::seq::SliceRandom;
 use std::rc::Rc;
 
+use sim_core::memory::push_tight;
 use sim_core::{NodeId, SimDuration, SimRng, SimTime};
 
 use crate::proto::Io;
@@ -188,7 +189,7 @@ impl Relay {
             grafts = c;
         }
         for &p in &grafts {
-            self.topics[k].mesh.push(p);
+            push_tight(&mut self.topics[k].mesh, p);
             if let Some(i) = self.peer_pos(p) {
                 self.peers[i].stats.grafted(topic, now);
             }
@@ -284,7 +285,7 @@ impl Relay {
                     .take(max)
                     .collect();
                 for p in avail {
-                    self.topics[k].mesh.push(p);
+                    push_tight(&mut self.topics[k].mesh, p);
                     if let Some(i) = self.peer_pos(p) {
                         self.peers[i].stats.grafted(topic, now);
                     }

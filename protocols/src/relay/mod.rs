@@ -66,6 +66,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use rand::Rng;
+use sim_core::memory::insert_tight;
 use sim_core::{NodeId, SimDuration, SimTime};
 
 use crate::proto::{Io, Protocol, Wire};
@@ -602,7 +603,7 @@ impl Relay {
         match self.topics.binary_search_by_key(&t, |s| s.topic) {
             Ok(k) => k,
             Err(k) => {
-                self.topics.insert(k, TopicState::new(t));
+                insert_tight(&mut self.topics, k, TopicState::new(t));
                 k
             }
         }

@@ -86,7 +86,7 @@ impl PeerScore {
         match self.topics.iter().position(|s| s.topic == t) {
             Some(i) => &mut self.topics[i],
             None => {
-                self.topics.push(TopicScore::new(t));
+                sim_core::memory::push_tight(&mut self.topics, TopicScore::new(t));
                 self.topics.last_mut().expect("just pushed")
             }
         }

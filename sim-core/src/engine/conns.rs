@@ -6,6 +6,7 @@ use super::links::Conn;
 use super::state::{Core, mix};
 use crate::NodeId;
 use crate::error::SimError;
+use crate::memory::insert_tight;
 use crate::node::{CloseReason, Ctx, DialError, Input, Node, Payload};
 use crate::time::SimTime;
 
@@ -57,10 +58,12 @@ impl<M: Payload, T> Core<M, T> {
             .conn_keys
             .binary_search_by_key(&conn.peer.0, |k| (k >> 32) as u32)
             .expect_err("no duplicate connection to one peer");
-        let id = u32::try_from(conn.id).expect("fewer than 2^32 connections in a run");
-        n.conn_keys
-            .insert(pos, (conn.peer.0 as u64) << 32 | id as u64);
-        n.conns.insert(pos, conn);
+        insert_tight(
+            &mut n.conn_keys,
+            pos,
+            (conn.peer.0 as u64) << 32 | conn.id as u64,
+        );
+        insert_tight(&mut n.conns, pos, conn);
     }
 
     pub(super) fn remove_conn(&mut self, node: NodeId, peer: NodeId) -> Option<Conn> {
@@ -70,7 +73,7 @@ impl<M: Payload, T> Core<M, T> {
         let c = n.conns.remove(i);
         self.conn_alive[c.id as usize] = false;
         if !n.pending.is_empty() {
-            self.drop_pending(node, c.id as u32);
+            self.drop_pending(node, c.id);
         }
         Some(c)
     }
@@ -138,7 +141,7 @@ impl<N: Node> Engine<N> {
         let id = self.core.new_conn_id();
         let conn = |peer, outbound| Conn {
             peer,
-            id,
+            id: u32::try_from(id).expect("fewer than 2^32 connections in a run"),
             outbound,
             announced: true,
             last_first: SimTime::ZERO,
@@ -214,7 +217,7 @@ impl<N: Node> Engine<N> {
         self.core.dials.get_mut(idx).conn = id;
         let conn = |peer, outbound, announced| Conn {
             peer,
-            id,
+            id: u32::try_from(id).expect("fewer than 2^32 connections in a run"),
             outbound,
             announced,
             last_first: SimTime::ZERO,
@@ -245,7 +248,7 @@ impl<N: Node> Engine<N> {
             return;
         }
         match self.core.conn_index(d.from, d.to) {
-            Some(i) if self.core.nodes[d.from.index()].conns[i].id == d.conn => {
+            Some(i) if self.core.nodes[d.from.index()].conns[i].id as u64 == d.conn => {
                 self.core.nodes[d.from.index()].conns[i].announced = true;
                 self.call(
                     d.from,

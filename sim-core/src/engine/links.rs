@@ -9,7 +9,8 @@ use crate::time::{Rate, SimDuration, SimTime};
 #[derive(Clone, Debug)]
 pub(crate) struct Conn {
     pub(super) peer: NodeId,
-    pub(super) id: u64,
+    /// The connection id (ids are below 2^32, [`Conn`] is 32 bytes).
+    pub(super) id: u32,
     pub(super) outbound: bool,
     /// Whether this side has been told the connection is up.
     pub(super) announced: bool,
