@@ -7,7 +7,6 @@ use crate::discovery::peer_exchange::PxCounter;
 use crate::discovery::rendezvous::{RdvCounter, Status};
 use crate::node::category_names;
 use crate::node::registry::Member;
-use crate::node::registry::Slot;
 use crate::peer_manager::PmCounter;
 use crate::relay::rpc::kind;
 use crate::relay::{PublishOutcome, Relay, RelayCounter};
@@ -331,7 +330,11 @@ pub(super) fn collect(
         let discv5_nodes = e
             .nodes()
             .iter()
-            .filter(|n| n.protocols().discv5.get().is_some())
+            .filter(|n| {
+                n.protocols()
+                    .get::<crate::discovery::discv5::Discv5>()
+                    .is_some()
+            })
             .count() as u32;
         DiscoveryOutput {
             discv5: Discv5Counter::ALL

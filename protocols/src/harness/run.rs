@@ -4,7 +4,6 @@
 use sim_core::{Counters, NodeId, SimDuration, SimTime};
 
 use crate::discovery::metrics::JoinTracker;
-use crate::node::registry::Slot;
 use crate::sharding::health::{ConnSample, HealthSampler, NodeConns};
 
 use super::build::{Prepared, build};
@@ -199,8 +198,7 @@ fn sample_points(p: &Prepared, t: u64, out: &mut Vec<PointSample>) {
             .engine
             .node(point)
             .protocols()
-            .rendezvous
-            .get()
+            .get::<crate::discovery::rendezvous::Rendezvous>()
             .and_then(|r| r.registry());
         let load = p
             .engine

@@ -22,34 +22,94 @@ use sim_core::{Ctx, NodeId};
 
 use crate::discovery::PeerOrigin;
 use crate::discovery::discv5::{Discv5, Discv5Counter, Discv5Event};
-use crate::discovery::peer_exchange::PxTimer;
+use crate::discovery::peer_exchange::{PeerExchange, PxTimer};
 use crate::discovery::rendezvous::{RdvEvent, Rendezvous};
-use crate::node::registry::Slot;
 use crate::node::{Protocols, WakuMsg, WakuNode, WakuTimer};
-use crate::peer_manager::PmTimer;
+use crate::peer_manager::{PeerManager, PmTimer};
 use crate::proto::Protocol;
 use crate::relay::{PublishOutcome, Relay, RelayCounter, RelayEvent};
 use crate::store::{Store, StoreCounter, StoreEvent};
 
-/// Called before every timer reaches its protocol.
+/// Which of the rules above apply to a node, decided once when it is built from the
+/// protocols it runs: the node keeps it next to its id, so a node that runs none of the
+/// protocols concerned (relay alone) pays one test of a byte it reads anyway per input, and
+/// never looks at the other protocols' slots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Rules(u8);
+
+impl Rules {
+    /// Runs a discovery protocol (discv5, peer exchange or rendezvous): `after_discovery`.
+    const DISCOVERY: u8 = 1;
+    /// Runs the store: `after_input`.
+    const STORE: u8 = 2;
+    /// Runs a peer manager: `before_timer` (keepalive's mesh, the PX cache).
+    const PEER_MANAGER: u8 = 4;
+
+    /// The rules for a node running `p`.
+    pub(crate) fn of(p: &Protocols) -> Rules {
+        let mut r = 0;
+        if p.get::<Discv5>().is_some()
+            || p.get::<PeerExchange>().is_some()
+            || p.get::<Rendezvous>().is_some()
+        {
+            r |= Self::DISCOVERY;
+        }
+        if p.get::<Store>().is_some() {
+            r |= Self::STORE;
+        }
+        if p.get::<PeerManager>().is_some() {
+            r |= Self::PEER_MANAGER;
+        }
+        Rules(r)
+    }
+
+    /// Whether discovery may have found peers after this message.
+    #[inline(always)]
+    pub(crate) fn discovery_msg(self, m: &WakuMsg) -> bool {
+        self.0 & Self::DISCOVERY != 0 && is_discovery_msg(m)
+    }
+
+    /// Whether discovery may have found peers after this timer.
+    #[inline(always)]
+    pub(crate) fn discovery_timer(self, t: &WakuTimer) -> bool {
+        self.0 & Self::DISCOVERY != 0 && is_discovery_timer(t)
+    }
+
+    /// Whether `after_input` runs (the node runs the store).
+    #[inline(always)]
+    pub(crate) fn store(self) -> bool {
+        self.0 & Self::STORE != 0
+    }
+
+    /// Whether `before_timer` runs (without a peer manager it has nothing to do: the mesh for
+    /// keepalive and the PX cache both go to, or come from, the peer manager).
+    #[inline(always)]
+    pub(crate) fn peer_manager(self) -> bool {
+        self.0 & Self::PEER_MANAGER != 0
+    }
+}
+
+/// Called before every timer reaches its protocol (only on nodes with a peer manager).
 #[inline(always)]
 pub(crate) fn before_timer(p: &mut Protocols, t: &WakuTimer) {
     if let WakuTimer::PeerExchange(PxTimer::Refresh) = t {
         // nwaku's PX cache: reachable peers of the store that discv5 found, same cluster.
-        if let (Some(pm), Some(px)) = (p.peer_manager.get(), p.peer_exchange.get_mut()) {
-            let c = pm
+        if let Some(pm) = p.get::<PeerManager>() {
+            let c: Vec<NodeId> = pm
                 .store()
                 .iter()
                 .filter(|e| e.origin == PeerOrigin::Discv5 && e.failures == 0)
                 .filter(|e| pm.same_cluster(e.id))
                 .map(|e| e.id)
                 .collect();
-            px.set_candidates(c);
+            if let Some(px) = p.get_mut::<PeerExchange>() {
+                px.set_candidates(c);
+            }
         }
     }
     if let WakuTimer::PeerManager(PmTimer::Keepalive) = t {
-        let mesh = mesh_peers(p.relay.get());
-        if let Some(pm) = p.peer_manager.get_mut() {
+        let mesh = mesh_peers(p.get::<Relay>());
+        if let Some(pm) = p.get_mut::<PeerManager>() {
             pm.set_mesh_peers(mesh);
         }
     }
@@ -76,7 +136,7 @@ impl WakuNode {
             return;
         };
         let shards: Rc<[u16]> = relay.subscriptions().map(|t| t.0).collect();
-        if let Some(pm) = self.protocols.peer_manager.get_mut() {
+        if let Some(pm) = self.protocols.get_mut::<PeerManager>() {
             pm.set_shards(shards.clone());
         }
         self.with_rdv(ctx, |r, io| r.set_shards(shards, io));
@@ -176,7 +236,7 @@ pub(crate) fn proof_done(node: &mut WakuNode, r: crate::rln::Ready, ctx: &mut Ct
 impl WakuNode {
     /// Hands an application's message to RLN's publisher side (the run has RLN).
     pub(crate) fn rln_request(&mut self, req: crate::rln::Request, ctx: &mut Ctx<'_, Self>) {
-        if let Some((p, rng)) = self.protocols.rln.parts() {
+        if let Some((p, rng)) = self.protocols.parts::<crate::rln::Rln>() {
             p.request(
                 req,
                 &mut crate::node::io::NodeIo::new(ctx, rng, &mut self.buffer),
@@ -187,7 +247,7 @@ impl WakuNode {
 
 /// Whether a message belongs to a discovery protocol (its handler may find peers).
 #[inline(always)]
-pub(crate) fn is_discovery_msg(m: &WakuMsg) -> bool {
+fn is_discovery_msg(m: &WakuMsg) -> bool {
     matches!(
         m,
         WakuMsg::Discv5(_) | WakuMsg::PeerExchange(_) | WakuMsg::Rendezvous(_)
@@ -196,7 +256,7 @@ pub(crate) fn is_discovery_msg(m: &WakuMsg) -> bool {
 
 /// Whether a timer belongs to a discovery protocol.
 #[inline(always)]
-pub(crate) fn is_discovery_timer(t: &WakuTimer) -> bool {
+fn is_discovery_timer(t: &WakuTimer) -> bool {
     matches!(t, WakuTimer::Discv5(_) | WakuTimer::PeerExchange(_))
 }
 
@@ -204,17 +264,17 @@ pub(crate) fn is_discovery_timer(t: &WakuTimer) -> bool {
 /// under the protocol that found them.
 pub(crate) fn after_discovery(node: &mut WakuNode, ctx: &mut Ctx<'_, WakuNode>) {
     let mut found = Vec::new();
-    if let Some(d) = node.protocols.discv5.get_mut()
+    if let Some(d) = node.protocols.get_mut::<Discv5>()
         && d.has_found()
     {
         d.take_found(&mut found);
     }
     let from_discv5 = found.len();
-    if let Some(px) = node.protocols.peer_exchange.get_mut() {
+    if let Some(px) = node.protocols.get_mut::<PeerExchange>() {
         px.take_found(&mut found);
     }
     let from_px = found.len();
-    if let Some(r) = node.protocols.rendezvous.get_mut()
+    if let Some(r) = node.protocols.get_mut::<Rendezvous>()
         && r.has_found()
     {
         found.extend(r.take_found());
@@ -272,7 +332,7 @@ pub(crate) fn after_input(node: &mut WakuNode, ctx: &mut Ctx<'_, WakuNode>) {
             node.with_store(ctx, |s, io| s.on_relay_message(&m, info, io));
         }
     }
-    let republish = match node.protocols.store.get_mut() {
+    let republish = match node.protocols.get_mut::<Store>() {
         Some(s) if !s.republish.is_empty() => std::mem::take(&mut s.republish),
         _ => return,
     };

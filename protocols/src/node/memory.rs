@@ -4,13 +4,14 @@
 use std::mem::size_of;
 
 use sim_core::SimRng;
-use sim_core::memory::{Memory, vec_bytes};
+use sim_core::memory::Memory;
 
 use super::WakuNode;
 
 /// Row names (docs/architecture.md, "Memory per node").
 pub mod rows {
-    /// Boxed protocol slots (state and stream) and boxed streams.
+    /// Boxed protocol slots (state and stream), boxed streams, and the box of rarely used
+    /// protocols that holds the boxed slots' pointers.
     pub const SLOTS: &str = "node: boxed protocol slots and streams";
     /// The node's own heap: workload stream, topic list.
     pub const OWN: &str = "node: workload stream and topics";
@@ -26,7 +27,8 @@ impl WakuNode {
         let used = slots.iter().filter(|(_, b)| *b > 0).count() as u64;
         m.add(
             rows::SLOTS,
-            slots.iter().map(|(_, b)| *b as u64).sum(),
+            slots.iter().map(|(_, b)| *b as u64).sum::<u64>()
+                + self.protocols.rare_heap_bytes() as u64,
             used,
         );
         m.add(
@@ -34,7 +36,7 @@ impl WakuNode {
             self.workload_rng
                 .as_ref()
                 .map_or(0, |_| size_of::<SimRng>() as u64)
-                + vec_bytes(&self.topics),
+                + std::mem::size_of_val::<[_]>(&self.topics) as u64,
             0,
         );
         if let Some(r) = self.relay() {

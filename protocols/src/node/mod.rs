@@ -51,7 +51,7 @@ use crate::store::Store;
 use crate::wire::Transport;
 use crate::workload::WorkloadPlan;
 use io::{NodeIo, SendBuffer};
-use registry::{Absent, Boxed, Inline, Member, Slot};
+use registry::{Member, Slot};
 
 crate::waku_protocols! {
     relay: Relay => Relay in Inline, stream "gossipsub", "Relay (gossipsub v1.1 / v1.2 as nwaku runs it).";
@@ -117,16 +117,23 @@ impl NodeShared {
 ///
 /// `repr(C)`: the send buffer (every send), then the protocols with relay's slot first (its
 /// random stream's pointer, read by every relay input, and the relay record's hot part), so
-/// that prefetching a few lines covers what an input touches ([`Node::prefetch`]).
+/// that prefetching a few lines covers what an input touches ([`Node::prefetch`]). Aligned to
+/// a cache line, so relay's hot part covers the same lines in every node, and kept to 12
+/// lines (768 bytes): the protocols a node rarely runs sit behind one pointer
+/// ([`RareProtocols`]), so the record does not grow with the list.
 #[derive(Debug)]
-#[repr(C)]
+#[repr(C, align(64))]
 pub struct WakuNode {
     buffer: SendBuffer,
     id: NodeId,
+    /// The cross-protocol rules that apply to this node ([`glue::Rules`]), read by every
+    /// input; fixed when the node is built (no protocol joins a node later).
+    rules: glue::Rules,
     protocols: Protocols,
     sh: Rc<NodeShared>,
     workload_rng: Option<Box<SimRng>>,
-    topics: Vec<TopicIdx>,
+    /// The topics the node was created with (a boxed slice: the record stays small).
+    topics: Box<[TopicIdx]>,
     published: u64,
 }
 
@@ -146,17 +153,18 @@ impl WakuNode {
         WakuNode {
             buffer: SendBuffer::new(sh.send_buffer_bytes),
             id,
+            rules: glue::Rules::of(&protocols),
             protocols,
             sh,
             workload_rng,
-            topics,
+            topics: topics.into_boxed_slice(),
             published: 0,
         }
     }
 
     /// The node with a peer source for its peer manager (ignored without one).
     pub fn with_source(mut self, source: crate::discovery::PeerSource) -> Self {
-        if let Some(pm) = self.protocols.peer_manager.get_mut() {
+        if let Some(pm) = self.protocols.get_mut::<PeerManager>() {
             pm.set_source(source);
         }
         self
@@ -173,15 +181,15 @@ impl WakuNode {
     }
     /// The peer manager, when the node runs one.
     pub fn peer_manager(&self) -> Option<&PeerManager> {
-        self.protocols.peer_manager.get()
+        self.protocols.get::<PeerManager>()
     }
     /// The relay state, when the node relays.
     pub fn relay(&self) -> Option<&Relay> {
-        self.protocols.relay.get()
+        self.protocols.get::<Relay>()
     }
     /// The relay state, mutably (for harnesses between run calls).
     pub fn relay_mut(&mut self) -> Option<&mut Relay> {
-        self.protocols.relay.get_mut()
+        self.protocols.get_mut::<Relay>()
     }
     /// The topics the node was created with.
     pub fn initial_topics(&self) -> &[TopicIdx] {
@@ -194,7 +202,7 @@ impl WakuNode {
         ctx: &mut Ctx<'_, Self>,
         f: impl FnOnce(&mut Relay, &mut NodeIo<'_, '_, Relay>) -> R,
     ) -> Option<R> {
-        let (r, rng) = self.protocols.relay.parts()?;
+        let (r, rng) = self.protocols.parts::<Relay>()?;
         Some(f(r, &mut NodeIo::new(ctx, rng, &mut self.buffer)))
     }
 
@@ -204,13 +212,13 @@ impl WakuNode {
         ctx: &mut Ctx<'_, Self>,
         f: impl FnOnce(&mut Rendezvous, &mut NodeIo<'_, '_, Rendezvous>) -> R,
     ) -> Option<R> {
-        let (p, rng) = self.protocols.rendezvous.parts()?;
+        let (p, rng) = self.protocols.parts::<Rendezvous>()?;
         Some(f(p, &mut NodeIo::new(ctx, rng, &mut self.buffer)))
     }
 
     /// The store, when the node runs it.
     pub fn store(&self) -> Option<&Store> {
-        self.protocols.store.get()
+        self.protocols.get::<Store>()
     }
 
     /// Runs `f` on the store (when the node runs it) with its context.
@@ -219,7 +227,7 @@ impl WakuNode {
         ctx: &mut Ctx<'_, Self>,
         f: impl FnOnce(&mut Store, &mut NodeIo<'_, '_, Store>) -> R,
     ) -> Option<R> {
-        let (s, rng) = self.protocols.store.parts()?;
+        let (s, rng) = self.protocols.parts::<Store>()?;
         Some(f(s, &mut NodeIo::new(ctx, rng, &mut self.buffer)))
     }
 
@@ -229,7 +237,7 @@ impl WakuNode {
         ctx: &mut Ctx<'_, Self>,
         f: impl FnOnce(&mut PeerManager, &mut NodeIo<'_, '_, PeerManager>) -> R,
     ) -> Option<R> {
-        let (p, rng) = self.protocols.peer_manager.parts()?;
+        let (p, rng) = self.protocols.parts::<PeerManager>()?;
         Some(f(p, &mut NodeIo::new(ctx, rng, &mut self.buffer)))
     }
 
@@ -263,26 +271,30 @@ impl Node for WakuNode {
     fn handle(&mut self, input: Input<WakuMsg, WakuTimer>, ctx: &mut Ctx<'_, Self>) {
         match input {
             Input::Message { from, msg } => {
-                let discovery = glue::is_discovery_msg(&msg);
+                let rules = self.rules;
+                let discovery = rules.discovery_msg(&msg);
                 self.protocols.message(from, msg, ctx, &mut self.buffer);
                 if discovery {
                     glue::after_discovery(self, ctx);
                 }
-                if self.protocols.store.get().is_some() {
+                if rules.store() {
                     glue::after_input(self, ctx);
                 }
             }
             Input::Timer(WakuTimer::Rln(RlnTimer::ProofDone(r))) => glue::proof_done(self, *r, ctx),
             Input::Timer(t) => {
-                glue::before_timer(&mut self.protocols, &t);
-                let discovery = glue::is_discovery_timer(&t);
+                let rules = self.rules;
+                if rules.peer_manager() {
+                    glue::before_timer(&mut self.protocols, &t);
+                }
+                let discovery = rules.discovery_timer(&t);
                 if let Some(t) = self.protocols.timer(t, ctx, &mut self.buffer) {
                     self.app_timer(t, ctx);
                 }
                 if discovery {
                     glue::after_discovery(self, ctx);
                 }
-                if self.protocols.store.get().is_some() {
+                if rules.store() {
                     glue::after_input(self, ctx);
                 }
             }
@@ -321,6 +333,23 @@ mod tests {
             std::mem::size_of::<WakuMsg>() <= std::mem::size_of::<Rpc>().max(32),
             "{}",
             std::mem::size_of::<WakuMsg>()
+        );
+    }
+
+    #[test]
+    fn node_record_stays_small() {
+        // Every input reads the record: the send buffer (32), the id and the glue rules (8),
+        // relay's slot (its stream's pointer, 8, and the relay record, 672 today), the pointer
+        // to the rarely used protocols (8) and the node's own fields (shared data, workload
+        // stream, topics, published count: 40) = 768 must stay within 12 cache lines, the
+        // size before RLN, discovery and the store joined the list.
+        let size = std::mem::size_of::<WakuNode>();
+        assert_eq!(size % 64, 0, "{size}");
+        assert!(size <= 768, "the node record grew to {size} bytes");
+        // Another protocol in the list costs one pointer in `RareProtocols`, not in the record.
+        assert_eq!(
+            std::mem::size_of::<Protocols>(),
+            8 + std::mem::size_of::<Relay>() + 8
         );
     }
 

@@ -4,7 +4,7 @@
 
 use sim_core::{NodeId, SimRng};
 
-use crate::node::{WakuMsg, WakuObserver, WakuTimer};
+use crate::node::{Protocols, WakuMsg, WakuObserver, WakuTimer};
 use crate::proto::Protocol;
 
 /// What the node's list tells of a protocol: where its categories start in the run's table,
@@ -22,6 +22,14 @@ pub trait Member: Protocol {
     fn wrap_timer(t: Self::Timer) -> WakuTimer;
     /// Its sink in the run's observer.
     fn metrics(o: &mut WakuObserver) -> &mut Self::Metrics;
+    /// Its state in a node's protocols, when the node runs it.
+    fn get(p: &Protocols) -> Option<&Self>;
+    /// Its state and stream, read-only (for prefetch hints).
+    fn get_with_rng(p: &Protocols) -> Option<(&Self, &SimRng)>;
+    /// Its state and stream, when the node runs it.
+    fn parts(p: &mut Protocols) -> Option<(&mut Self, &mut SimRng)>;
+    /// What its slot allocated for itself (see [`Slot::heap_bytes`]).
+    fn slot_heap_bytes(p: &Protocols) -> usize;
 }
 
 /// How a protocol is built for one node.
@@ -103,7 +111,11 @@ pub(crate) const fn inline_state_offset<P>() -> usize {
     std::mem::offset_of!(InlineParts<P>, state)
 }
 
-/// Behind one pointer (rarely used state: a node that does not run the protocol pays 8 bytes).
+/// Rarely used state, out of the node record: the node keeps one pointer to its rarely used
+/// protocols ([`crate::node::RareProtocols`], allocated only when the node runs one of them),
+/// where each has its own pointer (8 bytes for a protocol the node does not run). So the node
+/// record, which every input reads, does not grow with the list, and a protocol's input costs
+/// two pointer reads.
 #[derive(Debug)]
 pub struct Boxed<P>(Option<Box<(P, SimRng)>>);
 
@@ -137,7 +149,8 @@ impl<P> Slot<P> for Boxed<P> {
 }
 
 /// No state in any node: an entry of the list that only declares categories (the transport's
-/// framing).
+/// framing). Also the type of a slot's place where the protocol is not kept (a [`Boxed`]
+/// protocol's place in the node record, an [`Inline`] one's in the rarely used protocols).
 #[derive(Debug)]
 pub struct Absent<P>(std::marker::PhantomData<P>);
 
@@ -196,10 +209,22 @@ macro_rules! waku_protocols {
         #[derive(Debug, Default)]
         pub struct WakuObserver { $( #[doc = $doc] pub $field: <$Ty as $crate::proto::Protocol>::Metrics, )* }
 
-        /// The protocols one node runs (an empty slot: not this node).
+        /// The protocols one node runs (an empty slot: not this node): the
+        /// [`Inline`](crate::node::registry::Inline) ones in the node record, the
+        /// [`Boxed`](crate::node::registry::Boxed) ones behind one pointer
+        /// ([`RareProtocols`]). Read them with [`Protocols::get`] and its siblings.
         #[derive(Debug, Default)]
         #[repr(C)]
-        pub struct Protocols { $( #[doc = $doc] pub $field: $Slot<$Ty>, )* }
+        pub struct Protocols {
+            $( #[doc = $doc] $field: $crate::__slot_here!($Slot, $Ty), )*
+            /// The rarely used protocols (`None`: the node runs none of them).
+            rare: Option<Box<RareProtocols>>,
+        }
+
+        /// A node's rarely used protocols ([`Boxed`](crate::node::registry::Boxed)),
+        /// allocated when it runs one of them.
+        #[derive(Debug, Default)]
+        pub struct RareProtocols { $( #[doc = $doc] $field: $crate::__slot_rare!($Slot, $Ty), )* }
 
         /// Run-wide data of each protocol (`None`: no node runs it).
         #[derive(Debug, Default)]
@@ -266,19 +291,46 @@ macro_rules! waku_protocols {
         impl Protocols {
             /// Each protocol the run has (`sh`) that node `id` runs, with its stream.
             pub fn build(sh: &ProtocolShared, seed: u64, id: NodeId, topics: &[u16]) -> Self {
-                Protocols { $(
-                    $field: sh
+                let mut here = Protocols::default();
+                let mut rare = RareProtocols::default();
+                let mut any_rare = false;
+                $(
+                    if let Some(p) = sh
                         .$field
                         .as_ref()
                         .and_then(|s| <$Ty as $crate::node::registry::Build>::build(s, id, topics))
-                        .map(|p| {
-                            <$Slot<$Ty> as Slot<$Ty>>::new(
-                                p,
-                                sim_core::rng::stream(seed, id.0 as u64, <$Ty as Member>::STREAM),
-                            )
-                        })
-                        .unwrap_or_default(),
-                )* }
+                    {
+                        let rng = sim_core::rng::stream(seed, id.0 as u64, <$Ty as Member>::STREAM);
+                        $crate::__slot_place!($Slot, here.$field, rare.$field, any_rare, p, rng);
+                    }
+                )*
+                if any_rare {
+                    here.rare = Some(Box::new(rare));
+                }
+                here
+            }
+
+            /// Protocol `P`, when the node runs it.
+            #[inline(always)]
+            pub fn get<P: Member>(&self) -> Option<&P> {
+                P::get(self)
+            }
+
+            /// Protocol `P`, mutably, when the node runs it.
+            #[inline(always)]
+            pub fn get_mut<P: Member>(&mut self) -> Option<&mut P> {
+                P::parts(self).map(|(p, _)| p)
+            }
+
+            /// Protocol `P` and its random stream, when the node runs it.
+            #[inline(always)]
+            pub fn parts<P: Member>(&mut self) -> Option<(&mut P, &mut SimRng)> {
+                P::parts(self)
+            }
+
+            /// Bytes of the box of rarely used protocols itself (0 when the node has none).
+            pub fn rare_heap_bytes(&self) -> usize {
+                self.rare.as_ref().map_or(0, |_| std::mem::size_of::<RareProtocols>())
             }
 
             /// The hint of an input to come (stages 1 to 3) goes to its protocol's optional
@@ -287,7 +339,7 @@ macro_rules! waku_protocols {
             pub(crate) fn prefetch(&self, stage: u8, input: Hint<'_, WakuMsg, WakuTimer>, links: &Links<'_>) {
                 match input {
                     Hint::Message { from, msg } => match msg { $(
-                        WakuMsg::$Variant(m) => if let Some(p) = self.$field.get() {
+                        WakuMsg::$Variant(m) => if let Some(p) = <$Ty as Member>::get(self) {
                             <$Ty as $crate::proto::Protocol>::prefetch_message(p, stage, from, m, links);
                         },
                     )* },
@@ -295,14 +347,14 @@ macro_rules! waku_protocols {
                         let first = <$Ty as Member>::OFFSET;
                         let n = <$Ty as $crate::proto::Protocol>::CATEGORIES.len() as u16;
                         if category.0 >= first && category.0 < first + n {
-                            if let Some(p) = self.$field.get() {
+                            if let Some(p) = <$Ty as Member>::get(self) {
                                 <$Ty as $crate::proto::Protocol>::prefetch_passive(p, from, category.0 - first);
                             }
                             return;
                         }
                     )* }
                     Hint::Timer(t) => match t {
-                        $( WakuTimer::$Variant(t) => if let Some((p, rng)) = self.$field.get_with_rng() {
+                        $( WakuTimer::$Variant(t) => if let Some((p, rng)) = <$Ty as Member>::get_with_rng(self) {
                             <$Ty as $crate::proto::Protocol>::prefetch_timer(p, stage, t, rng);
                         }, )*
                         _ => {}
@@ -313,12 +365,12 @@ macro_rules! waku_protocols {
             /// What each protocol's slot allocated for itself (a boxed state and stream, or
             /// a boxed stream), by field name, in list order.
             pub fn slot_heap_bytes(&self) -> Vec<(&'static str, usize)> {
-                vec![$( (stringify!($field), Slot::<$Ty>::heap_bytes(&self.$field)), )*]
+                vec![$( (stringify!($field), <$Ty as Member>::slot_heap_bytes(self)), )*]
             }
 
             /// Every protocol starts, in list order.
             pub(crate) fn start(&mut self, restart: bool, ctx: &mut Ctx<'_, WakuNode>, up: &mut SendBuffer) {
-                $( if let Some((p, rng)) = self.$field.parts() {
+                $( if let Some((p, rng)) = <$Ty as Member>::parts(self) {
                     <$Ty as $crate::proto::Protocol>::on_start(p, restart, &mut NodeIo::<$Ty>::new(ctx, rng, up));
                 } )*
             }
@@ -327,7 +379,7 @@ macro_rules! waku_protocols {
             #[inline(always)]
             pub(crate) fn message(&mut self, from: NodeId, msg: WakuMsg, ctx: &mut Ctx<'_, WakuNode>, up: &mut SendBuffer) {
                 match msg { $(
-                    WakuMsg::$Variant(m) => if let Some((p, rng)) = self.$field.parts() {
+                    WakuMsg::$Variant(m) => if let Some((p, rng)) = <$Ty as Member>::parts(self) {
                         <$Ty as $crate::proto::Protocol>::on_message(p, from, m, &mut NodeIo::<$Ty>::new(ctx, rng, up));
                     },
                 )* }
@@ -338,7 +390,7 @@ macro_rules! waku_protocols {
             pub(crate) fn timer(&mut self, t: WakuTimer, ctx: &mut Ctx<'_, WakuNode>, up: &mut SendBuffer) -> Option<WakuTimer> {
                 match t {
                     $( WakuTimer::$Variant(t) => {
-                        if let Some((p, rng)) = self.$field.parts() {
+                        if let Some((p, rng)) = <$Ty as Member>::parts(self) {
                             <$Ty as $crate::proto::Protocol>::on_timer(p, t, &mut NodeIo::<$Ty>::new(ctx, rng, up));
                         }
                         None
@@ -349,21 +401,21 @@ macro_rules! waku_protocols {
 
             /// Every protocol hears of a new connection, in list order.
             pub(crate) fn connection_up(&mut self, peer: NodeId, outbound: bool, ctx: &mut Ctx<'_, WakuNode>, up: &mut SendBuffer) {
-                $( if let Some((p, rng)) = self.$field.parts() {
+                $( if let Some((p, rng)) = <$Ty as Member>::parts(self) {
                     <$Ty as $crate::proto::Protocol>::on_connection_up(p, peer, outbound, &mut NodeIo::<$Ty>::new(ctx, rng, up));
                 } )*
             }
 
             /// Every protocol hears of a closed connection, in list order.
             pub(crate) fn connection_down(&mut self, peer: NodeId, ctx: &mut Ctx<'_, WakuNode>, up: &mut SendBuffer) {
-                $( if let Some((p, rng)) = self.$field.parts() {
+                $( if let Some((p, rng)) = <$Ty as Member>::parts(self) {
                     <$Ty as $crate::proto::Protocol>::on_connection_down(p, peer, &mut NodeIo::<$Ty>::new(ctx, rng, up));
                 } )*
             }
 
             /// Every protocol hears of a failed dial, in list order.
             pub(crate) fn dial_failed(&mut self, peer: NodeId, reason: DialError, ctx: &mut Ctx<'_, WakuNode>, up: &mut SendBuffer) {
-                $( if let Some((p, rng)) = self.$field.parts() {
+                $( if let Some((p, rng)) = <$Ty as Member>::parts(self) {
                     <$Ty as $crate::proto::Protocol>::on_dial_failed(p, peer, reason, &mut NodeIo::<$Ty>::new(ctx, rng, up));
                 } )*
             }
@@ -386,7 +438,61 @@ macro_rules! waku_protocols {
             fn metrics(o: &mut WakuObserver) -> &mut Self::Metrics {
                 &mut o.$field
             }
+            #[inline(always)]
+            fn get(p: &Protocols) -> Option<&Self> {
+                // One of the two places is `Absent` (always `None`): the compiler keeps the
+                // other read only.
+                p.$field
+                    .get()
+                    .or_else(|| p.rare.as_deref().and_then(|r| r.$field.get()))
+            }
+            #[inline(always)]
+            fn get_with_rng(p: &Protocols) -> Option<(&Self, &SimRng)> {
+                p.$field
+                    .get_with_rng()
+                    .or_else(|| p.rare.as_deref().and_then(|r| r.$field.get_with_rng()))
+            }
+            #[inline(always)]
+            fn parts(p: &mut Protocols) -> Option<(&mut Self, &mut SimRng)> {
+                let (here, rare) = (&mut p.$field, &mut p.rare);
+                here.parts()
+                    .or_else(move || rare.as_deref_mut().and_then(|r| r.$field.parts()))
+            }
+            fn slot_heap_bytes(p: &Protocols) -> usize {
+                p.$field.heap_bytes() + p.rare.as_deref().map_or(0, |r| r.$field.heap_bytes())
+            }
         }
         $crate::waku_protocols!(@member $off + <$Ty as $crate::proto::Protocol>::CATEGORIES.len() as u16; $($rest)*);
     };
+}
+
+/// The type of a protocol's place in the node record (see [`Slot`]'s kinds).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __slot_here {
+    (Inline, $T:ty) => { $crate::node::registry::Inline<$T> };
+    (Absent, $T:ty) => { $crate::node::registry::Absent<$T> };
+    (Boxed, $T:ty) => { $crate::node::registry::Absent<$T> };
+}
+
+/// The type of a protocol's place among the node's rarely used protocols.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __slot_rare {
+    (Inline, $T:ty) => { $crate::node::registry::Absent<$T> };
+    (Absent, $T:ty) => { $crate::node::registry::Absent<$T> };
+    (Boxed, $T:ty) => { $crate::node::registry::Boxed<$T> };
+}
+
+/// Puts a node's protocol `$p` with stream `$rng` in its place.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __slot_place {
+    (Boxed, $here:expr, $rare:expr, $any:ident, $p:expr, $rng:expr) => {{
+        $rare = $crate::node::registry::Slot::new($p, $rng);
+        $any = true;
+    }};
+    ($kind:ident, $here:expr, $rare:expr, $any:ident, $p:expr, $rng:expr) => {{
+        $here = $crate::node::registry::Slot::new($p, $rng);
+    }};
 }

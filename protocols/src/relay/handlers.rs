@@ -248,8 +248,8 @@ impl Relay {
                 hops: msg.hops,
             });
         }
-        if self.sh.app_delivery {
-            self.delivered.push(msg);
+        if let Some(d) = self.delivered.as_deref_mut() {
+            d.push(msg);
         }
         let mut targets = std::mem::take(&mut self.scratch);
         targets.clear();

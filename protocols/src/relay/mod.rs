@@ -407,8 +407,10 @@ pub struct Relay {
     /// RLN's validation state (when the run has RLN, [`RelayShared::rln`]).
     rln: Option<Box<crate::rln::validator::RlnCheck>>,
     /// Messages accepted since the node last took them (only with
-    /// [`RelayShared::app_delivery`]; the node empties it after every input).
-    delivered: Vec<WireMsg>,
+    /// [`RelayShared::app_delivery`], else `None`; the node empties it after every input).
+    /// Boxed: the record stays small for the runs without it.
+    #[allow(clippy::box_collection)]
+    delivered: Option<Box<Vec<WireMsg>>>,
 }
 
 /// Per-heartbeat buffers of [`Relay::emit_gossip`].
@@ -440,6 +442,7 @@ impl Relay {
             .rln
             .as_ref()
             .map(|r| Box::new(crate::rln::validator::RlnCheck::new(r.clone(), me)));
+        let delivered = sh.app_delivery.then(Box::default);
         let mut r = Relay {
             seen: SeenCache::new(sh.seen_ttl),
             mcache: MessageCache::new(cfg.mcache_len as usize, cfg.mcache_gossip as usize),
@@ -460,7 +463,7 @@ impl Relay {
             scratch: Vec::new(),
             gossip: GossipScratch::default(),
             rln,
-            delivered: Vec::new(),
+            delivered,
         };
         for &t in topics {
             let k = r.topic_entry(t);
@@ -564,10 +567,9 @@ impl Relay {
     /// Takes the messages accepted since the last call (see [`RelayShared::app_delivery`]).
     #[inline]
     pub fn take_delivered(&mut self) -> Option<Vec<WireMsg>> {
-        if self.delivered.is_empty() {
-            None
-        } else {
-            Some(std::mem::take(&mut self.delivered))
+        match self.delivered.as_deref_mut() {
+            Some(d) if !d.is_empty() => Some(std::mem::take(d)),
+            _ => None,
         }
     }
     /// Messages in the message cache.
