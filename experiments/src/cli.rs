@@ -6,10 +6,11 @@
 //! [`EXIT_REGRESSION`] when `wakusim compare` finds a regression.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use rayon::prelude::*;
 
 use crate::compare;
 use crate::machine::{peak_rss_bytes, total_memory_bytes};
@@ -602,32 +603,51 @@ impl ModelTask for SweepTask<'_> {
             .build()
             .context("cannot start the worker threads")?;
         let bar = progress::sweep_bar(self.g.progress(), &plan.name, todo.len());
-        let outcomes: Vec<(usize, anyhow::Result<runner::RunDone>)> = pool.install(|| {
-            todo.par_iter()
-                .map(|&i| {
-                    let r = &plan.runs[i];
-                    let spec = RunSpec {
-                        run_id: r.run_id.clone(),
-                        seed: r.seed,
-                        scenario: scenarios[i].clone(),
-                        dir: dir.join(&r.run_id),
-                        sweep: Some(results::SweepRef {
-                            name: plan.name.clone(),
-                            point: r.point,
-                            params: r.params.clone(),
-                        }),
-                        jobs,
-                    };
-                    let out = runner::execute::<M>(&spec, &|_| {});
-                    match &out {
-                        Ok(d) => log::info!("{}: done in {:.2} s", d.run_id, d.machine.wall_s),
-                        Err(e) => bar.suspend(|| log::error!("{e:#}")),
+        let run_one = |i: usize| {
+            let r = &plan.runs[i];
+            let spec = RunSpec {
+                run_id: r.run_id.clone(),
+                seed: r.seed,
+                scenario: scenarios[i].clone(),
+                dir: dir.join(&r.run_id),
+                sweep: Some(results::SweepRef {
+                    name: plan.name.clone(),
+                    point: r.point,
+                    params: r.params.clone(),
+                }),
+                jobs,
+            };
+            let out = runner::execute::<M>(&spec, &|_| {});
+            match &out {
+                Ok(d) => log::info!("{}: done in {:.2} s", d.run_id, d.machine.wall_s),
+                Err(e) => bar.suspend(|| log::error!("{e:#}")),
+            }
+            bar.inc(1);
+            (i, out)
+        };
+        // A work queue, longest run first (sweep::run_order); each worker takes the next run
+        // when it finishes one. Outcomes are put back in plan order below.
+        let queue = sweep::run_order(
+            &todo
+                .iter()
+                .map(|&i| (i, M::cost_estimate(&scenarios[i])))
+                .collect::<Vec<_>>(),
+        );
+        let next = AtomicUsize::new(0);
+        let done = Mutex::new(Vec::with_capacity(queue.len()));
+        pool.scope(|scope| {
+            for _ in 0..jobs {
+                scope.spawn(|_| {
+                    while let Some(&i) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let out = run_one(i);
+                        done.lock().unwrap_or_else(|e| e.into_inner()).push(out);
                     }
-                    bar.inc(1);
-                    (i, out)
-                })
-                .collect()
+                });
+            }
         });
+        let mut outcomes: Vec<(usize, anyhow::Result<runner::RunDone>)> =
+            done.into_inner().unwrap_or_else(|e| e.into_inner());
+        outcomes.sort_by_key(|(i, _)| *i);
         bar.finish_and_clear();
         let failed: Vec<String> = outcomes
             .iter()

@@ -58,6 +58,13 @@ pub trait Model: Sync {
     fn memory_estimate(_s: &Scenario<Self::Params>) -> Option<MemoryEstimate> {
         None
     }
+    /// The relative cost of one run of `s` (called on a valid scenario), for ordering a sweep's
+    /// work queue longest first: only ratios between runs of one sweep matter. The default is
+    /// the simulated seconds (`run.duration_s`); a model whose cost grows with its node count
+    /// multiplies by it.
+    fn cost_estimate(s: &Scenario<Self::Params>) -> f64 {
+        s.common.run.duration_s
+    }
     /// Figures derived from a valid scenario that `wakusim validate` prints after it, as TOML
     /// comment lines (e.g. RLN's capacity bounds); empty (the default) when none.
     fn notes(_s: &Scenario<Self::Params>) -> Result<String, ModelError> {

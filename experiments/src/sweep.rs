@@ -516,6 +516,18 @@ pub fn run_id(point: usize, seed: u64, points: usize) -> String {
     format!("p{point:0width$}-s{seed}")
 }
 
+/// The order in which a sweep starts its runs: `runs` (plan indices, each with its
+/// [`Model::cost_estimate`]) longest first, equal costs by index. Workers take the next run
+/// from this queue as they finish one, so the long runs start first and the short ones fill in
+/// at the end: the jobs finish close together (the longest-processing-time-first rule).
+/// Only the order runs start in changes: each run's results, and the sweep's tables (ordered
+/// by index), are the same whatever the order.
+pub fn run_order(runs: &[(usize, f64)]) -> Vec<usize> {
+    let mut v = runs.to_vec();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.into_iter().map(|(i, _)| i).collect()
+}
+
 /// One run of a sweep's plan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlanRun {
@@ -885,6 +897,16 @@ mod tests {
         assert_eq!(run_id(3, 2, 10), "p003-s2");
         assert_eq!(run_id(3, 2, 1001), "p0003-s2");
         assert_eq!(run_id(0, 17, 1), "p000-s17");
+    }
+
+    #[test]
+    fn runs_start_longest_first() {
+        // Costs 1, 4, 2, 4, 3 at indices 0..5: the two 4s first (by index), then 3, 2, 1.
+        let runs = [(0, 1.0), (1, 4.0), (2, 2.0), (3, 4.0), (4, 3.0)];
+        assert_eq!(run_order(&runs), vec![1, 3, 4, 2, 0]);
+        // Equal costs keep the plan's order.
+        assert_eq!(run_order(&[(5, 2.0), (7, 2.0), (9, 2.0)]), vec![5, 7, 9]);
+        assert_eq!(run_order(&[]), Vec::<usize>::new());
     }
 
     #[test]

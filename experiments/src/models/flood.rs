@@ -195,6 +195,11 @@ impl Model for Flood {
         )
     }
 
+    /// Nodes x simulated seconds.
+    fn cost_estimate(s: &Scenario<FloodParams>) -> f64 {
+        f64::from(s.params.flood.nodes) * s.common.run.duration_s
+    }
+
     fn validate(s: &Scenario<FloodParams>) -> Result<(), Vec<FieldError>> {
         let mut e = Vec::new();
         let (net, f, run) = (&s.params.network, &s.params.flood, &s.common.run);

@@ -248,6 +248,16 @@ impl Model for Waku {
         Some(checks::memory(shape))
     }
 
+    /// Nodes x simulated seconds (the nodes of a topology file without `network.nodes`
+    /// counted from the file).
+    fn cost_estimate(s: &Scenario<WakuParams>) -> f64 {
+        let nodes = match s.params.network.nodes {
+            Some(n) => Some(n as usize),
+            None => checks::shape(&s.params, &mut Vec::new()).map(|sh| sh.nodes),
+        };
+        nodes.unwrap_or(1).max(1) as f64 * s.common.run.duration_s
+    }
+
     fn notes(s: &Scenario<WakuParams>) -> Result<String, ModelError> {
         if !s.params.rln.as_ref().is_some_and(|r| r.enabled) {
             return Ok(String::new());
