@@ -83,7 +83,11 @@
 //! - **Send queues and the socket buffer.** The engine models a node's upload as one FIFO and
 //!   tells the sender when each write leaves it; the node counts a write as finished once at
 //!   most `send_buffer_bytes` of it wait in the uplink; that decides when nim-libp2p's per-peer non-priority queueing kicks in
-//!   ([`relay::queues`]). Yamux stream windows (back-pressure from slow receivers) are not modelled.
+//!   ([`relay::queues`]). With TCP modelled (`[network.tcp]`, on by default in scenarios) the
+//!   yamux stream window caps the bytes in flight per round trip (`sim_core::tcp`: 256,000 B,
+//!   nim-libp2p's `YamuxDefaultWindowSize`); the receiver is taken to read at once, so a slow
+//!   reader's back-pressure and nim-libp2p's reset of a stream whose send queue exceeds
+//!   `MaxSendQueueSize` while the window is empty are not modelled.
 //! - **P3 / P3b / P5** have weight 0 in nwaku and are not modelled; nor are direct peers,
 //!   libp2p message signing (StrictNoSign; protected shards sign in the WakuMessage's `meta`,
 //!   [`relay::protected`]), the overhead rate limit, or gossipsub 1.4 extensions.

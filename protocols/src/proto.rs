@@ -134,6 +134,11 @@ pub trait Io<P: Protocol> {
     /// (`network.datagram_loss`), not ordered. False when the upload link refused it (the
     /// backlog bound).
     fn send_datagram(&mut self, to: NodeId, msg: P::Msg) -> bool;
+    /// Writes `msg`'s bytes to `to` as part of their connection's set-up: they take this
+    /// node's upload link and are counted under `msg`'s category on both sides, but `to`
+    /// never receives `msg` (see `sim_core::Ctx::send_setup`). For exchanges the connection's
+    /// handshake time already covers, such as identify's.
+    fn send_setup(&mut self, to: NodeId, msg: P::Msg);
     /// Fires `timer` after `delay`.
     fn set_timer(&mut self, delay: SimDuration, timer: P::Timer) -> TimerId;
     /// Cancels a timer; false when it already fired or was cancelled.

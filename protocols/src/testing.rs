@@ -19,6 +19,8 @@ pub struct Recorder<P: Protocol> {
     pub write_time: SimDuration,
     /// Messages sent, in order.
     pub sent: Vec<(NodeId, P::Msg)>,
+    /// Set-up writes ([`Io::send_setup`]), in order.
+    pub setup: Vec<(NodeId, P::Msg)>,
     /// Timers and compute jobs set, as (fire time, value), in order.
     pub timers: Vec<(SimTime, P::Timer)>,
     /// Timers cancelled.
@@ -43,6 +45,7 @@ impl<P: Protocol> Recorder<P> {
             rng: rng::stream(1, me.0 as u64, name),
             write_time: SimDuration::ZERO,
             sent: Vec::new(),
+            setup: Vec::new(),
             timers: Vec::new(),
             cancelled: Vec::new(),
             dials: Vec::new(),
@@ -84,6 +87,9 @@ impl<P: Protocol> Io<P> for Recorder<P> {
     fn send_datagram(&mut self, to: NodeId, msg: P::Msg) -> bool {
         self.sent.push((to, msg));
         true
+    }
+    fn send_setup(&mut self, to: NodeId, msg: P::Msg) {
+        self.setup.push((to, msg));
     }
     fn set_timer(&mut self, delay: SimDuration, timer: P::Timer) -> TimerId {
         self.timers.push((self.now + delay, timer));

@@ -43,6 +43,33 @@ fn each_connection_identifies_both_ways() {
     // identify::tests::record_size_by_hand): 20 requests and 20 responses.
     assert_eq!(out(&o, "identify", "request"), (20, 20 * 36));
     assert_eq!(out(&o, "identify", "response"), (20, 20 * 247));
+    // The exchange rides the connections' set-up: what one side writes the other receives
+    // (each node of the ring has 2 connections: 2 x (36 + 247) = 566 bytes in and out).
+    let c = o
+        .categories
+        .iter()
+        .position(|(p, k)| p == "identify" && k == "response")
+        .unwrap();
+    let r = o
+        .categories
+        .iter()
+        .position(|(p, k)| p == "identify" && k == "request")
+        .unwrap();
+    for t in &o.bandwidth.per_node {
+        assert_eq!(t.bytes_in[c] + t.bytes_in[r], 566);
+        assert_eq!(t.bytes_out[c] + t.bytes_out[r], 566);
+    }
+}
+
+#[test]
+fn identify_switched_off_is_absent() {
+    let mut i = ring(false);
+    i.identify = Some(IdentifyConfig {
+        enabled: false,
+        ..IdentifyConfig::default()
+    });
+    let o = run(i, &|_, _| {}).unwrap();
+    assert!(o.categories.iter().all(|(p, _)| p != "identify"));
 }
 
 #[test]

@@ -290,6 +290,18 @@ impl<N: Node> Ctx<'_, N> {
         debug_assert_eq!(sizes, msg.sizes(), "send_sized with wrong sizes");
         self.core.send(self.node, to, msg, true, sizes)
     }
+    /// Writes `msg`'s bytes to `to` over their connection as part of the connection's
+    /// set-up (for example libp2p identify, exchanged right after the handshake that
+    /// [`crate::NetworkConfig::dial_round_trips`] already times): they take this node's
+    /// uplink like any write (with TCP/IP headers when TCP is modelled) and are counted out
+    /// of this node and into `to` now, under `msg`'s category, but nothing is delivered: the
+    /// receiver's handler never sees `msg`, its downlink is not occupied, and the write holds
+    /// no event. Without an open connection nothing is sent
+    /// ([`crate::DropReason::NoConnection`]). Returns as [`Ctx::send`] does.
+    pub fn send_setup(&mut self, to: NodeId, msg: N::Msg) -> Result<Sent, SimError> {
+        let sizes = msg.sizes();
+        self.core.send_setup(self.node, to, sizes)
+    }
     /// Sends `msg` to `to` as a datagram: no connection needed, may be lost, not ordered.
     /// Returns as [`Ctx::send`] does; a datagram lost in the network has left the uplink and
     /// is [`Sent::Queued`].

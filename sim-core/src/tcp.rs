@@ -457,6 +457,17 @@ mod tests {
         let mut f = p.flow(SimTime::ZERO);
         f.cwnd = 10_000;
         assert_eq!(xfer(&mut f, &p, 0, 1_000_000), 237_000_000 + 82_874_560);
+        // 500,000 B (346 segments) at full cwnd: rounds of 176 and 170, so two round trips
+        // however large the congestion window: one stall of 100.12 - 176 x 0.12 = 79 ms, and
+        // 517,992 B on the wire = 41,439,360 ns (as in `fresh_connection_500_kb`).
+        let mut f = p.flow(SimTime::ZERO);
+        f.cwnd = 10_000;
+        assert_eq!(xfer(&mut f, &p, 0, 500_000), 79_000_000 + 41_439_360);
+        // Without the stream window the same write goes in one round: no stall.
+        let q = params(TcpConfig::default());
+        let mut f = q.flow(SimTime::ZERO);
+        f.cwnd = 10_000;
+        assert_eq!(xfer(&mut f, &q, 0, 500_000), 41_439_360);
         // A message within the window (and the congestion window) has no stall.
         let mut f = p.flow(SimTime::ZERO);
         assert_eq!(xfer(&mut f, &p, 0, 10_000), (10_000 + 7 * 52) * 80);

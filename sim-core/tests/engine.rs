@@ -27,6 +27,7 @@ impl Payload for M {
 enum Act {
     Send(u32, u32, u32),
     Datagram(u32, u32, u32),
+    Setup(u32, u32, u32),
     Dial(u32),
     Close(u32),
     Compute(u64, u32),
@@ -42,6 +43,7 @@ enum Seen {
     Up { peer: u32, outbound: bool },
     Down { peer: u32, reason: CloseReason },
     DialFailed { peer: u32, reason: DialError },
+    Setup(Sent),
 }
 
 #[derive(Default)]
@@ -100,6 +102,19 @@ impl Node for T {
                             },
                         )
                         .unwrap();
+                    }
+                    Act::Setup(to, size, seq) => {
+                        let sent = ctx
+                            .send_setup(
+                                NodeId(to),
+                                M {
+                                    size,
+                                    seq,
+                                    framing: 0,
+                                },
+                            )
+                            .unwrap();
+                        ctx.observer().0.push((now, me, Seen::Setup(sent)));
                     }
                     Act::Dial(to) => ctx.dial(NodeId(to)).unwrap(),
                     Act::Close(to) => {
@@ -1151,6 +1166,59 @@ fn tcp_flows_are_per_direction_and_restart_after_idle() {
         ]
     );
     assert_eq!(msgs_at(&e, 0), vec![(SimTime::from_nanos(554_839_360), 2)]);
+}
+
+#[test]
+fn setup_bytes_take_the_uplink_and_are_counted_but_never_delivered() {
+    // Node 0 writes 1000 set-up bytes to node 1 at 0, then a 1000-byte message. Each is one
+    // segment with 52 header bytes: 1052 B = 84,160 ns at 100 Mbit/s. The set-up write leaves
+    // at 84,160 ns and is counted on both sides at once; the message queues behind it on the
+    // uplink, leaves at 168,320 ns and arrives 50 ms later. Node 1 sees only the message.
+    let mut e = tcp_engine(3, 50, TcpConfig::default());
+    e.connect_now(NodeId(0), NodeId(1)).unwrap();
+    e.set_timer(NodeId(0), ms(0), Act::Setup(1, 1_000, 1))
+        .unwrap();
+    e.set_timer(NodeId(0), ms(0), Act::Send(1, 1_000, 2))
+        .unwrap();
+    // Without a connection nothing is written.
+    e.set_timer(NodeId(2), ms(0), Act::Setup(1, 1_000, 3))
+        .unwrap();
+    e.run_until(SimTime::from_nanos(1));
+    let acc = e.accounting();
+    assert_eq!(acc.get(NodeId(1), Category(0)).bytes_in, 1_000);
+    assert_eq!(acc.get(NodeId(1), Category(0)).msgs_in, 1);
+    assert_eq!(acc.get(NodeId(1), Category(1)).bytes_in, 52);
+    e.run_to_empty();
+    assert_eq!(
+        msgs_at(&e, 1),
+        vec![(SimTime::from_nanos(50_000_000 + 2 * 1_052 * 80), 2)]
+    );
+    let setups: Vec<_> = e
+        .observer()
+        .0
+        .iter()
+        .filter_map(|(_, n, s)| match s {
+            Seen::Setup(sent) => Some((*n, *sent)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        setups,
+        vec![
+            (
+                0,
+                Sent::Queued {
+                    leaves_at: SimTime::from_nanos(1_052 * 80)
+                }
+            ),
+            (2, Sent::Dropped(DropReason::NoConnection)),
+        ]
+    );
+    let acc = e.accounting();
+    assert_eq!(acc.get(NodeId(0), Category(0)).bytes_out, 2_000);
+    assert_eq!(acc.get(NodeId(0), Category(0)).msgs_out, 2);
+    assert_eq!(acc.get(NodeId(1), Category(0)).bytes_in, 2_000);
+    assert_eq!(acc.get(NodeId(1), Category(1)).bytes_in, 104);
 }
 
 #[test]

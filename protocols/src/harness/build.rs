@@ -511,7 +511,9 @@ pub fn build(input: SimInput) -> Result<Prepared, SimInputError> {
             relay: Some(Rc::new(relay)),
             transport: None,
             peer_manager: pm,
-            identify: identify.map(|c| Rc::new(IdentifyShared::new(c))),
+            identify: identify
+                .filter(|c| c.enabled)
+                .map(|c| Rc::new(IdentifyShared::new(c))),
             rln: rln.clone(),
             discv5,
             peer_exchange,

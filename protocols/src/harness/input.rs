@@ -30,7 +30,8 @@ pub struct SimInput {
     pub peer_manager: Option<PeerManagerInput>,
     /// The application: what nodes publish, and scripted commands.
     pub app: AppInput,
-    /// libp2p identify on every connection ([`crate::identify`]); `None` (the default): off.
+    /// libp2p identify on every connection ([`crate::identify`]) when `Some` and enabled;
+    /// `None` (the default here; scenarios turn it on): off.
     pub identify: Option<IdentifyConfig>,
     /// RLN rate limiting ([`crate::rln`]); `None` (the default): off.
     pub rln: Option<RlnInput>,

@@ -3,6 +3,19 @@
 //! addresses, protocol and agent versions, the protocols it runs). nim-libp2p runs it on each
 //! upgraded connection, both ways.
 //!
+//! The exchange is part of the connection's set-up: nim-libp2p's upgrade runs identify right
+//! after the secure channel and the muxer are negotiated, before the connection is handed to
+//! the protocols, and the dial's handshake time (`network.dial_round_trips`, 3 round trips:
+//! TCP, multistream/noise, yamux + identify) already covers it. So when a connection comes up
+//! each side writes, as set-up bytes (`Io::send_setup`: on its uplink and counted on both
+//! sides, with no message delivered), its own request and its answer to the peer's request,
+//! and reports the peer's record as received. Each direction of a connection thus carries one
+//! request and one response, as in the real exchange, without an event or an in-flight
+//! record per message: a network whose connections all open at once (a statically wired
+//! overlay at t = 0) would otherwise hold four messages per connection in flight at the same
+//! instant. What this leaves out: the few microseconds the records take on the receivers'
+//! downlinks.
+//!
 //! The worked example of the protocol interface (docs/architecture.md, "Adding a protocol"):
 //! this folder, one line in the node's list (`node/mod.rs`) and its harness section
 //! (`SimInput::identify`). Off by default, so that runs without it keep their result files.
@@ -32,6 +45,8 @@ pub const STREAM_OPEN_BYTES: u32 = 36;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IdentifyConfig {
+    /// Whether nodes run identify. Default true (every libp2p node does).
+    pub enabled: bool,
     /// The protocol ids a node announces. Default: what an nwaku relay node with the peer
     /// manager mounts (relay and its gossipsub versions, metadata, ping, identify).
     pub protocols: Vec<String>,
@@ -46,6 +61,7 @@ pub struct IdentifyConfig {
 impl Default for IdentifyConfig {
     fn default() -> Self {
         IdentifyConfig {
+            enabled: true,
             protocols: [
                 "/vac/waku/relay/2.0.0",
                 "/meshsub/1.2.0",
@@ -165,9 +181,16 @@ impl Protocol for Identify {
     const CATEGORIES: &'static [(&'static str, &'static str)] = IDENTIFY_CATEGORIES;
 
     fn on_start(&mut self, _restart: bool, _ctx: &mut impl Io<Self>) {}
+    /// Both sides ask and both answer, in the connection's set-up: this side's request and its
+    /// answer to the peer's request go out now, and the peer's record (sent by the peer's own
+    /// set-up) counts as received.
     fn on_connection_up(&mut self, peer: NodeId, _outbound: bool, ctx: &mut impl Io<Self>) {
-        ctx.send(peer, IdentifyMsg::Request);
+        ctx.send_setup(peer, IdentifyMsg::Request);
+        ctx.send_setup(peer, IdentifyMsg::Response(self.sh.response_bytes));
+        ctx.report(IdentifyEvent::Identified);
     }
+    /// Set-up writes are never delivered; a message that arrives anyway is answered as the
+    /// exchange would answer it.
     fn on_message(&mut self, from: NodeId, msg: IdentifyMsg, ctx: &mut impl Io<Self>) {
         match msg {
             IdentifyMsg::Request => {
@@ -218,16 +241,17 @@ mod tests {
         let mut p = Identify::build(&sh, NodeId(0), &[]).unwrap();
         let mut ctx: Recorder<Identify> = Recorder::new(NodeId(0), SimTime::ZERO, "identify");
         p.on_connection_up(NodeId(3), true, &mut ctx);
-        p.on_message(NodeId(3), IdentifyMsg::Request, &mut ctx);
-        p.on_message(NodeId(3), IdentifyMsg::Response(211), &mut ctx);
+        // The set-up carries this side's request and its answer to the peer's request; no
+        // message is sent for delivery.
         assert_eq!(
-            ctx.sent,
+            ctx.setup,
             vec![
                 (NodeId(3), IdentifyMsg::Request),
                 (NodeId(3), IdentifyMsg::Response(36 + 211)),
             ]
         );
+        assert!(ctx.sent.is_empty());
         assert_eq!(ctx.events, vec![IdentifyEvent::Identified]);
-        assert_eq!(ctx.sent[1].1.wire_bytes(), 247);
+        assert_eq!(ctx.setup[1].1.wire_bytes(), 247);
     }
 }

@@ -82,6 +82,14 @@ impl<P: Member> Io<P> for NodeIo<'_, '_, P> {
             .expect("protocols send only to existing peers other than themselves");
         !matches!(sent, Sent::Dropped(DropReason::UploadQueueFull))
     }
+    fn send_setup(&mut self, to: NodeId, msg: P::Msg) {
+        let wire = msg.wire_bytes();
+        let now = self.ctx.now();
+        P::on_send(P::metrics(self.ctx.observer()), now, &msg, wire);
+        self.ctx
+            .send_setup(to, P::wrap_msg(msg))
+            .expect("protocols send only to existing peers other than themselves");
+    }
     #[inline]
     fn set_timer(&mut self, delay: SimDuration, timer: P::Timer) -> TimerId {
         self.ctx.set_timer(delay, P::wrap_timer(timer))

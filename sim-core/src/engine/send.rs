@@ -196,6 +196,56 @@ impl<M: Payload, T> Core<M, T> {
         Ok(Sent::Queued { leaves_at: u1 })
     }
 
+    /// Writes `wire` + `framing` bytes of category `cat` from `from` to `to` on their
+    /// connection as part of its set-up ([`crate::Ctx::send_setup`]): they take `from`'s
+    /// uplink (FIFO, with TCP/IP headers and the flow's bookkeeping when TCP is modelled) and
+    /// are counted out of `from` and into `to` at once; nothing is delivered, so the write
+    /// holds no in-flight record and no event.
+    pub(crate) fn send_setup(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        (cat, wire, framing): (Category, u32, u32),
+    ) -> Result<Sent, SimError> {
+        self.check_active("send_setup");
+        self.check_node("send_setup target", to)?;
+        if from == to {
+            return Err(SimError::SelfTarget {
+                node: from,
+                what: "send set-up bytes to",
+            });
+        }
+        let Some(i) = self.conn_index(from, to) else {
+            self.accounting.count_drop(to, DropReason::NoConnection);
+            return Ok(Sent::Dropped(DropReason::NoConnection));
+        };
+        let now = self.now;
+        let mut size = wire as u64 + framing as u64;
+        let headers = self.tcp.map_or(0, |p| p.header_bytes(size) as u32);
+        size += headers as u64;
+        let sender = &mut self.nodes[from.index()];
+        let u0 = now.max(sender.up_free);
+        if u0.saturating_since(now) > self.net.max_upload_backlog {
+            self.accounting.count_drop(to, DropReason::UploadQueueFull);
+            return Ok(Sent::Dropped(DropReason::UploadQueueFull));
+        }
+        let up_rate = sender.up_rate;
+        let u1 = u0 + up_rate.transmit(size);
+        sender.up_free = u1;
+        if let Some(p) = &self.tcp {
+            // The flow sees the write (its last send moves; a set-up write is a few segments,
+            // within the initial window, so it stalls nothing).
+            let id = self.nodes[from.index()].conn_keys[i] as u32 as usize;
+            let rtt = self.latency.latency(from, to).saturating_mul(2);
+            let rto = rtt + self.net.min_rto;
+            let flow = &mut self.flows[2 * id + (from.0 > to.0) as usize];
+            flow.send(p, size - headers as u64, (u0, u1), rtt, rto, up_rate);
+        }
+        self.account_out(from, cat, wire, framing, headers);
+        self.account_in(to, cat, wire, framing, headers);
+        Ok(Sent::Queued { leaves_at: u1 })
+    }
+
     /// Puts a passive message in `to`'s pending list (at the end: a write that does not
     /// wait for the list's memory; the list is sorted when handed over).
     #[inline]
