@@ -416,7 +416,7 @@ impl ModelTask for RunTask<'_> {
             .raw
             .resolve::<M>()
             .with_context(|| format!("invalid scenario `{}`", args.scenario))?;
-        check_memory::<M>(&[&s], 1, args.force, false)?;
+        check_memory::<M>(&[&s], 1, args.force, !self.g.quiet)?;
         let seeds = match args.seed {
             Some(seed) => vec![seed],
             None => s.common.run.seed_list(),

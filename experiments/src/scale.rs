@@ -151,6 +151,137 @@ pub const RUN_WIDE_ROWS: &[&str] = &[
     "harness: subscriptions and groups",
 ];
 
+/// How a row of the memory budget grows away from relay-10k's settings
+/// ([`estimate_bytes_per_node`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grows {
+    /// The same per node whatever the settings (records, streams, counters).
+    PerNode,
+    /// In proportion to the connections per node (peer records, scores, engine connections).
+    PerConnection,
+    /// In proportion to the messages a node handles per second (message cache, messages in
+    /// flight).
+    PerMessage,
+    /// With both (ids advertised to or received from each peer within a few heartbeats).
+    PerConnectionMessage,
+    /// With the messages seen within the seen cache's time to live.
+    SeenMessages,
+}
+
+/// The memory budget per node at relay-10k's settings, as `wakusim bench memory --nodes 10000`
+/// prints it and docs/architecture.md shows it ("Memory per node"; the memory_budget test
+/// holds the two equal): (row, bytes per node, how it grows).
+pub const BUDGET: &[(&str, f64, Grows)] = &[
+    ("node records", 840.0, Grows::PerNode),
+    ("engine: link records", 192.0, Grows::PerNode),
+    ("engine: connections", 800.0, Grows::PerConnection),
+    ("engine: connection table", 13.0, Grows::PerConnection),
+    (
+        "engine: deferred messages",
+        538.0,
+        Grows::PerConnectionMessage,
+    ),
+    ("engine: random streams", 336.0, Grows::PerNode),
+    ("engine: event queue", 630.0, Grows::PerConnectionMessage),
+    ("engine: timers", 577.0, Grows::PerNode),
+    (
+        "engine: in-flight messages",
+        5243.0,
+        Grows::PerConnectionMessage,
+    ),
+    (
+        "accounting: counters per node and category",
+        360.0,
+        Grows::PerNode,
+    ),
+    (
+        "accounting: drops per node and reason",
+        28.0,
+        Grows::PerNode,
+    ),
+    ("accounting: time series", 2.0, Grows::PerNode),
+    (
+        "node: boxed protocol slots and streams",
+        320.0,
+        Grows::PerNode,
+    ),
+    ("node: workload stream and topics", 2.0, Grows::PerNode),
+    ("relay: peer records", 1280.0, Grows::PerConnection),
+    ("relay: peer scores", 1600.0, Grows::PerConnection),
+    ("relay: peer index", 120.0, Grows::PerConnection),
+    (
+        "relay: topics, mesh, fanout, backoff",
+        310.0,
+        Grows::PerConnection,
+    ),
+    ("relay: seen cache", 1536.0, Grows::SeenMessages),
+    ("relay: message cache", 725.0, Grows::PerMessage),
+    ("relay: IDONTWANT list", 1312.0, Grows::PerConnectionMessage),
+    (
+        "relay: IHAVE sent list",
+        4095.0,
+        Grows::PerConnectionMessage,
+    ),
+    ("relay: send queues", 0.0, Grows::PerConnectionMessage),
+    (
+        "relay: validation, scratch and gossip buffers",
+        380.0,
+        Grows::PerConnection,
+    ),
+    ("harness: subscriptions and groups", 30.0, Grows::PerNode),
+];
+/// The measured peak resident memory per node of the run that gave [`BUDGET`], in bytes
+/// (docs/architecture.md: "measured peak RSS"). Peak over counted is what the allocator and
+/// the run's earlier peaks add to the structures.
+pub const BUDGET_PEAK_RSS_PER_NODE: f64 = 30_757.0;
+/// The mean connections per node of the run that gave [`BUDGET`] (relay-10k dials 10 peers
+/// per node, so each node has about 20 connections).
+pub const BUDGET_MEAN_DEGREE: f64 = 20.0;
+/// The messages per second (on the busiest shard) of the run that gave [`BUDGET`]: 10
+/// publishers x 1 message per 10 s.
+pub const BUDGET_MESSAGES_PER_S: f64 = 1.0;
+/// The seconds of publishing of the run that gave [`BUDGET`] (60 s, 30 of them warm-up): the
+/// seen cache held 30 s of messages.
+pub const BUDGET_PUBLISHING_S: f64 = 30.0;
+
+/// What a run's memory depends on, besides its node count.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EstimateInputs {
+    /// Mean connections per node.
+    pub mean_degree: f64,
+    /// Messages per second on the busiest shard (a node of it handles each).
+    pub messages_per_s: f64,
+    /// Seconds the seen cache holds a message for: its time to live, or the seconds of
+    /// publishing when shorter.
+    pub seen_window_s: f64,
+}
+
+/// The peak memory per node in bytes, from [`BUDGET`]: each row scaled by how it grows
+/// ([`Grows`]) from relay-10k's settings to `x` (never below its measured figure: a lighter
+/// run keeps the allocator's and the engine's fixed costs), their sum times the measured peak
+/// over the counted sum.
+pub fn estimate_bytes_per_node(x: EstimateInputs) -> f64 {
+    let conn = (x.mean_degree / BUDGET_MEAN_DEGREE).max(1.0);
+    let msg = (x.messages_per_s / BUDGET_MESSAGES_PER_S).max(1.0);
+    let seen = (x.messages_per_s * x.seen_window_s / (BUDGET_MESSAGES_PER_S * BUDGET_PUBLISHING_S))
+        .max(1.0);
+    let counted: f64 = BUDGET.iter().map(|r| r.1).sum();
+    let scaled: f64 = BUDGET
+        .iter()
+        .map(|&(_, bytes, grows)| {
+            bytes
+                * match grows {
+                    Grows::PerNode => 1.0,
+                    Grows::PerConnection => conn,
+                    Grows::PerMessage => msg,
+                    Grows::PerConnectionMessage => conn * msg,
+                    Grows::SeenMessages => seen,
+                }
+        })
+        .sum();
+    scaled * BUDGET_PEAK_RSS_PER_NODE / counted
+}
+
 /// One point of `wakusim bench scale`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScalePoint {
@@ -268,6 +399,32 @@ impl ScaleReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_estimate_scales_the_budget_rows() {
+        let counted: f64 = BUDGET.iter().map(|r| r.1).sum();
+        // The documented sum (docs/architecture.md, "**counted**").
+        assert_eq!(counted, 21_269.0);
+        let at = |mean_degree, messages_per_s, seen_window_s| {
+            estimate_bytes_per_node(EstimateInputs {
+                mean_degree,
+                messages_per_s,
+                seen_window_s,
+            })
+        };
+        // relay-10k's own settings over 60 s: the measured peak.
+        assert!((at(20.0, 1.0, 30.0) - BUDGET_PEAK_RSS_PER_NODE).abs() < 1e-6);
+        // Fewer connections and messages: never below it.
+        assert!((at(4.0, 0.1, 5.0) - BUDGET_PEAK_RSS_PER_NODE).abs() < 1e-6);
+        // The seen cache over its 120 s time to live: its 1,536 bytes x 4, so 4,608 counted
+        // bytes more, x 30,757 / 21,269 peak over counted = 6,663.6.
+        let seen = at(20.0, 1.0, 120.0) - BUDGET_PEAK_RSS_PER_NODE;
+        assert!((seen - 4608.0 * 30_757.0 / 21_269.0).abs() < 1e-6, "{seen}");
+        // Twice the connections: the per-connection rows (4,503 bytes) double and the
+        // per-connection-and-message rows (11,818 bytes) double: 16,321 counted bytes more.
+        let two = at(40.0, 1.0, 30.0) - BUDGET_PEAK_RSS_PER_NODE;
+        assert!((two - 16_321.0 * 30_757.0 / 21_269.0).abs() < 1e-6, "{two}");
+    }
 
     #[test]
     fn slopes_and_ratios() {

@@ -8,7 +8,7 @@
 //! are held to [`CEILING_BYTES_PER_NODE`] and [`CEILING_PEAK_RSS_PER_NODE`], lowered with each
 //! cut, so that memory cannot grow back silently.
 
-use experiments::scale::{RUN_WIDE_ROWS, memory};
+use experiments::scale::{BUDGET, BUDGET_PEAK_RSS_PER_NODE, RUN_WIDE_ROWS, memory};
 
 /// A row may differ from its documented figure by this fraction or by [`TOLERANCE_BYTES`],
 /// whichever is larger: vectors grow by doubling, so a row's capacity at 200 nodes can sit a
@@ -142,5 +142,22 @@ fn budget_per_node_stays_under_its_ceiling_toward_12_kib() {
         peak_doc <= CEILING_PEAK_RSS_PER_NODE,
         "documented peak {peak_doc:.0} bytes per node, above the ceiling \
          {CEILING_PEAK_RSS_PER_NODE:.0}"
+    );
+}
+
+#[test]
+fn the_memory_estimate_uses_the_documented_table() {
+    // `wakusim validate` and `run` estimate a run's memory from `scale::BUDGET`: it must be
+    // the table in docs/architecture.md, row for row, with its measured peak.
+    let doc = documented();
+    let code: Vec<(String, f64)> = BUDGET.iter().map(|r| (r.0.to_owned(), r.1)).collect();
+    assert_eq!(
+        code, doc,
+        "experiments/src/scale.rs BUDGET differs from docs/architecture.md's table: copy the \
+         table's figures into it"
+    );
+    assert_eq!(
+        BUDGET_PEAK_RSS_PER_NODE,
+        documented_total("measured peak RSS")
     );
 }

@@ -9,15 +9,8 @@ use protocols::workload::{PayloadSize, Publishers};
 use topologies::TopologySpec;
 
 use super::{MAX_PER_SHARD_SERIES, OverlayMode, WakuParams, topology_error};
-use crate::model::{FieldError, MemoryEstimate, Scenario};
-
-/// Peak memory of a relay node at relay-10k's settings, in bytes: 397 MB for 10,000 nodes
-/// with mimalloc keeping freed memory (docs/architecture.md, "Stores that wait"), the whole
-/// process included.
-pub const BYTES_PER_RELAY_NODE: f64 = 40_000.0;
-/// The mean number of connections per node at which [`BYTES_PER_RELAY_NODE`] was measured:
-/// relay-10k dials 10 peers per node, so each node has about 20 connections.
-pub const MEASURED_MEAN_DEGREE: f64 = 20.0;
+use crate::model::{FieldError, MemoryEstimate, RunSection, Scenario};
+use crate::scale::{EstimateInputs, estimate_bytes_per_node};
 
 /// What the checks learn about the network: its node count (from `network.nodes`, or read
 /// from the topology file) and its mean number of connections per node.
@@ -246,26 +239,56 @@ pub(super) fn timeseries_metrics(p: &WakuParams) -> Vec<String> {
     names.into_iter().map(str::to_owned).collect()
 }
 
-/// The peak memory of a run: [`BYTES_PER_RELAY_NODE`] per node, scaled up with the mean
-/// number of connections when it is above relay-10k's.
-pub(super) fn memory(shape: Shape) -> MemoryEstimate {
-    let scale = (shape.mean_degree / MEASURED_MEAN_DEGREE).max(1.0);
+/// The peak memory of a run: the memory budget per node measured at relay-10k's settings
+/// ([`crate::scale::BUDGET`]), each row scaled with the run's connections per node and its
+/// busiest shard's message rate ([`crate::scale::estimate_bytes_per_node`]), times the nodes.
+pub(super) fn memory(p: &WakuParams, run: &RunSection, shape: Shape) -> MemoryEstimate {
+    let rate = busiest_shard_messages_per_s(p, shape.nodes);
+    let publishing_s = (run.duration_s - run.warmup_s).max(0.0);
+    let x = EstimateInputs {
+        mean_degree: shape.mean_degree,
+        messages_per_s: rate,
+        seen_window_s: (p.relay.seen_ttl_s as f64).min(publishing_s),
+    };
+    let per_node = estimate_bytes_per_node(x);
     MemoryEstimate {
-        bytes: (shape.nodes as f64 * BYTES_PER_RELAY_NODE * scale) as u64,
+        bytes: (shape.nodes as f64 * per_node) as u64,
         basis: format!(
-            "{} nodes x {} KB per relay node, as measured on relay-10k with about {} \
-             connections per node{}",
+            "{} nodes x {:.1} KB: the memory budget per node measured on relay-10k (bench \
+             memory), scaled to about {:.0} connections per node and {} msg/s on the \
+             busiest shard",
             shape.nodes,
-            BYTES_PER_RELAY_NODE / 1000.0,
-            MEASURED_MEAN_DEGREE,
-            if scale > 1.0 {
-                format!(
-                    " x {scale:.1} for about {:.0} connections per node",
-                    shape.mean_degree
-                )
-            } else {
-                String::new()
-            }
+            per_node / 1000.0,
+            shape.mean_degree,
+            crate::output::fmt_f64((rate * 100.0).round() / 100.0),
         ),
     }
+}
+
+/// Messages per second published on the busiest shard: each stream's publishers (a fraction of
+/// the nodes counted as of all of them) over its interval; a stream on every topic counts on
+/// each.
+fn busiest_shard_messages_per_s(p: &WakuParams, nodes: usize) -> f64 {
+    let mut every = 0.0;
+    let mut per_topic: Vec<(u16, f64)> = Vec::new();
+    for st in &p.workload.streams {
+        let publishers = match &st.publishers {
+            Publishers::Count(n) => f64::from(*n),
+            Publishers::Fraction(f) => (f * nodes as f64).round().max(1.0),
+            Publishers::Nodes(v) => v.len() as f64,
+        };
+        if st.interval_ms.is_nan() || st.interval_ms <= 0.0 {
+            continue;
+        }
+        let rate = publishers * 1000.0 / st.interval_ms;
+        if st.every_topic.is_some() {
+            every += rate;
+        } else {
+            match per_topic.iter_mut().find(|(t, _)| *t == st.topic) {
+                Some(e) => e.1 += rate,
+                None => per_topic.push((st.topic, rate)),
+            }
+        }
+    }
+    every + per_topic.iter().map(|e| e.1).fold(0.0, f64::max)
 }

@@ -57,7 +57,6 @@ use topologies::{NetworkSpec, TopologyError};
 
 use crate::model::{FieldError, MemoryEstimate, Model, ModelError, Progress, RunResult, Scenario};
 
-pub use checks::{BYTES_PER_RELAY_NODE, MEASURED_MEAN_DEGREE};
 pub use discovery::DiscoverySpec;
 pub use network::TransportSpec;
 pub use peer_manager::{OverlayMode, OverlaySpec, SourceSpec};
@@ -245,7 +244,7 @@ impl Model for Waku {
 
     fn memory_estimate(s: &Scenario<WakuParams>) -> Option<MemoryEstimate> {
         let shape = checks::shape(&s.params, &mut Vec::new())?;
-        Some(checks::memory(shape))
+        Some(checks::memory(&s.params, &s.common.run, shape))
     }
 
     /// Nodes x simulated seconds (the nodes of a topology file without `network.nodes`
