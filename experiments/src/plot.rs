@@ -11,7 +11,7 @@
 //! | `mesh-health.{png,svg}` | `shard_health.csv` (Waku) | subscriptions unhealthy / minimally healthy / healthy over time, and per shard at the end; not drawn for one shard that stayed healthy |
 //! | `dissemination.{png,svg}` | `dissemination.csv` (Waku) | the per-message completion curve: the time from publish until each fraction of the intended receivers had a message, mean / median / p95 / max across messages; not drawn when no message reached any level |
 //! | `bandwidth-by-shards.{png,svg}` | `shard_counts.csv` (Waku) | bytes/s per node against the number of shards it subscribes to; not drawn with fewer than two shard counts |
-//! | `sweep-<parameter>.{png,svg}` | `sweep.csv` | key metrics against a swept parameter, one line per combination of the other swept parameters, mean over seeds with ± 1 standard deviation |
+//! | `sweep-<parameter>.{png,svg}` | `sweep.csv` | key metrics against a swept parameter (for runs with store nodes, the store's: missing messages, catch-up, sync bytes and round trips per sync), one line per combination of the other swept parameters, mean over seeds with ± 1 standard deviation |
 
 use std::fs::{self, File};
 use std::path::Path;
@@ -825,9 +825,33 @@ pub const SWEEP_RLN_METRICS: [&str; 5] = [
     "rln_verify_cpu_mean_s",
 ];
 
+/// Metrics drawn instead of [`SWEEP_METRICS`] when the sweep's runs have store nodes
+/// (`store_nodes` in `sweep.csv`): messages missing against the union of all stores at the end
+/// (mean and worst store node), the slowest catch-up after a rejoin or heal and what was still
+/// lacking at the end, and per sync: round trips, reconciliation and transfer bytes, and the
+/// naive exchange of every hash of the window.
+pub const SWEEP_STORE_METRICS: [&str; 8] = [
+    "store_missing_mean_final",
+    "store_missing_max_final",
+    "store_convergence_s_max",
+    "store_lacking_at_end",
+    "store_sync_round_trips_mean",
+    "store_sync_recon_bytes_mean",
+    "store_sync_transfer_bytes_mean",
+    "store_sync_naive_bytes_mean",
+];
+
 /// The unit of a `sweep.csv` metric, from its name.
 fn metric_unit(metric: &str) -> &'static str {
-    if metric.ends_with("_ms") {
+    if metric.starts_with("store_sync_") && metric.ends_with("bytes_mean") {
+        "bytes per sync"
+    } else if metric == "store_sync_round_trips_mean" {
+        "round trips per sync"
+    } else if metric == "store_convergence_s_max" {
+        "s"
+    } else if metric.starts_with("store_missing") || metric == "store_lacking_at_end" {
+        "messages"
+    } else if metric.ends_with("_ms") {
         "ms"
     } else if metric.contains("bytes_per_sec") {
         "bytes/s per node"
@@ -1235,7 +1259,12 @@ fn sweep_figure(t: &CsvTable, param: &str, params: &[String]) -> Option<SweepFig
     } else {
         &[]
     };
-    for &metric in SWEEP_METRICS.iter().chain(rln) {
+    let general: &[&str] = if t.column("store_nodes").is_some() {
+        &SWEEP_STORE_METRICS
+    } else {
+        &SWEEP_METRICS
+    };
+    for &metric in general.iter().chain(rln) {
         let Some(mi) = t.column(metric) else { continue };
         let val = |r: &Vec<String>| -> Option<f64> {
             r.get(mi)?.parse().ok().filter(|v: &f64| v.is_finite())
@@ -1286,9 +1315,25 @@ fn sweep_figure(t: &CsvTable, param: &str, params: &[String]) -> Option<SweepFig
     })
 }
 
+/// A parameter path as a file name: `.`, `/`, `\\`, `[` and `]` become one `_` each run of
+/// them (`network.faults[0].end_s` -> `network_faults_0_end_s`), none at the end.
+fn file_stem_of(param: &str) -> String {
+    let mut out = String::with_capacity(param.len());
+    for c in param.chars() {
+        if matches!(c, '.' | '/' | '\\' | '[' | ']') {
+            if !out.ends_with('_') {
+                out.push('_');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.trim_end_matches('_').to_owned()
+}
+
 /// Draws a sweep's plots from `sweep.csv`: for each swept parameter (numbers in order, other
 /// values as categories in the order of the runs), the metrics of
-/// [`SWEEP_METRICS`] against it, one line per combination of the other swept parameters
+/// [`SWEEP_METRICS`] (or [`SWEEP_STORE_METRICS`] for runs with store nodes) against it, one line per combination of the other swept parameters
 /// (mean over seeds, error bars ± 1 standard deviation, every run as a faint dot).
 pub fn plot_sweep(
     dir: &Path,
@@ -1301,7 +1346,7 @@ pub fn plot_sweep(
         let Some(fig) = sweep_figure(&t, param, params) else {
             continue;
         };
-        let stem = format!("sweep-{}", param.replace(['.', '/', '\\'], "_"));
+        let stem = format!("sweep-{}", file_stem_of(param));
         written.extend(render(&fig, dir, &stem, formats)?);
     }
     Ok(written)
@@ -1427,6 +1472,41 @@ mod tests {
         assert_eq!(lines[0].points[1], (1, 4.0, 4.0, 4.0));
         let fig = sweep_figure(&t, "i", &params).unwrap();
         assert_eq!(fig.xs, vec!["false".to_owned(), "true".to_owned()]);
+    }
+
+    #[test]
+    fn sweep_file_stems() {
+        assert_eq!(file_stem_of("shards.count"), "shards_count");
+        assert_eq!(
+            file_stem_of("rln.cpu_factor.datacenter"),
+            "rln_cpu_factor_datacenter"
+        );
+        assert_eq!(
+            file_stem_of("network.faults[0].end_s"),
+            "network_faults_0_end_s"
+        );
+        assert_eq!(file_stem_of("a.b[1][2]"), "a_b_1_2");
+    }
+
+    #[test]
+    fn store_sweeps_draw_the_store_metrics() {
+        // Sync off: no syncs, so the per-sync columns are empty and those runs are left out.
+        let t = table(
+            "run_id,point,sync,seed,latency_p95_ms,store_nodes,store_missing_max_final,\
+             store_sync_recon_bytes_mean\n\
+             p0-s1,0,true,1,90,8,0,1200\np1-s1,1,false,1,95,8,300,",
+        );
+        let params = ["sync".to_owned()];
+        let fig = sweep_figure(&t, "sync", &params).unwrap();
+        let metrics: Vec<&str> = fig.panels.iter().map(|p| p.metric.as_str()).collect();
+        assert_eq!(
+            metrics,
+            ["store_missing_max_final", "store_sync_recon_bytes_mean"]
+        );
+        assert_eq!(fig.panels[0].runs, vec![(0, 0.0), (1, 300.0)]);
+        assert_eq!(fig.panels[1].runs, vec![(0, 1200.0)]);
+        assert_eq!(metric_unit("store_sync_recon_bytes_mean"), "bytes per sync");
+        assert_eq!(metric_unit("store_convergence_s_max"), "s");
     }
 
     #[test]

@@ -180,6 +180,47 @@ pub fn parse_path(s: &str) -> Vec<Seg> {
     out
 }
 
+/// Parses an override's path strictly: dot-separated keys, each optionally followed by one or
+/// more array indices (`network.faults[0].end_s`, `a.b[1][2]`). A path does not start with an
+/// index, and every key is non-empty.
+pub fn parse_override_path(path: &str) -> Result<Vec<Seg>, String> {
+    let bad = |why: &str| {
+        format!(
+            "`{path}` is not a field path ({why}): use dotted keys like run.duration_s, with \
+             [i] after a key to pick element i of an array, like network.faults[0].end_s"
+        )
+    };
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let part = part.trim();
+        let (key, mut rest) = match part.find('[') {
+            Some(i) => (part[..i].trim(), &part[i..]),
+            None => (part, ""),
+        };
+        if key.is_empty() {
+            return Err(bad("an empty key"));
+        }
+        if key.contains(']') {
+            return Err(bad("a `]` without its `[`"));
+        }
+        out.push(Seg::Key(key.to_owned()));
+        while !rest.is_empty() {
+            let Some(r) = rest.strip_prefix('[') else {
+                return Err(bad("text after `]`"));
+            };
+            let Some(end) = r.find(']') else {
+                return Err(bad("a `[` without its `]`"));
+            };
+            let Ok(i) = r[..end].trim().parse::<usize>() else {
+                return Err(bad("an index that is not a whole number 0 or more"));
+            };
+            out.push(Seg::Index(i));
+            rest = &r[end + 1..];
+        }
+    }
+    Ok(out)
+}
+
 /// Formats segments as `a.b[2].c`.
 pub fn format_path(segs: &[Seg]) -> String {
     let mut s = String::new();
@@ -278,8 +319,8 @@ enum Source {
 /// A parsed `path.to.field=value` override.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Override {
-    /// The field path, one key per segment.
-    pub path: Vec<String>,
+    /// The field path: table keys, and array indices for `[i]` (`network.faults[0].end_s`).
+    pub path: Vec<Seg>,
     /// The value.
     pub value: Value,
     /// How to name the override in messages (`--set run.seed=3`).
@@ -289,20 +330,16 @@ pub struct Override {
 }
 
 impl Override {
-    /// An override of `path` (dotted) with `value`, labelled `label` in messages.
+    /// An override of `path` (dotted keys, each optionally followed by array indices:
+    /// `run.duration_s`, `network.faults[0].end_s`) with `value`, labelled `label` in messages.
     pub fn new(
         path: &str,
         value: Value,
         label: impl Into<String>,
         at: Option<Location>,
     ) -> Result<Self, String> {
-        let segs: Vec<String> = path.split('.').map(|s| s.trim().to_owned()).collect();
-        if segs.iter().any(String::is_empty) {
-            return Err(format!(
-                "`{path}` is not a field path: use dotted keys like run.duration_s"
-            ));
-        }
-        if segs[0] == "extends" {
+        let segs = parse_override_path(path)?;
+        if segs[0] == Seg::Key("extends".to_owned()) {
             return Err("`extends` cannot be overridden: edit the scenario file".to_owned());
         }
         Ok(Override {
@@ -311,6 +348,11 @@ impl Override {
             label: label.into(),
             at,
         })
+    }
+
+    /// The path, dotted (`network.faults[0].end_s`).
+    pub fn dotted(&self) -> String {
+        format_path(&self.path)
     }
 
     /// The value of `text` read as a TOML value (`3`, `2.5`, `true`, `[1, 2]`,
@@ -347,6 +389,18 @@ impl FromStr for Override {
 /// The value of an override with its paths resolved ([`PATH_FIELDS`]): relative to the file
 /// that wrote the override (a sweep file), else to the working directory.
 fn override_value(ov: &Override) -> Value {
+    // No path field lies inside an array, so a value set through an index has none to resolve.
+    let Some(keys) = ov
+        .path
+        .iter()
+        .map(|s| match s {
+            Seg::Key(k) => Some(k.clone()),
+            Seg::Index(_) => None,
+        })
+        .collect::<Option<Vec<String>>>()
+    else {
+        return ov.value.clone();
+    };
     let base = match &ov.at {
         Some(at) => Path::new(&at.file)
             .parent()
@@ -357,10 +411,7 @@ fn override_value(ov: &Override) -> Value {
     // The value nested under its path, so that `resolve_paths` finds the fields whatever level
     // the override sets (`network.topology.path`, or the whole `network.topology`).
     let mut root = Table::new();
-    let (last, parents) = ov
-        .path
-        .split_last()
-        .expect("an override path is never empty");
+    let (last, parents) = keys.split_last().expect("an override path is never empty");
     let mut t = &mut root;
     for k in parents {
         t = match t
@@ -374,7 +425,7 @@ fn override_value(ov: &Override) -> Value {
     t.insert(last.clone(), ov.value.clone());
     resolve_paths(&mut root, &base);
     let mut v = Value::Table(root);
-    for k in &ov.path {
+    for k in &keys {
         v = match v {
             Value::Table(mut t) => t.remove(k).expect("inserted above"),
             _ => unreachable!("built as tables"),
@@ -453,6 +504,69 @@ fn merge(
             }
         }
         path.pop();
+    }
+}
+
+/// Sets `value` at `path[i..]` inside `v` (the value reached by `path[..i]`): a key creates a
+/// missing table on the way, an index must name an existing element. `created` gets the paths
+/// of the tables created. The error says what blocks the path and how to fix it.
+fn set_at(
+    v: &mut Value,
+    path: &[Seg],
+    i: usize,
+    value: Value,
+    created: &mut Vec<Vec<Seg>>,
+) -> Result<(), String> {
+    let last = i + 1 == path.len();
+    let here = format_path(&path[..i]);
+    match (&path[i], v) {
+        (Seg::Key(k), Value::Table(t)) => {
+            if last {
+                t.insert(k.clone(), value);
+                return Ok(());
+            }
+            if !t.contains_key(k) {
+                if let Seg::Index(j) = path[i + 1] {
+                    let arr = format_path(&path[..=i]);
+                    return Err(format!(
+                        "`{arr}` is not set, so it has no element [{j}] to change: set the whole \
+                         array instead (e.g. {arr} = [...] in the scenario file)"
+                    ));
+                }
+                t.insert(k.clone(), Value::Table(Table::new()));
+                created.push(path[..=i].to_vec());
+            }
+            let next = t.get_mut(k).expect("present or just inserted");
+            set_at(next, path, i + 1, value, created)
+        }
+        (Seg::Index(j), Value::Array(a)) => {
+            let n = a.len();
+            let Some(el) = a.get_mut(*j) else {
+                let has = match n {
+                    0 => "no elements".to_owned(),
+                    1 => "1 element (index 0)".to_owned(),
+                    n => format!("{n} elements (indices 0 to {})", n - 1),
+                };
+                return Err(format!(
+                    "`{here}` has {has}, so index [{j}] is out of range: use an index below {n}, \
+                     or add the element to the scenario file"
+                ));
+            };
+            if last {
+                *el = value;
+                return Ok(());
+            }
+            set_at(el, path, i + 1, value, created)
+        }
+        (Seg::Key(_), other) => Err(format!(
+            "`{here}` is {}, not a table, so there is no field `{}` inside it",
+            type_name(other),
+            format_path(path)
+        )),
+        (Seg::Index(j), other) => Err(format!(
+            "`{here}` is {}, not an array, so it has no element [{j}]",
+            type_name(other)
+        )),
     }
 }
 
@@ -818,8 +932,9 @@ impl RawScenario {
         &self.table
     }
 
-    /// Applies an override: sets the field at `ov.path`, creating tables on the way. Fails
-    /// when the path crosses a value that is not a table.
+    /// Applies an override: sets the field at `ov.path`, creating tables on the way, or
+    /// replaces element `i` of an array for a `[i]` step. Fails when the path crosses a value
+    /// that is not a table (or, for `[i]`, not an array), or when `i` is past the array's end.
     pub fn apply(&mut self, ov: &Override) -> Result<(), ScenarioError> {
         let src = self.sources.len();
         self.sources.push(Source::Set {
@@ -827,41 +942,21 @@ impl RawScenario {
             at: ov.at.clone(),
         });
         let location = self.locate_in(src, &[]);
-        let mut segs: Vec<Seg> = Vec::new();
-        let mut t = &mut self.table;
-        let (last, parents) = ov
-            .path
-            .split_last()
-            .expect("an override path is never empty");
-        for key in parents {
-            segs.push(Seg::Key(key.clone()));
-            if !t.contains_key(key) {
-                self.prov.insert(segs.clone(), src);
-            }
-            let entry = t
-                .entry(key.clone())
-                .or_insert_with(|| Value::Table(Table::new()));
-            match entry {
-                Value::Table(inner) => t = inner,
-                other => {
-                    return Err(ScenarioError::one(
-                        location,
-                        ov.path.join("."),
-                        format!(
-                            "`{}` is {}, not a table, so there is no field `{}` inside it",
-                            format_path(&segs),
-                            type_name(other),
-                            ov.path.join(".")
-                        ),
-                    ));
-                }
-            }
-        }
-        segs.push(Seg::Key(last.clone()));
-        forget(&mut self.prov, &segs);
         let value = override_value(ov);
+        let mut created = Vec::new();
+        let mut root = Value::Table(std::mem::take(&mut self.table));
+        let set = set_at(&mut root, &ov.path, 0, value.clone(), &mut created);
+        let Value::Table(table) = root else {
+            unreachable!("the root stays a table")
+        };
+        self.table = table;
+        set.map_err(|message| ScenarioError::one(location, ov.dotted(), message))?;
+        for path in created {
+            self.prov.insert(path, src);
+        }
+        let mut segs = ov.path.clone();
+        forget(&mut self.prov, &segs);
         record(&mut self.prov, &mut segs, &value, src);
-        t.insert(last.clone(), value);
         Ok(())
     }
 
@@ -1076,7 +1171,7 @@ mod tests {
     #[test]
     fn override_values_parse_as_toml_or_fall_back_to_strings() {
         let o: Override = "run.duration_s=30".parse().unwrap();
-        assert_eq!(o.path, vec!["run", "duration_s"]);
+        assert_eq!(o.path, parse_path("run.duration_s"));
         assert_eq!(o.value, Value::Integer(30));
         assert_eq!(Override::parse_value("2.5"), Value::Float(2.5));
         assert_eq!(Override::parse_value("true"), Value::Boolean(true));
@@ -1124,6 +1219,80 @@ mod tests {
             msg.contains("`run.seed` is an integer, not a table"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn overrides_index_arrays_and_say_why_an_index_does_not_fit() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "model = \"flood\"\n[run]\nseed = 4\n\n\
+                    [[a.list]]\nx = 1\ny = 2\n[[a.list]]\nx = 3\n";
+        let mut raw = load_str("s.toml", text, dir.path()).unwrap();
+        let o: Override = "a.list[1].x=5".parse().unwrap();
+        assert_eq!(o.path, parse_path("a.list[1].x"));
+        assert_eq!(o.dotted(), "a.list[1].x");
+        raw.apply(&o).unwrap();
+        // Element 1 changed; element 0 and element 1's other fields as the file wrote them.
+        assert_eq!(raw.table()["a"]["list"][1]["x"], Value::Integer(5));
+        assert_eq!(raw.table()["a"]["list"][0]["x"], Value::Integer(1));
+        assert_eq!(raw.table()["a"]["list"][0]["y"], Value::Integer(2));
+        assert_eq!(
+            raw.locate(&parse_path("a.list[1].x")),
+            "--set a.list[1].x=5"
+        );
+        assert_eq!(raw.locate(&parse_path("a.list[0].x")), "s.toml:6:1");
+        // A whole element, and an element of a nested array.
+        raw.apply(&"a.list[0]={ z = [1, 2] }".parse().unwrap())
+            .unwrap();
+        raw.apply(&"a.list[0].z[1]=7".parse().unwrap()).unwrap();
+        assert_eq!(raw.table()["a"]["list"][0]["z"][1], Value::Integer(7));
+        assert!(raw.table()["a"]["list"][0].get("x").is_none());
+
+        let msg = |set: &str| {
+            let mut r = raw.clone();
+            r.apply(&set.parse().unwrap()).unwrap_err().to_string()
+        };
+        let m = msg("a.list[2].x=1");
+        assert!(m.contains("--set a.list[2].x=1"), "{m}");
+        assert!(m.contains("field `a.list[2].x`"), "{m}");
+        assert!(
+            m.contains("`a.list` has 2 elements (indices 0 to 1), so index [2] is out of range"),
+            "{m}"
+        );
+        let m = msg("run.seed[0]=1");
+        assert!(
+            m.contains("`run.seed` is an integer, not an array, so it has no element [0]"),
+            "{m}"
+        );
+        let m = msg("run[0]=1");
+        assert!(m.contains("`run` is a table, not an array"), "{m}");
+        let m = msg("a.nope[0].x=1");
+        assert!(
+            m.contains("`a.nope` is not set, so it has no element [0]"),
+            "{m}"
+        );
+        let m = msg("a.list[0].z[1].w=1");
+        assert!(
+            m.contains("`a.list[0].z[1]` is an integer, not a table"),
+            "{m}"
+        );
+        // A refused override leaves the document as it was.
+        let mut r = raw.clone();
+        assert!(r.apply(&"a.list[9]=1".parse().unwrap()).is_err());
+        assert_eq!(r.table(), raw.table());
+
+        for bad in [
+            "a.list[x].y=1",
+            "a.list[1.y=1",
+            "a.list]1[.y=1",
+            "a.list[1]x=1",
+            "[0].a=1",
+            "a.[0]=1",
+            "a.list[-1]=1",
+        ] {
+            let e = bad.parse::<Override>().unwrap_err();
+            assert!(e.contains("is not a field path"), "{bad}: {e}");
+            assert!(e.contains("network.faults[0].end_s"), "{bad}: {e}");
+        }
     }
 
     #[test]

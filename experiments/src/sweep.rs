@@ -432,6 +432,10 @@ pub fn parse_sweep(
                     diags.push(st.err(&segs, format!("`{dotted}` cannot be swept")));
                     continue;
                 }
+                if let Err(e) = scenario::parse_override_path(&dotted) {
+                    diags.push(st.err(&segs, e));
+                    continue;
+                }
                 let values = match &value {
                     Value::Array(v) if !v.is_empty() => Ok(v.clone()),
                     Value::Array(_) => Err("an empty list of values".to_owned()),
@@ -872,7 +876,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = parse_sweep(
             "s.toml",
-            "scenario = \"x\"\nsedes = 3\n[grid]\n\"run.seed\" = [1, 2]\n\"a.b\" = 3\n",
+            "scenario = \"x\"\nsedes = 3\n[grid]\n\"run.seed\" = [1, 2]\n\"a.b\" = 3\n\
+             \"a.c[x].d\" = [1]\n",
             dir.path(),
             None,
         )
@@ -890,6 +895,19 @@ mod tests {
             err.contains("s.toml:5:1: field `grid.a.b`: expected a list of values"),
             "{err}"
         );
+        assert!(
+            err.contains("s.toml:6:1: field `grid.a.c[x].d`: `a.c[x].d` is not a field path"),
+            "{err}"
+        );
+        // An index is a valid step of a grid path.
+        let s = parse_sweep(
+            "s.toml",
+            "scenario = \"x\"\n[grid]\n\"network.faults[0].end_s\" = [10, 20]\n",
+            dir.path(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.parameters(), vec!["network.faults[0].end_s"]);
     }
 
     #[test]
