@@ -1065,3 +1065,45 @@ fn bundled_sweeps_by_name_and_extends_of_a_bundled_scenario() {
         base
     );
 }
+
+#[test]
+fn tcp_off_reproduces_the_model_before_tcp() {
+    // TCP is on by default; switched off, the network model is the one before TCP, whose
+    // results must not move: relay-small's summary.csv byte for byte as committed in
+    // results/baselines/relay-small-tcp-off (written by the binary before TCP became the
+    // default; CI checks it too, in .ci/regression).
+    let d = setup();
+    let p = d.path();
+    let args = [
+        "run",
+        "relay-small",
+        "--out",
+        "off",
+        "--quiet",
+        "--set",
+        "network.tcp.enabled=false",
+        "--set",
+        "outputs.plots=false",
+    ];
+    ok(wakusim(p, &args));
+    let baseline = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../results/baselines/relay-small-tcp-off/summary.csv");
+    let want = fs::read_to_string(baseline).unwrap();
+    let got = fs::read_to_string(p.join("off/relay-small/summary.csv")).unwrap();
+    assert_eq!(got, want);
+    // And on (the default) it differs: TCP/IP headers alone change the bandwidth.
+    ok(wakusim(
+        p,
+        &[
+            "run",
+            "relay-small",
+            "--out",
+            "on",
+            "--quiet",
+            "--set",
+            "outputs.plots=false",
+        ],
+    ));
+    let on = fs::read_to_string(p.join("on/relay-small/summary.csv")).unwrap();
+    assert_ne!(on, want);
+}

@@ -180,13 +180,28 @@ fn shards_and_overlay_tables_are_written_deterministically() {
     }
 
     // connections.csv: nobody beyond 50 connections; every node has 10 outbound (enough
-    // peers: 120 nodes knowing at least 15 each).
+    // peers: 120 nodes knowing at least 15 each), except a node that one of its outbound
+    // peers dropped (pruning its excess inbound relay peers) since the last connectivity loop
+    // (every 30 s): it is one short until the next loop redials (with TCP, seed 1: node 1
+    // holds 9 from the run's end at 40 s until the loop at 60 s).
+    let excess: usize = read(&a.join("counters.csv"))
+        .lines()
+        .find_map(|l| l.strip_prefix("peer_manager/in_relay_excess_disconnect,"))
+        .map_or(0, |v| v.parse().unwrap());
     let (h, rows) = csv(&a.join("connections.csv"));
     assert_eq!(rows.len(), 120);
+    let mut short = 0;
     for r in &rows {
         assert!(r[col(&h, "connections")].parse::<u32>().unwrap() <= 50);
-        assert_eq!(r[col(&h, "outbound")], "10", "{r:?}");
+        if r[col(&h, "outbound")] != "10" {
+            assert_eq!(r[col(&h, "outbound")], "9", "{r:?}");
+            short += 1;
+        }
     }
+    assert!(
+        short <= excess,
+        "{short} nodes short of 10 outbound, {excess} drops"
+    );
     // The heavy nodes are on all 9 shards.
     assert_eq!(rows[0][col(&h, "shards")], "9");
 

@@ -238,7 +238,8 @@ pub struct NetworkSpec {
     pub bandwidth: BandwidthSpec,
     /// Churn, offline windows, sleep cycles, partitions and degradations. Default: none.
     pub faults: Vec<FaultSpec>,
-    /// The TCP model of every connection (`[network.tcp]`). Default: off.
+    /// The TCP model of every connection (`[network.tcp]`). Default: on (`enabled = false`
+    /// switches it off).
     pub tcp: TcpSpec,
 }
 

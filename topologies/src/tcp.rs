@@ -11,8 +11,9 @@ use crate::error::{Result, TopologyError};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TcpSpec {
-    /// Whether connections are modelled as TCP. Default false (a message leaves at the link
-    /// rate as soon as the uplink is free, and carries no TCP/IP header bytes).
+    /// Whether connections are modelled as TCP. Default true (as real nodes run); false: a
+    /// message leaves at the link rate as soon as the uplink is free and carries no TCP/IP
+    /// header bytes (the model before TCP, byte-identical to its results).
     pub enabled: bool,
     /// Initial (and restart) congestion window, in segments. Default 10 (Linux
     /// `TCP_INIT_CWND`, RFC 6928).
@@ -42,7 +43,7 @@ impl Default for TcpSpec {
     fn default() -> Self {
         let c = TcpConfig::default();
         TcpSpec {
-            enabled: false,
+            enabled: true,
             initial_window_segments: c.initial_window_segments,
             mss_bytes: c.mss_bytes,
             header_bytes: c.header_bytes,
@@ -98,8 +99,16 @@ mod tests {
     #[test]
     fn defaults_map_to_linux_and_nim_libp2p() {
         let s = TcpSpec::default();
-        assert!(s.config().is_none());
-        let c = TcpSpec { enabled: true, ..s }.config().unwrap();
+        assert!(s.enabled);
+        assert!(
+            TcpSpec {
+                enabled: false,
+                ..s.clone()
+            }
+            .config()
+            .is_none()
+        );
+        let c = s.config().unwrap();
         assert_eq!(c.initial_window_segments, 10);
         assert_eq!(c.mss_bytes - c.option_bytes, 1448);
         assert_eq!(c.header_bytes + c.option_bytes, 52);

@@ -8,10 +8,10 @@ use crate::node::Node;
 
 impl<N: Node> Engine<N> {
     /// Adds the engine's structures to `m`: the node records (`size_of::<N>()` each; what
-    /// they own is the caller's to count), the link records, connections, deferred messages,
-    /// random streams, event queue, timers, in-flight messages and the byte accounting. The
-    /// messages in flight are counted by their records (what a message owns on the heap, e.g.
-    /// a boxed IWANT list, is not).
+    /// they own is the caller's to count), the link records, connections, TCP flows (empty
+    /// without TCP), deferred messages, random streams, event queue, timers, in-flight
+    /// messages and the byte accounting. The messages in flight are counted by their records
+    /// (what a message owns on the heap, e.g. a boxed IWANT list, is not).
     pub fn memory(&self, m: &mut Memory) {
         let c = &self.core;
         m.add_vec("node records", &self.nodes);
@@ -28,6 +28,12 @@ impl<N: Node> Engine<N> {
             "engine: connection table",
             vec_bytes(&c.conn_alive),
             c.conn_alive.len() as u64,
+        );
+        // Empty (0 bytes) without TCP.
+        m.add(
+            "engine: TCP flows",
+            vec_bytes(&c.flows),
+            c.flows.len() as u64,
         );
         m.add(
             "engine: deferred messages",

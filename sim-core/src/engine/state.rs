@@ -67,7 +67,7 @@ pub(crate) struct Core<M, T> {
     pub(super) tcp: Option<TcpParams>,
     /// The TCP flows, two per connection id (`2 id + direction`, direction 0 from the lower
     /// node id to the higher), in a dense array like `conn_alive`: ids are never reused, so
-    /// it grows by 48 bytes per connection ever opened (empty with TCP off).
+    /// it grows by 32 bytes (two 16-byte flows) per connection ever opened (empty with TCP off).
     pub(super) flows: Vec<TcpFlow>,
     pub(super) hash: u64,
     pub(super) events: u64,
