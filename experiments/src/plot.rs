@@ -11,7 +11,7 @@
 //! | `mesh-health.{png,svg}` | `shard_health.csv` (Waku) | subscriptions unhealthy / minimally healthy / healthy over time, and per shard at the end; not drawn for one shard that stayed healthy |
 //! | `dissemination.{png,svg}` | `dissemination.csv` (Waku) | the per-message completion curve: the time from publish until each fraction of the intended receivers had a message, mean / median / p95 / max across messages; not drawn when no message reached any level |
 //! | `bandwidth-by-shards.{png,svg}` | `shard_counts.csv` (Waku) | bytes/s per node against the number of shards it subscribes to; not drawn with fewer than two shard counts |
-//! | `sweep-<parameter>.{png,svg}` | `sweep.csv` | key metrics against a swept parameter (for runs with store nodes, the store's: missing messages, catch-up, sync bytes and round trips per sync), one line per combination of the other swept parameters, mean over seeds with ± 1 standard deviation |
+//! | `sweep-<parameter>.{png,svg}` | `sweep.csv` | key metrics against a swept parameter (for runs with store nodes, the store's: missing messages, catch-up, sync bytes and round trips per sync; for runs with discovery, time to D_low, pairs never reaching D_low / D, delivery, healthy meshes, discovery bytes per node, the busiest rendezvous point's bytes out), one line per combination of the other swept parameters, mean over seeds with ± 1 standard deviation |
 
 use std::fs::{self, File};
 use std::path::Path;
@@ -814,6 +814,22 @@ pub const SWEEP_METRICS: [&str; 7] = [
     "mesh_size_mean",
 ];
 
+/// Metrics drawn instead of [`SWEEP_METRICS`] when the sweep's runs have discovery
+/// (`discovery_to_dlow_p50_s` in `sweep.csv`): time from joining to D_low mesh peers (p50,
+/// p95), the (node, shard) pairs that never reach D_low or D, delivery and healthy meshes,
+/// discovery bytes sent per node, and the busiest rendezvous point's bytes out (runs without
+/// rendezvous have no value there).
+pub const SWEEP_DISCOVERY_METRICS: [&str; 8] = [
+    "discovery_to_dlow_p50_s",
+    "discovery_to_dlow_p95_s",
+    "discovery_never_dlow_fraction",
+    "discovery_never_d_fraction",
+    "delivery_rate_mean",
+    "mesh_healthy_fraction",
+    "discovery_bytes_per_sec",
+    "rdv_point_bytes_out_per_s_max",
+];
+
 /// Metrics drawn besides [`SWEEP_METRICS`] when the sweep's runs have RLN (`rln_limit` in
 /// `sweep.csv`): median latency (proofs add to it), messages held or dropped by the limit, and
 /// the busiest shard's measured traffic against the memberships' bound.
@@ -843,7 +859,9 @@ pub const SWEEP_STORE_METRICS: [&str; 8] = [
 
 /// The unit of a `sweep.csv` metric, from its name.
 fn metric_unit(metric: &str) -> &'static str {
-    if metric.starts_with("store_sync_") && metric.ends_with("bytes_mean") {
+    if metric.starts_with("rdv_point_bytes") {
+        "bytes/s (busiest point)"
+    } else if metric.starts_with("store_sync_") && metric.ends_with("bytes_mean") {
         "bytes per sync"
     } else if metric == "store_sync_round_trips_mean" {
         "round trips per sync"
@@ -1261,6 +1279,8 @@ fn sweep_figure(t: &CsvTable, param: &str, params: &[String]) -> Option<SweepFig
     };
     let general: &[&str] = if t.column("store_nodes").is_some() {
         &SWEEP_STORE_METRICS
+    } else if t.column("discovery_to_dlow_p50_s").is_some() {
+        &SWEEP_DISCOVERY_METRICS
     } else {
         &SWEEP_METRICS
     };
@@ -1333,7 +1353,9 @@ fn file_stem_of(param: &str) -> String {
 
 /// Draws a sweep's plots from `sweep.csv`: for each swept parameter (numbers in order, other
 /// values as categories in the order of the runs), the metrics of
-/// [`SWEEP_METRICS`] (or [`SWEEP_STORE_METRICS`] for runs with store nodes) against it, one line per combination of the other swept parameters
+/// [`SWEEP_METRICS`] (or [`SWEEP_STORE_METRICS`] for runs with store nodes,
+/// [`SWEEP_DISCOVERY_METRICS`] for runs with discovery) against it, one line per combination
+/// of the other swept parameters
 /// (mean over seeds, error bars ± 1 standard deviation, every run as a faint dot).
 pub fn plot_sweep(
     dir: &Path,
@@ -1486,6 +1508,54 @@ mod tests {
             "network_faults_0_end_s"
         );
         assert_eq!(file_stem_of("a.b[1][2]"), "a_b_1_2");
+    }
+
+    #[test]
+    fn discovery_sweeps_draw_one_line_per_mechanism() {
+        // Two mechanisms x two shard counts x two seeds. The discv5 runs have no rendezvous
+        // point, so their rdv cell is empty and that line has no points.
+        let t = table(
+            "run_id,point,discovery.mechanism,shards.count,seed,delivery_rate_mean,\
+             discovery_to_dlow_p50_s,rdv_point_bytes_out_per_s_max\n\
+             p0-s1,0,discv5,8,1,0.9,8,\np0-s2,0,discv5,8,2,0.9,10,\n\
+             p1-s1,1,discv5,64,1,0.5,12,\np1-s2,1,discv5,64,2,0.5,12,\n\
+             p2-s1,2,rendezvous,8,1,1,60,500\np2-s2,2,rendezvous,8,2,1,62,700\n\
+             p3-s1,3,rendezvous,64,1,1,61,900\np3-s2,3,rendezvous,64,2,1,61,900",
+        );
+        let params = ["discovery.mechanism".to_owned(), "shards.count".to_owned()];
+        let fig = sweep_figure(&t, "shards.count", &params).unwrap();
+        let metrics: Vec<&str> = fig.panels.iter().map(|p| p.metric.as_str()).collect();
+        assert_eq!(
+            metrics,
+            [
+                "discovery_to_dlow_p50_s",
+                "delivery_rate_mean",
+                "rdv_point_bytes_out_per_s_max"
+            ],
+            "the discovery metrics replace the general ones"
+        );
+        assert_eq!(fig.xs, ["8", "64"]);
+        assert_eq!(fig.seeds, 2);
+        let dlow = &fig.panels[0];
+        let labels: Vec<&str> = dlow.lines.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "discovery.mechanism=discv5",
+                "discovery.mechanism=rendezvous"
+            ]
+        );
+        // discv5 at 8 shards: seeds 8 and 10, mean 9, sample sd sqrt(2) (= |10 - 8| / sqrt 2).
+        let (i, m, lo, hi) = dlow.lines[0].points[0];
+        assert_eq!((i, m), (0, 9.0));
+        assert!((hi - m - 2f64.sqrt()).abs() < 1e-12 && (m - lo - 2f64.sqrt()).abs() < 1e-12);
+        let rdv = &fig.panels[2];
+        assert!(rdv.lines[0].points.is_empty());
+        assert_eq!(rdv.lines[1].points[0].1, 600.0);
+        assert_eq!(
+            metric_unit("rdv_point_bytes_out_per_s_max"),
+            "bytes/s (busiest point)"
+        );
     }
 
     #[test]

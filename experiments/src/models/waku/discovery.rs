@@ -13,10 +13,41 @@ use protocols::harness::{Discv5Input, PxInput};
 use super::{WakuParams, config_error};
 use crate::model::FieldError;
 
+/// `[discovery] mechanism`: which of the configured discovery sections run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mechanism {
+    /// `[discovery.discv5]` (and `[discovery.peer_exchange]`, which answers from discv5's
+    /// view); `[discovery.rendezvous]` is off.
+    Discv5,
+    /// `[discovery.rendezvous]`; `[discovery.discv5]` and `[discovery.peer_exchange]` are off.
+    Rendezvous,
+    /// Both `[discovery.discv5]` and `[discovery.rendezvous]` (and peer exchange if configured).
+    Both,
+}
+
+impl Mechanism {
+    /// Whether discv5 (and peer exchange with it) runs.
+    fn discv5(self) -> bool {
+        matches!(self, Mechanism::Discv5 | Mechanism::Both)
+    }
+
+    /// Whether rendezvous runs.
+    fn rendezvous(self) -> bool {
+        matches!(self, Mechanism::Rendezvous | Mechanism::Both)
+    }
+}
+
 /// `[discovery]`: each discovery protocol's section (absent: off).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DiscoverySpec {
+    /// `mechanism`: `"discv5"`, `"rendezvous"` or `"both"` switches off the configured
+    /// sections it does not name, so one scenario configuring both sections can be swept over
+    /// the mechanism (`discovery.mechanism` in a sweep grid). Default (absent): every
+    /// configured section runs. The sections it names must be configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mechanism: Option<Mechanism>,
     /// `[discovery.discv5]`: discv5 and nwaku's discovery loop on the nodes of its `groups`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub discv5: Option<Discv5Config>,
@@ -32,12 +63,37 @@ pub struct DiscoverySpec {
 impl DiscoverySpec {
     /// Whether any discovery protocol runs.
     pub fn any(&self) -> bool {
-        self.discv5.is_some() || self.peer_exchange.is_some() || self.rendezvous.is_some()
+        self.discv5().is_some() || self.peer_exchange().is_some() || self.rendezvous().is_some()
     }
 
-    /// Whether none runs (the section is then left out of a written scenario).
+    /// Whether the section is empty (it is then left out of a written scenario).
     pub fn is_off(&self) -> bool {
-        !self.any()
+        self.mechanism.is_none()
+            && self.discv5.is_none()
+            && self.peer_exchange.is_none()
+            && self.rendezvous.is_none()
+    }
+
+    /// `[discovery.discv5]` when it runs (configured, and not switched off by `mechanism`).
+    pub fn discv5(&self) -> Option<&Discv5Config> {
+        self.discv5
+            .as_ref()
+            .filter(|_| self.mechanism.is_none_or(Mechanism::discv5))
+    }
+
+    /// `[discovery.peer_exchange]` when it runs: it answers from discv5's view, so it runs
+    /// with discv5.
+    pub fn peer_exchange(&self) -> Option<&PxConfig> {
+        self.peer_exchange
+            .as_ref()
+            .filter(|_| self.mechanism.is_none_or(Mechanism::discv5))
+    }
+
+    /// `[discovery.rendezvous]` when it runs.
+    pub fn rendezvous(&self) -> Option<&RendezvousConfig> {
+        self.rendezvous
+            .as_ref()
+            .filter(|_| self.mechanism.is_none_or(Mechanism::rendezvous))
     }
 }
 
@@ -49,6 +105,36 @@ pub(super) fn validate(
     groups: &[String],
     errors: &mut Vec<FieldError>,
 ) {
+    // Every configured section is checked, on or off: a sweep over `mechanism` runs them all.
+    if let Some(m) = p.discovery.mechanism {
+        let name = |m: Mechanism| match m {
+            Mechanism::Discv5 => "discv5",
+            Mechanism::Rendezvous => "rendezvous",
+            Mechanism::Both => "both",
+        };
+        if m.discv5() && p.discovery.discv5.is_none() {
+            errors.push(FieldError::new(
+                "discovery.mechanism",
+                format!(
+                    "mechanism = \"{}\" runs discv5, but there is no [discovery.discv5] \
+                     section: add one (e.g. bootstrap_nodes = [0, 1, 2]) or set mechanism = \
+                     \"rendezvous\"",
+                    name(m)
+                ),
+            ));
+        }
+        if m.rendezvous() && p.discovery.rendezvous.is_none() {
+            errors.push(FieldError::new(
+                "discovery.mechanism",
+                format!(
+                    "mechanism = \"{}\" runs rendezvous, but there is no \
+                     [discovery.rendezvous] section: add one (e.g. points = [0, 1, 2]) or set \
+                     mechanism = \"discv5\"",
+                    name(m)
+                ),
+            ));
+        }
+    }
     if let Some(x) = &p.discovery.peer_exchange {
         if let Err(e) = x.validate(nodes) {
             errors.push(config_error(e));
@@ -98,7 +184,7 @@ pub(super) fn discv5_input(
     groups: &[u32],
     names: &[String],
 ) -> Option<Discv5Input> {
-    let cfg = p.discovery.discv5.clone()?;
+    let cfg = p.discovery.discv5()?.clone();
     let runs = group_mask(&cfg.groups, groups, names);
     Some(Discv5Input { config: cfg, runs })
 }
@@ -122,7 +208,7 @@ fn group_mask(wanted: &[String], groups: &[u32], names: &[String]) -> Vec<bool> 
 /// The harness's peer exchange section: clients are the nodes of its `groups` (empty: the
 /// harness's default, every node without discv5).
 pub(super) fn px_input(p: &WakuParams, groups: &[u32], names: &[String]) -> Option<PxInput> {
-    let cfg = p.discovery.peer_exchange.clone()?;
+    let cfg = p.discovery.peer_exchange()?.clone();
     let clients = group_mask(&cfg.groups, groups, names);
     Some(PxInput {
         config: cfg,
@@ -225,4 +311,43 @@ pub(super) fn report(
         rows,
     };
     (summary, Some(table))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(mechanism: Option<Mechanism>) -> DiscoverySpec {
+        DiscoverySpec {
+            mechanism,
+            discv5: Some(Discv5Config::default()),
+            peer_exchange: Some(PxConfig::default()),
+            rendezvous: Some(RendezvousConfig::default()),
+        }
+    }
+
+    #[test]
+    fn the_mechanism_picks_the_sections_that_run() {
+        // (mechanism, discv5 runs, peer exchange runs, rendezvous runs)
+        let cases = [
+            (None, true, true, true),
+            (Some(Mechanism::Discv5), true, true, false),
+            (Some(Mechanism::Rendezvous), false, false, true),
+            (Some(Mechanism::Both), true, true, true),
+        ];
+        for (m, d, x, r) in cases {
+            let s = spec(m);
+            assert_eq!(s.discv5().is_some(), d, "{m:?}");
+            assert_eq!(s.peer_exchange().is_some(), x, "{m:?}");
+            assert_eq!(s.rendezvous().is_some(), r, "{m:?}");
+            assert!(s.any() && !s.is_off());
+        }
+        // A mechanism alone keeps the section in a written scenario (validation rejects it).
+        let alone = DiscoverySpec {
+            mechanism: Some(Mechanism::Both),
+            ..DiscoverySpec::default()
+        };
+        assert!(!alone.any() && !alone.is_off());
+        assert!(DiscoverySpec::default().is_off());
+    }
 }

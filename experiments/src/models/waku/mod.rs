@@ -57,7 +57,7 @@ use topologies::{NetworkSpec, TopologyError};
 
 use crate::model::{FieldError, MemoryEstimate, Model, ModelError, Progress, RunResult, Scenario};
 
-pub use discovery::DiscoverySpec;
+pub use discovery::{DiscoverySpec, Mechanism};
 pub use network::TransportSpec;
 pub use peer_manager::{OverlayMode, OverlaySpec, SourceSpec};
 pub use sharding::ShardSpec;
@@ -328,7 +328,7 @@ fn input(
             None => None,
         };
         let roles: Vec<topologies::Role> = net.attrs.iter().map(|a| a.role).collect();
-        let rdv = rendezvous::input(p.discovery.rendezvous.as_ref(), &net_groups, &names, &roles);
+        let rdv = rendezvous::input(p.discovery.rendezvous(), &net_groups, &names, &roles);
         let input = SimInput {
             run: RunInput {
                 seed,
