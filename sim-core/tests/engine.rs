@@ -292,6 +292,47 @@ fn a_later_send_that_arrives_first_goes_first_on_the_downlink() {
     assert_eq!(e.pending_events(), 0);
 }
 
+#[test]
+fn a_burst_arriving_in_reverse_order_keeps_one_event_per_message() {
+    // N = 40 senders (nodes 1..=40, uplinks 8 Mbit/s: 1 ms per 1,000 B) each send at t = 0,
+    // in node order, first a backlog of (41 - i) x 1,000 B to a sink (node 41, 1 Gbit/s),
+    // then a 1,000-B datagram to node 0 (downlink 1 Mbit/s: 8 ms per 1,000 B); latency 50 ms.
+    // Sender i's datagram leaves at (41 - i) ms, first bit at node 0 at 50 + 41 - i ms: each
+    // datagram arrives before every one sent before it, so each goes to the front of node
+    // 0's downlink schedule, passing all the others (40 x 39 / 2 = 780 passes). Node 0 takes
+    // them in arrival order: sender 40 (first bit 51 ms) 51..59 ms, then each 8 ms more;
+    // sender i is the (40 - i)-th, delivered at 59 + 8 x (40 - i) ms (its last bit, 1 ms after
+    // its first, is long there). A message passed keeps its one event: after the sends, 80
+    // events wait (40 to the sink, 40 to node 0), not one more per pass.
+    const N: u32 = 40;
+    let mut caps = vec![LinkCapacity {
+        upload_bps: 8_000_000,
+        download_bps: 1_000_000,
+    }];
+    caps.extend((0..N).map(|_| LinkCapacity::symmetric_mbps(8)));
+    caps.push(LinkCapacity::symmetric_mbps(1000));
+    let mut e = engine_with_caps(caps, SimDuration::from_millis(50));
+    for i in 1..=N {
+        e.set_timer(
+            NodeId(i),
+            ms(0),
+            Act::Datagram(N + 1, (N + 1 - i) * 1000, 1000 + i),
+        )
+        .unwrap();
+        e.set_timer(NodeId(i), ms(0), Act::Datagram(0, 1000, i))
+            .unwrap();
+    }
+    e.run_until(SimTime::from_nanos(1));
+    assert_eq!(e.pending_events(), 2 * N as usize);
+    e.run_to_empty();
+    let want: Vec<(SimTime, u32)> = (1..=N)
+        .rev()
+        .map(|i| (ms(59 + 8 * (N - i) as u64), i))
+        .collect();
+    assert_eq!(msgs_at(&e, 0), want);
+    assert_eq!(e.pending_events(), 0);
+}
+
 /// The downlink schedule the engine builds at send time, checked against a direct model of
 /// the two FIFOs: each sender's uplink in send order, then each receiver's downlink in order
 /// of first-bit arrival (ties: send order), a message delivered when the downlink has taken

@@ -24,13 +24,17 @@ pub(super) struct InFlight<M> {
     pub(super) cat: Category,
     pub(super) prev_first: SimTime,
     pub(super) prev_end: SimTime,
-    pub(super) last_arrival: SimTime,
+    /// When the message is delivered as scheduled now: its downlink end or its last bit's
+    /// arrival, whichever is later. A message put ahead of it in the downlink schedule moves
+    /// this later without moving its event, which then finds it later than itself and is
+    /// queued again for this time (see `Core::downlink_push_back`).
+    pub(super) at: SimTime,
     /// The sequence number of the send: deliveries due at the same instant are made in the
     /// order their messages were sent, even if one of them was rescheduled.
     pub(super) seq: u64,
     /// Deferred (in the receiver's `pending` list, with no event of its own).
     pub(super) passive: bool,
-    /// The message; `None` in a free slot or a tombstone ([`InFlights`]).
+    /// The message; `None` in a free slot.
     pub(super) msg: Option<M>,
 }
 
@@ -47,7 +51,7 @@ impl<M> InFlight<M> {
             cat: Category(0),
             prev_first: SimTime::ZERO,
             prev_end: SimTime::ZERO,
-            last_arrival: SimTime::ZERO,
+            at: SimTime::ZERO,
             seq: 0,
             passive: false,
             msg: None,
@@ -102,26 +106,13 @@ impl<M> InFlights<M> {
         i
     }
     /// Takes the record of slot `i` (which must hold a message) and frees the slot.
-    /// (Always inlined, as is `take_or_free`: the caller reads the fields it needs; a record
-    /// returned through memory would be copied with wide loads right after being stored.)
+    /// (Always inlined: the caller reads the fields it needs; a record returned through
+    /// memory would be copied with wide loads right after being stored.)
     #[inline(always)]
     pub(super) fn take(&mut self, i: u32) -> InFlight<M> {
-        self.take_or_free(i).expect("in-flight slot is live")
-    }
-    /// Empties slot `i` without freeing it: the slot stays a tombstone until
-    /// [`InFlights::take_or_free`] meets it (a delivery event that was rescheduled).
-    pub(super) fn evict(&mut self, i: u32) -> InFlight<M> {
         let s = &mut self.items[i as usize];
-        let msg = s.msg.take();
-        assert!(msg.is_some(), "in-flight slot is live");
-        s.with_msg(msg)
-    }
-    /// Takes the record of slot `i` and frees the slot; `None` for a tombstone left by
-    /// [`InFlights::evict`] (which this frees).
-    #[inline(always)]
-    pub(super) fn take_or_free(&mut self, i: u32) -> Option<InFlight<M>> {
-        let s = &mut self.items[i as usize];
-        let record = s.msg.take().map(|m| s.with_msg(Some(m)));
+        let m = s.msg.take().expect("in-flight slot is live");
+        let record = s.with_msg(Some(m));
         self.free.push(i);
         record
     }

@@ -232,9 +232,16 @@ impl<N: Node> Engine<N> {
                 }
             }
             Ev::Deliver { msg } => {
-                let Some(m) = self.core.msgs.take_or_free(msg) else {
-                    return; // rescheduled (see `Core::downlink_push_back`)
-                };
+                let s = self.core.msgs.get(msg);
+                if s.at > t {
+                    // Pushed back in its downlink since this event was queued (see
+                    // `Core::downlink_push_back`): queued again for its time, with its own
+                    // sequence number, so deliveries keep their order.
+                    let (at, seq) = (s.at, s.seq);
+                    self.core.queue.push(at, seq, Ev::Deliver { msg }.pack());
+                    return;
+                }
+                let m = self.core.msgs.take(msg);
                 if let Some(reason) = self.undeliverable(&m) {
                     self.core.accounting.count_drop(m.to, reason);
                     return;

@@ -163,12 +163,12 @@ impl<M: Payload, T> Core<M, T> {
         s.cat = cat;
         s.prev_first = prev_first;
         s.prev_end = prev_end;
-        s.last_arrival = last;
+        let at = end.max(last);
+        s.at = at;
         s.seq = seq;
         s.passive = passive;
         // A free slot holds no message: nothing to drop, so no read of the (often cold) line.
         std::mem::forget(s.msg.replace(msg));
-        let at = end.max(last);
         if passive {
             self.defer(
                 to,
@@ -310,10 +310,16 @@ impl<M: Payload, T> Core<M, T> {
     /// [`Core::downlink_position`] left in `down_scratch` and pushes those back, earliest
     /// first. Each one's own first-bit arrival and end are what its successor (or the link
     /// record, for the tail) holds as its `prev_*`, still unchanged when it is reached; its
-    /// transfer time is its end minus its start. One whose delivery time changes moves to a
-    /// new slot with a new event; its old event finds a tombstone ([`InFlights::evict`]).
+    /// transfer time is its end minus its start. One whose delivery time changes keeps its
+    /// slot and its event, which is early now: it only records the new time ([`InFlight::at`]),
+    /// and its event, finding that time later than its own, is queued again for it (with the
+    /// message's sequence number, so at its place among the deliveries of that instant; see
+    /// `Engine::step`). A burst of sends to one receiver whose first bits arrive out of the
+    /// order sent (many nodes contacting one bootstrap node at once) thus costs one record
+    /// update per message passed and at most one more event per message, not a new slot and
+    /// event each time a message is passed (which grew with the square of the burst).
     ///
-    /// [`InFlights::evict`]: super::inflight::InFlights::evict
+    /// [`InFlight::at`]: super::inflight::InFlight::at
     #[cold]
     fn downlink_push_back(&mut self, to: NodeId, idx: u32, first: SimTime, end: SimTime) {
         let after = std::mem::take(&mut self.down_scratch);
@@ -336,9 +342,15 @@ impl<M: Payload, T> Core<M, T> {
             e.prev = p_idx;
             e.prev_first = p_first;
             e.prev_end = p_end;
-            let old_at = old_end.max(e.last_arrival);
-            let new_at = new_end.max(e.last_arrival);
-            let mut j_now = j;
+            // Pushed back, never forward: `new_end >= old_end`, so the later of the new end
+            // and the last bit's arrival is the later of the new end and the old time.
+            debug_assert!(
+                new_end >= old_end,
+                "a message put ahead only delays the others"
+            );
+            let old_at = e.at;
+            let new_at = new_end.max(old_at);
+            e.at = new_at;
             if new_at != old_at && e.passive {
                 // No event to move: the pending entry takes the new time.
                 let pending = &mut self.nodes[to.index()].pending;
@@ -347,14 +359,8 @@ impl<M: Payload, T> Core<M, T> {
                     .position(|p| p.idx == j)
                     .expect("a deferred message is pending");
                 pending[k].at = new_at;
-            } else if new_at != old_at {
-                let v = self.msgs.evict(j);
-                let seq = v.seq;
-                j_now = self.msgs.insert(v);
-                self.queue
-                    .push(new_at, seq, Ev::Deliver { msg: j_now }.pack());
             }
-            (p_idx, p_first, p_end) = (j_now, own_first, new_end);
+            (p_idx, p_first, p_end) = (j, own_first, new_end);
         }
         let r = &mut self.nodes[to.index()];
         r.down_tail = p_idx;
@@ -419,7 +425,7 @@ impl<M: Payload, T> Core<M, T> {
             cat: Category(0),
             prev_first: SimTime::ZERO,
             prev_end: SimTime::ZERO,
-            last_arrival: at,
+            at,
             seq: 0,
             passive: false,
             msg: Some(msg),
