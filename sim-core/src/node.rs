@@ -357,12 +357,15 @@ impl<N: Node> Ctx<'_, N> {
     pub fn connection_count(&self) -> usize {
         self.core.nodes[self.node.index()].conns.len()
     }
-    /// Prefetches what a send to `peer` reads first (its link record): a node about to send
+    /// Prefetches what a send to `peer` reads first (its link record and, with TCP, the
+    /// connection's flow): a node about to send
     /// to several peers can have all their records fetched at once instead of one per send.
     /// A hint only: no effect on results.
     #[inline]
     pub fn prefetch_send(&self, peer: NodeId) {
-        crate::engine::Links(&self.core.nodes).prefetch(peer);
+        let links = self.core.links();
+        links.prefetch(peer);
+        links.prefetch_flow(self.node, peer);
     }
     /// Prefetches where a passive message ([`crate::Payload::passive`]) sent to `peer` is
     /// written (the end of its deferred list). It reads `peer`'s link record: call it after

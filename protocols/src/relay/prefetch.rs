@@ -22,8 +22,8 @@ impl Relay {
     /// the record for a first copy. Stage 2, reading the index: the sender's record and, for a
     /// message, the mesh and the message cache's slot header. Stage 3, for a first copy:
     /// where the message cache writes, the records of the mesh peers it goes to (and their
-    /// link records, which the sends read) and the sender's score counters. Hints only: no
-    /// state changes.
+    /// link records and connections' TCP flows, which the sends read) and the sender's score
+    /// counters. Hints only: no state changes.
     pub fn prefetch(&self, stage: u8, from: NodeId, rpc: &Rpc, links: &sim_core::Links<'_>) {
         use sim_core::prefetch::{prefetch, prefetch_range};
         let first_copy = |m: &WireMsg| !self.seen.recently_seen(m.id);
@@ -84,6 +84,7 @@ impl Relay {
                             prefetch(self.peers.as_ptr().wrapping_add(i));
                         }
                         links.prefetch(p);
+                        links.prefetch_flow(self.me, p);
                     }
                 }
                 if let Some(i) = self.peer_pos(from) {

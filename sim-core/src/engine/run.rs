@@ -5,7 +5,6 @@ use super::Engine;
 use super::config::RunOutcome;
 use super::events::{Ev, GENERATION_MASK, Notice, Pending};
 use super::inflight::InFlight;
-use super::links::Links;
 use super::state::mix;
 use super::timers::TimerSlot;
 use crate::NodeId;
@@ -363,6 +362,12 @@ impl<N: Node> Engine<N> {
                 if let Some(fc) = core.framing_category {
                     core.accounting.prefetch(to, fc);
                 }
+                // Its TCP/IP headers' row (bytes in now, out when the node sends).
+                if let (Some(_), Some(hc), true) = (&core.tcp, core.header_category, m.conn != 0)
+                    && core.framing_category != Some(hc)
+                {
+                    core.accounting.prefetch(to, hc);
+                }
             }
             if k == 1 {
                 // The node may send: its connection index. Its deferred messages: their list.
@@ -391,12 +396,12 @@ impl<N: Node> Engine<N> {
                             from: p.from,
                             category: p.cat,
                         };
-                        n.prefetch(k as u8, hint, &Links(&core.nodes));
+                        n.prefetch(k as u8, hint, &core.links());
                     }
                 }
             }
             if let Some(n) = self.nodes.get(to.index()) {
-                n.prefetch(k as u8, hint, &Links(&core.nodes));
+                n.prefetch(k as u8, hint, &core.links());
             }
         }
     }

@@ -8,6 +8,7 @@ use rand_distr::Distribution;
 use super::Engine;
 use super::events::{Ev, Pending};
 use super::inflight::{InFlight, NO_MSG};
+use super::links::flow_index;
 use super::state::Core;
 use crate::NodeId;
 use crate::accounting::{Category, Direction, DropReason};
@@ -100,7 +101,7 @@ impl<M: Payload, T> Core<M, T> {
         let (mut d0, mut d1) = (u0, u1);
         if let (Some(p), Some(i)) = (&self.tcp, conn_idx) {
             let id = self.nodes[from.index()].conn_keys[i] as u32 as usize;
-            let flow = &mut self.flows[2 * id + (from.0 > to.0) as usize];
+            let flow = &mut self.flows[flow_index(id, from, to)];
             let rtt = lat.saturating_mul(2);
             let rto = rtt + self.net.min_rto;
             let s = flow.send(p, size - headers as u64, (u0, u1), rtt, rto, up_rate);
@@ -238,7 +239,7 @@ impl<M: Payload, T> Core<M, T> {
             let id = self.nodes[from.index()].conn_keys[i] as u32 as usize;
             let rtt = self.latency.latency(from, to).saturating_mul(2);
             let rto = rtt + self.net.min_rto;
-            let flow = &mut self.flows[2 * id + (from.0 > to.0) as usize];
+            let flow = &mut self.flows[flow_index(id, from, to)];
             flow.send(p, size - headers as u64, (u0, u1), rtt, rto, up_rate);
         }
         self.account_out(from, cat, wire, framing, headers);

@@ -6,7 +6,7 @@ use rand_distr::Exp;
 use super::conns::Dial;
 use super::events::{Ev, Notice, PackedEv};
 use super::inflight::InFlights;
-use super::links::NodeNet;
+use super::links::{Links, NodeNet};
 use super::timers::{Slab, TimerSlot};
 use crate::NodeId;
 use crate::accounting::{Accounting, Category};
@@ -130,6 +130,15 @@ impl<M: Payload, T> Core<M, T> {
     pub(crate) fn node_rng(&mut self, n: NodeId) -> &mut SimRng {
         let seed = self.seed;
         self.rngs[n.index()].get_or_insert_with(|| rng::stream(seed, n.0 as u64, "node"))
+    }
+
+    /// Prefetch access to the link records and TCP flows ([`Links`]).
+    #[inline]
+    pub(crate) fn links(&self) -> Links<'_> {
+        Links {
+            nodes: &self.nodes,
+            flows: &self.flows,
+        }
     }
 
     pub(crate) fn conn_index(&self, node: NodeId, peer: NodeId) -> Option<usize> {
