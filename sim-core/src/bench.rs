@@ -93,6 +93,9 @@ impl Node for HoldNode {
     type Timer = ();
     type Observer = ();
 
+    /// Every hold draws its target and delay from the node's stream.
+    const PREFETCH_RNG: bool = true;
+
     #[inline]
     fn handle(&mut self, input: Input<Hold, ()>, ctx: &mut Ctx<'_, Self>) {
         if let Input::Message { .. } | Input::Start { .. } = input {

@@ -207,6 +207,14 @@ pub trait Node: Sized {
     /// not read from it anything that changes their behaviour.
     type Observer;
 
+    /// Whether the handler draws from its engine stream ([`Ctx::rng`]) on almost every input
+    /// (default false). The engine then prefetches the stream (a ChaCha8 generator with its
+    /// block buffer, 336 bytes) with the input's other lines, as it does the node record: a
+    /// stream per node is a random access into 336 bytes times the node count. A hint only: no
+    /// effect on results. Protocol nodes that keep their own streams prefetch them themselves
+    /// ([`Node::prefetch`]).
+    const PREFETCH_RNG: bool = false;
+
     /// Handles one input.
     fn handle(&mut self, input: Input<Self::Msg, Self::Timer>, ctx: &mut Ctx<'_, Self>);
 

@@ -345,6 +345,19 @@ impl<N: Node> Engine<N> {
             let Some(nn) = core.nodes.get(to.index()) else {
                 continue;
             };
+            if N::PREFETCH_RNG {
+                // The node's stream: the line with its state tag first, the rest once the tag
+                // tells it exists.
+                match k {
+                    0 => prefetch(core.rngs.as_ptr().wrapping_add(to.index())),
+                    1 => {
+                        if let Some(Some(r)) = core.rngs.get(to.index()) {
+                            crate::prefetch::prefetch_all(r);
+                        }
+                    }
+                    _ => {}
+                }
+            }
             if k == 0 {
                 // Lines 0 and 1: the link and the connection index's header.
                 prefetch_range(nn, 0, 128);
