@@ -64,9 +64,8 @@ impl Relay {
             for &p in &g.chosen {
                 let i = self.peer_pos(p).expect("topic peers are connected");
                 g.masks[i] |= 1u32 << e;
-                self.sent_ihaves
-                    .extend(g.ids[start..].iter().map(|&id| (id, p, hb)));
             }
+            self.sent_ihaves.advertise(hb, &g.ids[start..], &g.chosen);
             let topic = self.topics[k].topic;
             g.entries
                 .push((topic, self.topic_len(topic), start, g.ids.len()));

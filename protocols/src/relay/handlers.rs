@@ -99,9 +99,7 @@ impl Relay {
         }
         p.stats.disconnected();
         self.retained.insert(peer, *p.stats);
-        if !self.sent_ihaves.is_empty() {
-            self.sent_ihaves.retain(|e| e.1 != peer);
-        }
+        self.sent_ihaves.forget(peer);
     }
 
     /// Handles an RPC from `from`.
@@ -344,19 +342,13 @@ impl Relay {
         let mut invalid = 0;
         for &id in ids {
             // nim-libp2p `canAskIWant`: only ids advertised to this peer, each once.
-            let sent = &mut self.sent_ihaves;
-            match sent.iter().position(|e| e.0 == id && e.1 == from) {
-                Some(pos) => {
-                    sent.remove(pos);
+            if !self.sent_ihaves.take(from, id) {
+                ctx.report(RelayEvent::Count(RelayCounter::IwantIdsRefused));
+                invalid += 1;
+                if invalid > self.sh.cfg.max_iwant_invalid_requests {
+                    break;
                 }
-                None => {
-                    ctx.report(RelayEvent::Count(RelayCounter::IwantIdsRefused));
-                    invalid += 1;
-                    if invalid > self.sh.cfg.max_iwant_invalid_requests {
-                        break;
-                    }
-                    continue;
-                }
+                continue;
             }
             if let Some(m) = self.mcache.get(id) {
                 msgs.push(m.next_hop());

@@ -74,11 +74,8 @@ impl Relay {
             deque_bytes(&self.idontwants),
             self.idontwants.len() as u64,
         );
-        m.add(
-            rows::IHAVE,
-            deque_bytes(&self.sent_ihaves),
-            self.sent_ihaves.len() as u64,
-        );
+        let (ihave, ihave_n) = self.sent_ihaves.heap_bytes();
+        m.add(rows::IHAVE, ihave, ihave_n);
         m.add(rows::QUEUES, queues, 0);
         let g = &self.gossip;
         let validating: u64 = self.validating.iter().map(|(_, v)| vec_bytes(v)).sum();

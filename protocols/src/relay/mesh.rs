@@ -41,13 +41,7 @@ impl Relay {
         }
         // Per-peer IWANT budgets and IDONTWANT counts reset lazily (`Peer::counters`).
         // Both lists are in heartbeat order: the expired entries are a prefix.
-        while self
-            .sent_ihaves
-            .front()
-            .is_some_and(|e| hb.wrapping_sub(e.2) >= hl)
-        {
-            self.sent_ihaves.pop_front();
-        }
+        self.sent_ihaves.expire(hb, hl);
         while self
             .idontwants
             .front()

@@ -58,6 +58,7 @@ mod prefetch;
 mod publish;
 mod scoring;
 mod send;
+mod sent_ihaves;
 
 #[cfg(test)]
 mod tests;
@@ -397,9 +398,9 @@ pub struct Relay {
     scored: Vec<TopicIdx>,
     /// Peers we dialled, ascending (D_out accounting without touching `peers`).
     outbound_ids: Vec<NodeId>,
-    /// Ids advertised in IHAVE (nim-libp2p `sentIHaves`, per peer there): (id, peer,
-    /// heartbeat number), in heartbeat order.
-    sent_ihaves: VecDeque<(MsgId, NodeId, u32)>,
+    /// Ids advertised in IHAVE and to whom (nim-libp2p `sentIHaves`, per peer there), for
+    /// the IWANT check.
+    sent_ihaves: sent_ihaves::SentIhaves,
     retained: BTreeMap<NodeId, PeerScore>,
     subs_rpc: Option<Rc<Subscriptions>>,
     /// Buffers of the gossip emission, kept between heartbeats for their memory.
@@ -455,7 +456,7 @@ impl Relay {
             outbound_ids: Vec::new(),
             negative: Vec::new(),
             idontwants: VecDeque::new(),
-            sent_ihaves: VecDeque::new(),
+            sent_ihaves: Default::default(),
             retained: BTreeMap::new(),
             validating: Vec::new(),
             subs_rpc: None,

@@ -129,8 +129,8 @@ impl Relay {
                 }
             }
             (2, RelayTimer::Heartbeat) => {
-                if let Some(e) = self.sent_ihaves.front() {
-                    prefetch(e as *const _);
+                if let Some(e) = self.sent_ihaves.front_ptr() {
+                    prefetch(e);
                 }
                 for t in &self.topics {
                     t.backoff.prefetch();
