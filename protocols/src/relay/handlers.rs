@@ -84,9 +84,7 @@ impl Relay {
         if let Ok(k) = self.negative.binary_search(&peer) {
             self.negative.remove(k);
         }
-        if !self.idontwants.is_empty() {
-            self.idontwants.retain(|e| e.1 != peer);
-        }
+        self.idontwants.forget(peer);
         let until = now + self.sh.prune_backoff;
         for t in &mut self.topics {
             if t.subscribed {
@@ -265,17 +263,17 @@ impl Relay {
             let mut senders = [NodeId(0); 16];
             let mut n = 0;
             let mut overflow = false;
-            for e in self.idontwants.iter().filter(|e| e.0 == msg.id) {
+            for peer in self.idontwants.senders(msg.id) {
                 if n == senders.len() {
                     overflow = true;
                     break;
                 }
-                senders[n] = e.1;
+                senders[n] = peer;
                 n += 1;
             }
             if overflow {
                 let dont = &self.idontwants;
-                targets.retain(|&p| !dont.iter().any(|e| e.0 == msg.id && e.1 == p));
+                targets.retain(|&p| !dont.contains(msg.id, p));
             } else {
                 targets.retain(|p| !senders[..n].contains(p));
             }
@@ -388,7 +386,7 @@ impl Relay {
             return;
         }
         p.idontwant_count += 1;
-        self.idontwants.push_back((id, from, hb));
+        self.idontwants.push(id, from, hb);
     }
 
     pub(super) fn handle_graft(&mut self, from: NodeId, topic: TopicIdx, ctx: &mut impl Io<Relay>) {
