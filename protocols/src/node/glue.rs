@@ -285,14 +285,18 @@ pub(crate) fn after_discovery(node: &mut WakuNode, ctx: &mut Ctx<'_, WakuNode>) 
     let me = ctx.id();
     let (new_d, new_r) = node
         .with_pm(ctx, |pm, io| {
-            // A peer found twice in one batch counts once, under the first source.
-            let mut seen: Vec<NodeId> = Vec::new();
+            // A peer found twice in one batch counts once, under the first source: each
+            // peer's first place in the batch (sorted by (peer, place), the first of each
+            // peer kept).
+            let mut firsts: Vec<(NodeId, usize)> =
+                found.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
+            firsts.sort_unstable();
+            firsts.dedup_by_key(|e| e.0);
             let (mut d, mut r) = (0u32, 0u32);
-            for (i, f) in found.iter().enumerate() {
-                if f.id == me || pm.store().contains(f.id) || seen.contains(&f.id) {
+            for (id, i) in firsts {
+                if id == me || pm.store().contains(id) {
                     continue;
                 }
-                seen.push(f.id);
                 if i < from_discv5 {
                     d += 1
                 } else if i >= from_px {

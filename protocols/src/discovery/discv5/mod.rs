@@ -47,10 +47,12 @@
 //! answer cut short (the first packets count, the request then times out).
 
 pub mod packet;
+pub mod sessions;
 pub mod table;
 #[cfg(test)]
 mod tests;
 
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use rand::Rng;
@@ -61,6 +63,7 @@ use crate::discovery::{FoundPeer, PeerOrigin};
 use crate::proto::{Io, Protocol, Wire};
 use crate::relay::config::ConfigError;
 use packet::ShardField;
+use sessions::Sessions;
 use table::{Added, Id, Limits, Table, View};
 
 /// (protocol, kind) of discv5's accounting categories, indexed by [`Wire::kind`].
@@ -520,6 +523,9 @@ struct Lookup {
     target: Id,
     /// (node, asked), in the order heard of; the first k are the table's closest.
     list: Vec<(NodeId, bool)>,
+    /// The nodes of `list`, ascending (nim-eth's `seen` set), except for
+    /// [`Purpose::Find`], whose list is cut and searched instead.
+    seen: Vec<NodeId>,
     in_flight: u8,
 }
 
@@ -529,10 +535,13 @@ pub struct Discv5 {
     sh: Rc<Discv5Shared>,
     me: NodeId,
     table: Table,
-    /// Sessions, least recently used first.
-    sessions: Vec<NodeId>,
+    /// Sessions ([`sessions`]).
+    sessions: Sessions,
     /// WHOAREYOUs sent and awaiting a handshake: (peer, when), oldest first.
-    challenges: Vec<(NodeId, SimTime)>,
+    /// Only live ones are kept: expired ones leave before each use ([`Discv5::expire`]),
+    /// which changes nothing the node does (an expired challenge only ever made room when
+    /// full, and a handshake for it is dropped as for none).
+    challenges: VecDeque<(NodeId, SimTime)>,
     pending: Vec<Pending>,
     lookups: Vec<Lookup>,
     next_req: u32,
@@ -552,8 +561,8 @@ impl Discv5 {
             sh,
             me,
             table: Table::new(me),
-            sessions: Vec::new(),
-            challenges: Vec::new(),
+            sessions: Sessions::default(),
+            challenges: VecDeque::new(),
             pending: Vec::new(),
             lookups: Vec::new(),
             next_req: 0,
@@ -631,20 +640,14 @@ impl Discv5 {
     // ----- sessions ------------------------------------------------------------------
 
     fn has_session(&self, n: NodeId) -> bool {
-        self.sessions.contains(&n)
+        self.sessions.contains(n)
     }
 
     /// Uses (or opens) the session with `n`: it becomes the most recently used.
     fn touch_session(&mut self, n: NodeId, ctx: &mut impl Io<Self>) {
-        if let Some(i) = self.sessions.iter().position(|&m| m == n) {
-            self.sessions[i..].rotate_left(1);
-            return;
-        }
-        if self.sessions.len() >= self.sh.cfg.session_cache as usize {
-            self.sessions.remove(0);
+        if self.sessions.touch(n, self.sh.cfg.session_cache as usize) {
             ctx.report(Discv5Event(Discv5Counter::SessionsEvicted, 1));
         }
-        self.sessions.push(n);
     }
 
     // ----- sending -------------------------------------------------------------------
@@ -772,11 +775,17 @@ impl Discv5 {
             .closest(&target, k, false, self.sh.view(), &mut near);
         let id = self.next_lookup;
         self.next_lookup = self.next_lookup.wrapping_add(1) % NO_LOOKUP;
+        let mut seen = Vec::new();
+        if purpose != Purpose::Find {
+            seen.extend_from_slice(&near);
+            seen.sort_unstable();
+        }
         self.lookups.push(Lookup {
             id,
             purpose,
             target,
             list: near.iter().map(|&n| (n, false)).collect(),
+            seen,
             in_flight: 0,
         });
         self.scratch = near;
@@ -897,10 +906,10 @@ impl Discv5 {
             self.table.add(n, view, &lim);
             if let Some(li) = li {
                 let l = &mut self.lookups[li];
-                if l.list.iter().any(|e| e.0 == n) {
-                    continue;
-                }
                 if l.purpose == Purpose::Find {
+                    if l.list.iter().any(|e| e.0 == n) {
+                        continue;
+                    }
                     // Sorted by distance to the target, cut to k.
                     let ids = &self.sh.ids;
                     let at = l.list.partition_point(|e| {
@@ -910,7 +919,10 @@ impl Discv5 {
                         l.list.insert(at, (n, false));
                         l.list.truncate(k);
                     }
-                } else if l.list.len() < cap {
+                } else if let Err(at) = l.seen.binary_search(&n)
+                    && l.list.len() < cap
+                {
+                    l.seen.insert(at, n);
                     l.list.push((n, false));
                 }
             }
@@ -972,6 +984,18 @@ impl Discv5 {
         }
     }
 
+    /// Drops the challenges whose handshake can no longer come (older than
+    /// `handshake_timeout_ms`): the oldest first, as they were sent in time order.
+    fn expire(&mut self, now: SimTime) {
+        let hs = Self::ms(self.sh.cfg.handshake_timeout_ms);
+        while let Some(&(_, at)) = self.challenges.front() {
+            if now <= at + hs {
+                break;
+            }
+            self.challenges.pop_front();
+        }
+    }
+
     fn reset(&mut self) {
         self.table.clear();
         self.sessions.clear();
@@ -1014,13 +1038,12 @@ impl Protocol for Discv5 {
 
     fn on_message(&mut self, from: NodeId, m: Discv5Msg, ctx: &mut impl Io<Self>) {
         if m.handshake {
-            let now = ctx.now();
-            let hs = Self::ms(self.sh.cfg.handshake_timeout_ms);
+            self.expire(ctx.now());
             match self.challenges.iter().position(|c| c.0 == from) {
-                Some(i) if now <= self.challenges[i].1 + hs => {
+                Some(i) => {
                     self.challenges.remove(i);
                 }
-                _ => {
+                None => {
                     ctx.report(Discv5Event(Discv5Counter::HandshakesDropped, 1));
                     return;
                 }
@@ -1041,24 +1064,15 @@ impl Protocol for Discv5 {
                     self.answer(from, &m, ctx);
                 } else {
                     // nim-eth sends no second WHOAREYOU while one is awaiting its handshake.
-                    let hs = Self::ms(self.sh.cfg.handshake_timeout_ms);
-                    let now = ctx.now();
-                    if self
-                        .challenges
-                        .iter()
-                        .any(|c| c.0 == from && now <= c.1 + hs)
-                    {
+                    self.expire(ctx.now());
+                    if self.challenges.iter().any(|c| c.0 == from) {
                         return;
                     }
-                    self.challenges.retain(|c| c.0 != from);
                     if self.challenges.len() >= MAX_CHALLENGES {
-                        // Expired challenges go first, then the oldest.
-                        self.challenges.retain(|c| now <= c.1 + hs);
-                        if self.challenges.len() >= MAX_CHALLENGES {
-                            self.challenges.remove(0);
-                        }
+                        // All live: the oldest goes.
+                        self.challenges.pop_front();
                     }
-                    self.challenges.push((from, ctx.now()));
+                    self.challenges.push_back((from, ctx.now()));
                     let who = Discv5Msg {
                         kind: PacketKind::Whoareyou,
                         handshake: false,
