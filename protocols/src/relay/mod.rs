@@ -60,6 +60,7 @@ mod publish;
 mod scoring;
 mod send;
 mod sent_ihaves;
+mod topic_scores;
 
 #[cfg(test)]
 mod tests;

@@ -21,6 +21,7 @@ use sim_core::{SimDuration, SimTime};
 
 use crate::relay::config::ScoreConfig;
 use crate::relay::message::TopicIdx;
+pub use crate::relay::topic_scores::TopicScores;
 
 /// A peer's counters in one topic.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -57,15 +58,15 @@ pub struct PeerScore {
     /// P7 counter.
     pub behaviour_penalty: f64,
     /// Per-topic counters.
-    pub topics: Vec<TopicScore>,
+    pub topics: TopicScores,
     /// When the retained score may be forgotten (refreshed by every update).
     pub expire: SimTime,
 }
 
 impl PeerScore {
-    /// Bytes the record holds on the heap (its topic counters).
+    /// Bytes the record holds on the heap (its topic counters beyond the first).
     pub fn heap_bytes(&self) -> u64 {
-        sim_core::memory::vec_bytes(&self.topics)
+        self.topics.heap_bytes()
     }
 
     /// A fresh peer (score 0) first seen at `now`.
@@ -73,7 +74,7 @@ impl PeerScore {
         PeerScore {
             score: 0.0,
             behaviour_penalty: 0.0,
-            topics: Vec::new(),
+            topics: TopicScores::default(),
             expire: now + SimDuration::from_secs(cfg.retain_score_s),
         }
     }
@@ -83,13 +84,10 @@ impl PeerScore {
     }
 
     fn topic_or_insert(&mut self, t: TopicIdx) -> &mut TopicScore {
-        match self.topics.iter().position(|s| s.topic == t) {
-            Some(i) => &mut self.topics[i],
-            None => {
-                sim_core::memory::push_tight(&mut self.topics, TopicScore::new(t));
-                self.topics.last_mut().expect("just pushed")
-            }
+        if self.topics.iter().any(|s| s.topic == t) {
+            return self.topic_mut(t).expect("found above");
         }
+        self.topics.push(TopicScore::new(t))
     }
 
     /// The peer joined our mesh (nim-libp2p `grafted`).
@@ -126,7 +124,7 @@ impl PeerScore {
 
     /// The peer disconnected: P2 is reset (nim-libp2p `unsubscribePeer`), mesh flags cleared.
     pub fn disconnected(&mut self) {
-        for s in &mut self.topics {
+        for s in self.topics.iter_mut() {
             s.first_deliveries = 0.0;
             s.in_mesh = false;
         }
