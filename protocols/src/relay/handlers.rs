@@ -84,7 +84,9 @@ impl Relay {
         if let Ok(k) = self.negative.binary_search(&peer) {
             self.negative.remove(k);
         }
-        self.idontwants.forget(peer);
+        if !self.idontwants.is_empty() {
+            self.idontwants.retain(|e| e.1 != peer);
+        }
         let until = now + self.sh.prune_backoff;
         for t in &mut self.topics {
             if t.subscribed {
@@ -263,17 +265,17 @@ impl Relay {
             let mut senders = [NodeId(0); 16];
             let mut n = 0;
             let mut overflow = false;
-            for peer in self.idontwants.senders(msg.id) {
+            for e in self.idontwants.iter().filter(|e| e.0 == msg.id) {
                 if n == senders.len() {
                     overflow = true;
                     break;
                 }
-                senders[n] = peer;
+                senders[n] = e.1;
                 n += 1;
             }
             if overflow {
                 let dont = &self.idontwants;
-                targets.retain(|&p| !dont.contains(msg.id, p));
+                targets.retain(|&p| !dont.iter().any(|e| e.0 == msg.id && e.1 == p));
             } else {
                 targets.retain(|p| !senders[..n].contains(p));
             }
@@ -386,7 +388,7 @@ impl Relay {
             return;
         }
         p.idontwant_count += 1;
-        self.idontwants.push(id, from, hb);
+        self.idontwants.push_back((id, from, hb));
     }
 
     pub(super) fn handle_graft(&mut self, from: NodeId, topic: TopicIdx, ctx: &mut impl Io<Relay>) {

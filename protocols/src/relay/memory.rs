@@ -3,7 +3,7 @@
 
 use std::mem::size_of;
 
-use sim_core::memory::{Memory, vec_bytes};
+use sim_core::memory::{Memory, deque_bytes, vec_bytes};
 
 use super::{Peer, PeerScore, Relay};
 
@@ -69,8 +69,11 @@ impl Relay {
         m.add(rows::SEEN, seen, seen_n);
         let (mc, mc_n) = self.mcache.heap_bytes();
         m.add(rows::MCACHE, mc, mc_n);
-        let (idw, idw_n) = self.idontwants.heap_bytes();
-        m.add(rows::IDONTWANT, idw, idw_n);
+        m.add(
+            rows::IDONTWANT,
+            deque_bytes(&self.idontwants),
+            self.idontwants.len() as u64,
+        );
         let (ihave, ihave_n) = self.sent_ihaves.heap_bytes();
         m.add(rows::IHAVE, ihave, ihave_n);
         m.add(rows::QUEUES, queues, 0);

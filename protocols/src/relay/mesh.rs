@@ -42,7 +42,13 @@ impl Relay {
         // Per-peer IWANT budgets and IDONTWANT counts reset lazily (`Peer::counters`).
         // Both lists are in heartbeat order: the expired entries are a prefix.
         self.sent_ihaves.expire(hb, hl);
-        self.idontwants.expire(hb, hl);
+        while self
+            .idontwants
+            .front()
+            .is_some_and(|e| hb.wrapping_sub(e.2) >= hl)
+        {
+            self.idontwants.pop_front();
+        }
         for k in 0..self.topics.len() {
             if !self.topics[k].subscribed {
                 continue;

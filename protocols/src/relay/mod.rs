@@ -52,7 +52,6 @@ pub mod validation;
 
 mod gossip;
 mod handlers;
-mod idontwants;
 pub mod memory;
 mod mesh;
 mod prefetch;
@@ -65,7 +64,7 @@ mod topic_scores;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use rand::Rng;
@@ -383,8 +382,8 @@ pub struct Relay {
     /// threshold check (all thresholds are <= 0) passes without reading a score.
     negative: Vec<NodeId>,
     /// IDONTWANTs received (nim-libp2p keeps them per peer; one list per node is the same
-    /// information in fewer cache lines).
-    idontwants: idontwants::Idontwants,
+    /// information in fewer cache lines): (id, peer, heartbeat number), in arrival order.
+    idontwants: VecDeque<(MsgId, NodeId, u32)>,
     /// Messages in validation, with the peers that sent them meanwhile (every copy reads it:
     /// a duplicate looks its sender up here).
     validating: Vec<(MsgId, Vec<NodeId>)>,
@@ -457,7 +456,7 @@ impl Relay {
             peers: Vec::new(),
             outbound_ids: Vec::new(),
             negative: Vec::new(),
-            idontwants: Default::default(),
+            idontwants: VecDeque::new(),
             sent_ihaves: Default::default(),
             retained: BTreeMap::new(),
             validating: Vec::new(),

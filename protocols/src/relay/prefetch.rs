@@ -33,7 +33,11 @@ impl Relay {
                 prefetch(self.peer_ids.as_ptr().wrapping_add(16));
                 prefetch(self.topics.as_ptr());
                 match rpc {
-                    Rpc::Idontwant(_) => prefetch(self.idontwants.tail_ptr()),
+                    Rpc::Idontwant(_) => {
+                        let (a, b) = self.idontwants.as_slices();
+                        let tail = if b.is_empty() { a } else { b };
+                        prefetch(tail.as_ptr().wrapping_add(tail.len()));
+                    }
                     Rpc::Forward(m) | Rpc::Publish(m) => {
                         self.seen.prefetch(m.id);
                         if first_copy(m) {
@@ -98,7 +102,9 @@ impl Relay {
         if let Some(i) = self.peer_pos(from) {
             prefetch(self.peers.as_ptr().wrapping_add(i));
         }
-        prefetch(self.idontwants.tail_ptr());
+        let (a, b) = self.idontwants.as_slices();
+        let tail = if b.is_empty() { a } else { b };
+        prefetch(tail.as_ptr().wrapping_add(tail.len()));
     }
 
     /// Prefetch hints for a timer a few events ahead (see [`Relay::prefetch`]). A heartbeat:
@@ -118,8 +124,8 @@ impl Relay {
                 prefetch(self.peer_ids.as_ptr());
                 prefetch(self.peer_ids.as_ptr().wrapping_add(16));
                 self.mcache.prefetch_slots();
-                if let Some(e) = self.idontwants.front_ptr() {
-                    prefetch(e);
+                if let Some(e) = self.idontwants.front() {
+                    prefetch(e as *const _);
                 }
             }
             (2, RelayTimer::Heartbeat) => {
