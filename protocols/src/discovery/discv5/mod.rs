@@ -42,9 +42,8 @@
 //! request beyond it is refused); a lookup's list k + k x results_limit.
 //!
 //! Not modelled: ENR updates (sequence numbers, PONG's enr-seq), IP voting, talk requests,
-//! topic advertisement, bans, nim-eth's bucket splitting (see [`table`]), per-peer request
-//! queues while a handshake is in progress (each request challenges on its own), and a NODES
-//! answer cut short (the first packets count, the request then times out).
+//! topic advertisement, bans, nim-eth's bucket splitting (see [`table`]), and a NODES answer
+//! cut short (the first packets count, the request then times out).
 
 pub mod packet;
 pub mod sessions;
