@@ -98,12 +98,11 @@ impl Links<'_> {
         let Some(n) = self.nodes.get(from.index()) else {
             return;
         };
-        if let Ok(i) = n
-            .conn_keys
-            .binary_search_by_key(&peer.0, |k| (k >> 32) as u32)
-        {
-            let id = n.conn_keys[i] as u32 as usize;
-            let f = self.flows.as_ptr().wrapping_add(flow_index(id, from, peer));
+        if let Some(i) = n.conn_pos(peer) {
+            let f = self
+                .flows
+                .as_ptr()
+                .wrapping_add(flow_index(n.conn_id(i), from, peer));
             crate::prefetch::prefetch(f);
         }
     }
@@ -117,6 +116,18 @@ pub(crate) fn flow_index(id: usize, from: NodeId, to: NodeId) -> usize {
 }
 
 impl NodeNet {
+    /// The position of the connection to `peer` in `conns` and `conn_keys`, if open.
+    #[inline]
+    pub(super) fn conn_pos(&self, peer: NodeId) -> Option<usize> {
+        self.conn_keys
+            .binary_search_by_key(&peer.0, |k| (k >> 32) as u32)
+            .ok()
+    }
+    /// The id of the connection at position `i` (from its key, without reading `conns`).
+    #[inline]
+    pub(super) fn conn_id(&self, i: usize) -> usize {
+        self.conn_keys[i] as u32 as usize
+    }
     /// Prefetches where the next deferred message is written (a hint).
     #[inline]
     pub(crate) fn prefetch_pending_end(&self) {

@@ -376,7 +376,9 @@ impl<N: Node> Engine<N> {
                     core.accounting.prefetch(to, fc);
                 }
                 // Its TCP/IP headers' row (bytes in now, out when the node sends).
-                if let (Some(_), Some(hc), true) = (&core.tcp, core.header_category, m.conn != 0)
+                if core.tcp.is_some()
+                    && m.conn != 0
+                    && let Some(hc) = core.header_category
                     && core.framing_category != Some(hc)
                 {
                     core.accounting.prefetch(to, hc);

@@ -8,7 +8,6 @@ use rand_distr::Distribution;
 use super::Engine;
 use super::events::{Ev, Pending};
 use super::inflight::{InFlight, NO_MSG};
-use super::links::flow_index;
 use super::state::Core;
 use crate::NodeId;
 use crate::accounting::{Category, Direction, DropReason};
@@ -99,12 +98,11 @@ impl<M: Payload, T> Core<M, T> {
         // When the write's first and last bytes leave: the uplink FIFO's times, or the TCP
         // flow's rounds on top of them (the round trip without jitter).
         let (mut d0, mut d1) = (u0, u1);
-        if let (Some(p), Some(i)) = (&self.tcp, conn_idx) {
-            let id = self.nodes[from.index()].conn_keys[i] as u32 as usize;
-            let flow = &mut self.flows[flow_index(id, from, to)];
+        if let (Some(p), Some(i)) = (self.tcp, conn_idx) {
             let rtt = lat.saturating_mul(2);
             let rto = rtt + self.net.min_rto;
-            let s = flow.send(p, size - headers as u64, (u0, u1), rtt, rto, up_rate);
+            let flow = self.flow_mut(from, to, i);
+            let s = flow.send(&p, size - headers as u64, (u0, u1), rtt, rto, up_rate);
             (d0, d1) = (s.first, s.last);
         }
         lat += self.jitter();
@@ -132,7 +130,7 @@ impl<M: Payload, T> Core<M, T> {
         let mut conn_id = 0;
         if let Some(i) = conn_idx {
             let n = &mut self.nodes[from.index()];
-            conn_id = n.conn_keys[i] as u32;
+            conn_id = n.conn_id(i) as u32;
             if self.may_reorder {
                 let c = &mut n.conns[i];
                 first = first.max(c.last_first);
@@ -233,14 +231,13 @@ impl<M: Payload, T> Core<M, T> {
         let up_rate = sender.up_rate;
         let u1 = u0 + up_rate.transmit(size);
         sender.up_free = u1;
-        if let Some(p) = &self.tcp {
+        if let Some(p) = self.tcp {
             // The flow sees the write (its last send moves; a set-up write is a few segments,
             // within the initial window, so it stalls nothing).
-            let id = self.nodes[from.index()].conn_keys[i] as u32 as usize;
             let rtt = self.latency.latency(from, to).saturating_mul(2);
             let rto = rtt + self.net.min_rto;
-            let flow = &mut self.flows[flow_index(id, from, to)];
-            flow.send(p, size - headers as u64, (u0, u1), rtt, rto, up_rate);
+            self.flow_mut(from, to, i)
+                .send(&p, size - headers as u64, (u0, u1), rtt, rto, up_rate);
         }
         self.account_out(from, cat, wire, framing, headers);
         self.account_in(to, cat, wire, framing, headers);

@@ -6,7 +6,7 @@ use rand_distr::Exp;
 use super::conns::Dial;
 use super::events::{Ev, Notice, PackedEv};
 use super::inflight::InFlights;
-use super::links::{Links, NodeNet};
+use super::links::{Links, NodeNet, flow_index};
 use super::timers::{Slab, TimerSlot};
 use crate::NodeId;
 use crate::accounting::{Accounting, Category};
@@ -142,10 +142,14 @@ impl<M: Payload, T> Core<M, T> {
     }
 
     pub(crate) fn conn_index(&self, node: NodeId, peer: NodeId) -> Option<usize> {
-        self.nodes[node.index()]
-            .conn_keys
-            .binary_search_by_key(&peer.0, |k| (k >> 32) as u32)
-            .ok()
+        self.nodes[node.index()].conn_pos(peer)
+    }
+
+    /// The TCP flow from `from` to `to` on `from`'s connection at position `i`.
+    #[inline]
+    pub(super) fn flow_mut(&mut self, from: NodeId, to: NodeId, i: usize) -> &mut TcpFlow {
+        let id = self.nodes[from.index()].conn_id(i);
+        &mut self.flows[flow_index(id, from, to)]
     }
 
     pub(crate) fn base_latency(&self, a: NodeId, b: NodeId) -> SimDuration {
