@@ -486,6 +486,58 @@ fn framing_bytes_have_their_own_category_and_take_link_time() {
 }
 
 #[test]
+fn large_framing_is_counted_whole() {
+    // An in-flight record holds framing bytes below 32,767 itself and keeps larger ones
+    // aside: three messages in flight at once, one on each side of that limit and one far
+    // above it, are counted in full at the receiver, each under the framing category.
+    struct F;
+    impl Node for F {
+        type Msg = M;
+        type Timer = ();
+        type Observer = Vec<u32>;
+        fn handle(&mut self, input: Input<M, ()>, ctx: &mut Ctx<'_, Self>) {
+            match input {
+                Input::Timer(()) => {
+                    for (seq, framing) in [32_766, 32_767, 1_000_000].into_iter().enumerate() {
+                        let m = M {
+                            size: 10,
+                            seq: seq as u32,
+                            framing,
+                        };
+                        ctx.send(NodeId(1), m).unwrap();
+                    }
+                }
+                Input::Message { msg, .. } => ctx.observer().push(msg.seq),
+                _ => {}
+            }
+        }
+    }
+    let cfg = EngineConfig {
+        categories: 2,
+        framing_category: Some(Category(1)),
+        ..EngineConfig::default()
+    };
+    let cap = LinkCapacity::symmetric_mbps(8);
+    let mut e = Engine::new(
+        cfg,
+        Box::new(ConstantLatency(SimDuration::from_millis(10))),
+        vec![cap; 2],
+        vec![F, F],
+        Vec::new(),
+    )
+    .unwrap();
+    e.connect_now(NodeId(0), NodeId(1)).unwrap();
+    e.set_timer(NodeId(0), ms(0), ()).unwrap();
+    e.run_to_empty();
+    assert_eq!(e.observer(), &vec![0, 1, 2]);
+    let acc = e.accounting();
+    // 32,766 + 32,767 + 1,000,000 framing bytes, 3 x 10 message bytes.
+    assert_eq!(acc.get(NodeId(1), Category(1)).bytes_in, 1_065_533);
+    assert_eq!(acc.get(NodeId(0), Category(1)).bytes_out, 1_065_533);
+    assert_eq!(acc.get(NodeId(1), Category(0)).bytes_in, 30);
+}
+
+#[test]
 fn dial_takes_round_trips_and_both_sides_are_told() {
     // Latency 10 ms one way, RTT 20 ms, 3 round trips = 60 ms for the dialer; the target
     // accepts half a round trip earlier, at 50 ms.

@@ -59,7 +59,10 @@ impl<N: Node> Engine<N> {
         );
         m.add(
             "engine: in-flight messages",
-            vec_bytes(&c.msgs.items) + vec_bytes(&c.msgs.free) + vec_bytes(&c.down_scratch),
+            vec_bytes(&c.msgs.items)
+                + vec_bytes(&c.msgs.free)
+                + vec_bytes(&c.msgs.framing)
+                + vec_bytes(&c.down_scratch),
             (c.msgs.items.len() - c.msgs.free.len()) as u64,
         );
         let (counters, drops, series) = c.accounting.heap_bytes();

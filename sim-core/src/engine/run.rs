@@ -4,7 +4,7 @@
 use super::Engine;
 use super::config::RunOutcome;
 use super::events::{Ev, GENERATION_MASK, Notice, Pending};
-use super::inflight::InFlight;
+use super::inflight::{InFlight, PASSIVE};
 use super::state::mix;
 use super::timers::TimerSlot;
 use crate::NodeId;
@@ -100,7 +100,7 @@ impl<N: Node> Engine<N> {
             let pending = std::mem::take(&mut self.core.nodes[n as usize].pending);
             self.core.nodes[n as usize].pending_listed = false;
             for p in pending {
-                self.core.msgs.get_mut(p.idx).passive = false;
+                self.core.msgs.get_mut(p.idx).framing_passive &= !PASSIVE;
                 self.core
                     .queue
                     .push(p.at, p.seq, Ev::Deliver { msg: p.idx }.pack());
@@ -149,7 +149,7 @@ impl<N: Node> Engine<N> {
         self.core.passive_call = true;
         for p in &pending[..n] {
             let m = self.core.msgs.take(p.idx);
-            debug_assert!(m.passive && m.to == node);
+            debug_assert!(m.0.passive() && m.0.to == node);
             last = p.at;
             if p.dropped {
                 self.core
@@ -235,21 +235,22 @@ impl<N: Node> Engine<N> {
                 if s.at > t {
                     // Pushed back in its downlink since this event was queued (see
                     // `Core::downlink_push_back`): queued again for its time, with its own
-                    // sequence number, so deliveries keep their order.
-                    let (at, seq) = (s.at, s.seq);
+                    // sequence number (this event's: the send's), so deliveries keep their
+                    // order.
+                    let at = s.at;
                     self.core.queue.push(at, seq, Ev::Deliver { msg }.pack());
                     return;
                 }
                 let m = self.core.msgs.take(msg);
-                if let Some(reason) = self.undeliverable(&m) {
-                    self.core.accounting.count_drop(m.to, reason);
+                if let Some(reason) = self.undeliverable(&m.0) {
+                    self.core.accounting.count_drop(m.0.to, reason);
                     return;
                 }
-                self.catch_up(m.to);
+                self.catch_up(m.0.to);
                 self.deliver(m);
             }
             Ev::Post { msg } => {
-                let m = self.core.msgs.take(msg);
+                let (m, _) = self.core.msgs.take(msg);
                 if !self.core.nodes[m.to.index()].online {
                     self.core
                         .accounting
@@ -369,7 +370,7 @@ impl<N: Node> Engine<N> {
             }
             if k == 0
                 && let Some(m) = m
-                && m.bytes + m.framing > 0
+                && m.has_bytes()
             {
                 core.accounting.prefetch(to, m.cat);
                 if let Some(fc) = core.framing_category {

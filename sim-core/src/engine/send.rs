@@ -7,7 +7,7 @@ use rand_distr::Distribution;
 
 use super::Engine;
 use super::events::{Ev, Pending};
-use super::inflight::{InFlight, NO_MSG};
+use super::inflight::{FRAMING_ELSEWHERE, InFlight, InFlights, NO_MSG, PASSIVE};
 use super::state::Core;
 use crate::NodeId;
 use crate::accounting::{Category, Direction, DropReason};
@@ -157,17 +157,19 @@ impl<M: Payload, T> Core<M, T> {
         s.to = to;
         s.conn = conn_id;
         s.bytes = wire;
-        s.framing = framing;
         s.prev = prev;
         s.cat = cat;
         s.prev_first = prev_first;
         s.prev_end = prev_end;
         let at = end.max(last);
         s.at = at;
-        s.seq = seq;
-        s.passive = passive;
+        s.framing_passive =
+            InFlights::<M>::framing_word(framing) | if passive { PASSIVE } else { 0 };
         // A free slot holds no message: nothing to drop, so no read of the (often cold) line.
         std::mem::forget(s.msg.replace(msg));
+        if framing >= FRAMING_ELSEWHERE as u32 {
+            self.msgs.keep_framing(idx, framing);
+        }
         if passive {
             self.defer(
                 to,
@@ -349,7 +351,7 @@ impl<M: Payload, T> Core<M, T> {
             let old_at = e.at;
             let new_at = new_end.max(old_at);
             e.at = new_at;
-            if new_at != old_at && e.passive {
+            if new_at != old_at && e.passive() {
                 // No event to move: the pending entry takes the new time.
                 let pending = &mut self.nodes[to.index()].pending;
                 let k = pending
@@ -418,14 +420,12 @@ impl<M: Payload, T> Core<M, T> {
             to,
             conn: 0,
             bytes: 0,
-            framing: 0,
             prev: NO_MSG,
             cat: Category(0),
+            framing_passive: 0,
             prev_first: SimTime::ZERO,
             prev_end: SimTime::ZERO,
             at,
-            seq: 0,
-            passive: false,
             msg: Some(msg),
         });
         self.schedule(at, Ev::Post { msg: idx });
@@ -434,15 +434,16 @@ impl<M: Payload, T> Core<M, T> {
 }
 
 impl<N: Node> Engine<N> {
-    /// Counts an arriving message and hands it to its receiver (now: its delivery time).
+    /// Counts an arriving message (its record and framing bytes, as [`InFlights::take`]
+    /// returns them) and hands it to its receiver (now: its delivery time).
     #[inline]
-    pub(super) fn deliver(&mut self, m: InFlight<N::Msg>) {
+    pub(super) fn deliver(&mut self, (m, framing): (InFlight<N::Msg>, u32)) {
         // A stream message (on a connection) carries TCP/IP headers when TCP is modelled.
         let hdr = match &self.core.tcp {
-            Some(p) if m.conn != 0 => p.header_bytes(m.bytes as u64 + m.framing as u64) as u32,
+            Some(p) if m.conn != 0 => p.header_bytes(m.bytes as u64 + framing as u64) as u32,
             _ => 0,
         };
-        self.core.account_in(m.to, m.cat, m.bytes, m.framing, hdr);
+        self.core.account_in(m.to, m.cat, m.bytes, framing, hdr);
         let kind = 3 | (m.cat.0 as u64) << 8;
         self.handle(
             m.to,
