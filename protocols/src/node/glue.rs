@@ -291,19 +291,22 @@ pub(crate) fn after_discovery(node: &mut WakuNode, ctx: &mut Ctx<'_, WakuNode>) 
             let mut firsts: Vec<(NodeId, usize)> =
                 found.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
             firsts.sort_unstable();
-            firsts.dedup_by_key(|e| e.0);
+            let mut first = vec![false; found.len()];
+            let mut last = None;
+            for &(id, i) in &firsts {
+                first[i] = last != Some(id);
+                last = Some(id);
+            }
+            // The store is asked once per peer: a peer's first place finds it unknown
+            // exactly when the store did not know it before the batch.
             let (mut d, mut r) = (0u32, 0u32);
-            for (id, i) in firsts {
-                if id == me || pm.store().contains(id) {
-                    continue;
-                }
-                if i < from_discv5 {
+            pm.add_peers_then(&found, io, |i| {
+                if first[i] && i < from_discv5 {
                     d += 1
-                } else if i >= from_px {
+                } else if first[i] && i >= from_px {
                     r += 1
                 }
-            }
-            pm.add_peers(&found, io);
+            });
             (d, r)
         })
         .unwrap_or((0, 0));

@@ -70,12 +70,12 @@ impl PeerManager {
             );
         }
         if !self.store.contains(peer)
-            && !self.store.add(
+            && self.store.add(
                 peer,
                 PeerOrigin::Inbound,
                 self.sh.shards_of(peer),
                 self.sh.is_relay(peer),
-            )
+            ) == Stored::Full
         {
             ctx.report(PmCounter::StoreFull);
         }

@@ -52,7 +52,7 @@ use sim_core::{DialError, NodeId, SimDuration, SimTime};
 
 pub use config::{Limits, PeerManagerConfig, RestartStore};
 pub use keepalive::PingMsg;
-pub use store::{PeerEntry, PeerStore};
+pub use store::{PeerEntry, PeerStore, Stored};
 
 use crate::discovery::{FoundPeer, PeerOrigin, PeerSource};
 use crate::peer_manager::metadata::{MetadataKind, MetadataMsg, Verdict, judge};
@@ -171,6 +171,8 @@ pub struct PmShared {
     /// Nodes (ascending) that run with other settings, and those settings (rendezvous points
     /// with their own `max_connections`). Default none.
     pub overrides: Option<(Vec<NodeId>, Rc<PmShared>)>,
+    /// The empty list, for a node without shards in `shards`.
+    no_shards: Rc<[u16]>,
 }
 
 impl PmShared {
@@ -185,6 +187,7 @@ impl PmShared {
             ip_groups: Vec::new(),
             relay_capable: Vec::new(),
             overrides: None,
+            no_shards: Rc::from(&[][..]),
         }
     }
     /// A node's cluster.
@@ -195,11 +198,8 @@ impl PmShared {
             .unwrap_or(self.cluster)
     }
     /// A node's shards (empty when unknown).
-    pub fn shards_of(&self, n: NodeId) -> Rc<[u16]> {
-        self.shards
-            .get(n.index())
-            .cloned()
-            .unwrap_or_else(|| Rc::from(&[][..]))
+    pub fn shards_of(&self, n: NodeId) -> &Rc<[u16]> {
+        self.shards.get(n.index()).unwrap_or(&self.no_shards)
     }
     /// A node's IP address (its group; distinct by default).
     pub fn ip_of(&self, n: NodeId) -> u32 {
@@ -410,17 +410,32 @@ impl PeerManager {
 
     /// Adds peers a source found to the store.
     pub fn add_peers(&mut self, found: &[FoundPeer], ctx: &mut impl Io<PeerManager>) {
-        for f in found {
+        self.add_peers_then(found, ctx, |_| ());
+    }
+
+    /// [`PeerManager::add_peers`], calling `unknown` with the place in `found` of each peer
+    /// the store did not know (added, or refused when full).
+    pub fn add_peers_then(
+        &mut self,
+        found: &[FoundPeer],
+        ctx: &mut impl Io<PeerManager>,
+        mut unknown: impl FnMut(usize),
+    ) {
+        for (i, f) in found.iter().enumerate() {
             if f.id == self.me {
                 continue;
             }
-            if !self.store.add(
-                f.id,
-                f.origin,
-                self.sh.shards_of(f.id),
-                self.sh.is_relay(f.id),
-            ) {
-                ctx.report(PmCounter::StoreFull);
+            let sh = &self.sh;
+            match self
+                .store
+                .add(f.id, f.origin, sh.shards_of(f.id), sh.is_relay(f.id))
+            {
+                Stored::Known => {}
+                Stored::New => unknown(i),
+                Stored::Full => {
+                    ctx.report(PmCounter::StoreFull);
+                    unknown(i);
+                }
             }
         }
     }

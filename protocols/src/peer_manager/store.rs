@@ -30,6 +30,17 @@ pub struct PeerEntry {
     pub last_failed: SimTime,
 }
 
+/// What [`PeerStore::add`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// A new peer: added.
+    New,
+    /// A known peer: its shards refreshed.
+    Known,
+    /// A new peer, refused: the store is at its hard limit.
+    Full,
+}
+
 /// Multiple of the capacity beyond which new peers are refused between prunings.
 pub const HARD_LIMIT_FACTOR: usize = 4;
 
@@ -37,6 +48,9 @@ pub const HARD_LIMIT_FACTOR: usize = 4;
 #[derive(Clone, Debug, Default)]
 pub struct PeerStore {
     entries: Vec<PeerEntry>,
+    /// The entries' ids, in the same order: what a lookup searches (a tenth of the lines of
+    /// the entries themselves, so fewer cache misses in a cold store).
+    ids: Vec<NodeId>,
     capacity: usize,
 }
 
@@ -45,7 +59,7 @@ impl PeerStore {
     /// `Rc`s, not counted) and the peers it knows.
     pub fn heap_bytes(&self) -> (u64, u64) {
         (
-            sim_core::memory::vec_bytes(&self.entries),
+            sim_core::memory::vec_bytes(&self.entries) + sim_core::memory::vec_bytes(&self.ids),
             self.entries.len() as u64,
         )
     }
@@ -54,6 +68,7 @@ impl PeerStore {
     pub fn new(capacity: usize) -> Self {
         PeerStore {
             entries: Vec::new(),
+            ids: Vec::new(),
             capacity,
         }
     }
@@ -74,7 +89,7 @@ impl PeerStore {
         self.entries.iter()
     }
     fn pos(&self, id: NodeId) -> Result<usize, usize> {
-        self.entries.binary_search_by_key(&id, |e| e.id)
+        self.ids.binary_search(&id)
     }
     /// The entry of `id`.
     pub fn get(&self, id: NodeId) -> Option<&PeerEntry> {
@@ -85,30 +100,42 @@ impl PeerStore {
         self.pos(id).is_ok()
     }
 
-    /// Adds a peer (or refreshes its shards when known). Returns false when the store is at
-    /// its hard limit and the peer is new (the peer is dropped).
-    pub fn add(&mut self, id: NodeId, origin: PeerOrigin, shards: Rc<[u16]>, relay: bool) -> bool {
+    /// Adds a peer, or refreshes its shards when known; a new peer is refused when the store
+    /// is at its hard limit.
+    pub fn add(
+        &mut self,
+        id: NodeId,
+        origin: PeerOrigin,
+        shards: &Rc<[u16]>,
+        relay: bool,
+    ) -> Stored {
         match self.pos(id) {
             Ok(i) => {
-                self.entries[i].shards = shards;
-                true
+                // The same list (what discovery finds again and again) is left as it is:
+                // no write to the list's shared count.
+                let e = &mut self.entries[i];
+                if !Rc::ptr_eq(&e.shards, shards) {
+                    e.shards = shards.clone();
+                }
+                Stored::Known
             }
             Err(i) => {
                 if self.entries.len() >= self.capacity.saturating_mul(HARD_LIMIT_FACTOR) {
-                    return false;
+                    return Stored::Full;
                 }
+                self.ids.insert(i, id);
                 self.entries.insert(
                     i,
                     PeerEntry {
                         id,
                         origin,
-                        shards,
+                        shards: shards.clone(),
                         relay,
                         failures: 0,
                         last_failed: SimTime::ZERO,
                     },
                 );
-                true
+                Stored::New
             }
         }
     }
@@ -118,6 +145,7 @@ impl PeerStore {
         match self.pos(id) {
             Ok(i) => {
                 self.entries.remove(i);
+                self.ids.remove(i);
                 true
             }
             Err(_) => false,
@@ -157,6 +185,13 @@ impl PeerStore {
     /// Forgets every peer.
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.ids.clear();
+    }
+
+    /// Rebuilds the id list after entries left in bulk.
+    fn sync_ids(&mut self) {
+        self.ids.clear();
+        self.ids.extend(self.entries.iter().map(|e| e.id));
     }
 
     /// Prunes the store (nwaku `prunePeerStore`), then returns how many peers were removed.
@@ -173,6 +208,7 @@ impl PeerStore {
         let before = self.entries.len();
         self.entries
             .retain(|e| e.failures < max_failed || connected.binary_search(&e.id).is_ok());
+        self.sync_ids();
         if self.entries.len() <= self.capacity {
             return before - self.entries.len();
         }
@@ -223,6 +259,7 @@ impl PeerStore {
             k += 1;
             keep
         });
+        self.sync_ids();
         before - self.entries.len()
     }
 }
@@ -240,11 +277,14 @@ mod tests {
     fn add_remove_and_hard_limit() {
         let mut s = PeerStore::new(2);
         for i in 0..8 {
-            assert!(s.add(NodeId(i), PeerOrigin::Bootstrap, shards(&[0]), true));
+            let r = s.add(NodeId(i), PeerOrigin::Bootstrap, &shards(&[0]), true);
+            assert_eq!(r, Stored::New);
         }
         // Hard limit 4 x 2 = 8: the ninth new peer is refused, a known one is refreshed.
-        assert!(!s.add(NodeId(100), PeerOrigin::Bootstrap, shards(&[0]), true));
-        assert!(s.add(NodeId(3), PeerOrigin::Bootstrap, shards(&[1]), true));
+        let r = s.add(NodeId(100), PeerOrigin::Bootstrap, &shards(&[0]), true);
+        assert_eq!(r, Stored::Full);
+        let r = s.add(NodeId(3), PeerOrigin::Bootstrap, &shards(&[1]), true);
+        assert_eq!(r, Stored::Known);
         assert_eq!(&*s.get(NodeId(3)).unwrap().shards, &[1]);
         assert!(s.remove(NodeId(3)) && !s.remove(NodeId(3)));
         assert_eq!(s.len(), 7);
@@ -258,7 +298,7 @@ mod tests {
         let mut s = PeerStore::new(4);
         for i in 0..10 {
             let sh: &[u16] = if i < 2 { &[] } else { &[(i % 3) as u16] };
-            s.add(NodeId(i), PeerOrigin::Bootstrap, shards(sh), true);
+            s.add(NodeId(i), PeerOrigin::Bootstrap, &shards(sh), true);
         }
         for _ in 0..5 {
             s.dial_failed(NodeId(9), SimTime::from_secs(1));
