@@ -37,8 +37,9 @@
 //! least recently used is evicted); requests in flight `max_pending_requests` (a request
 //! beyond it is not sent and counts as `requests_refused`; a lookup treats it as failed);
 //! lookups at once `max_lookups` (a lookup beyond it is skipped, `lookups_refused`; the
-//! search loop tries again after its sleep); challenges awaiting a handshake 1,024 (expired
-//! ones dropped first, then the oldest); requests held per node during a handshake 8 (a
+//! search loop tries again after its sleep); challenges awaiting a handshake: those of the
+//! last `handshake_timeout_ms`, as in nim-eth, or at most `max_challenges` (expired ones
+//! dropped first, then the oldest); requests held per node during a handshake 8 (a
 //! request beyond it is refused); a lookup's list k + k x results_limit.
 //!
 //! Not modelled: ENR updates (sequence numbers, PONG's enr-seq), IP voting, talk requests,
@@ -110,6 +111,11 @@ pub struct Discv5Config {
     pub refresh_interval_s: u64,
     /// Sessions a node keeps. Default 256.
     pub session_cache: u32,
+    /// WHOAREYOUs awaiting their handshake a node keeps; when full, expired ones go first,
+    /// then the oldest (whose handshake is then dropped). 0, the default: no limit, as in
+    /// nim-eth, which keeps each for `handshake_timeout_ms` (`transport.nim`
+    /// `sendWhoareyou`).
+    pub max_challenges: u32,
     /// Nodes of one IP group per bucket. Default 2.
     pub bucket_ip_limit: u32,
     /// Nodes of one IP group per table. Default 10.
@@ -144,6 +150,7 @@ impl Default for Discv5Config {
             ping_back_max_ms: 5000,
             refresh_interval_s: 300,
             session_cache: 256,
+            max_challenges: 0,
             bucket_ip_limit: 2,
             table_ip_limit: 10,
             search_interval_ms: 5000,
@@ -478,10 +485,6 @@ const NO_LOOKUP: u16 = u16::MAX;
 /// Requests held per peer while a handshake with it is in progress (nim-eth
 /// `maxQueuedRequestsPerPeer`); beyond it a request is refused.
 const MAX_QUEUED_PER_PEER: usize = 8;
-
-/// WHOAREYOUs awaiting their handshake per node (nim-eth keeps them 2 s, unbounded): when
-/// full, expired ones are dropped, then the oldest.
-const MAX_CHALLENGES: usize = 1024;
 
 #[derive(Clone, Copy, Debug)]
 struct Pending {
@@ -1067,7 +1070,8 @@ impl Protocol for Discv5 {
                     if self.challenges.iter().any(|c| c.0 == from) {
                         return;
                     }
-                    if self.challenges.len() >= MAX_CHALLENGES {
+                    let cap = self.sh.cfg.max_challenges as usize;
+                    if cap > 0 && self.challenges.len() >= cap {
                         // All live: the oldest goes.
                         self.challenges.pop_front();
                     }

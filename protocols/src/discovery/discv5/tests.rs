@@ -514,3 +514,49 @@ fn bad_configurations_name_their_field() {
     assert_eq!(e.field, "discovery.discv5.alpha");
     Discv5Config::default().validate(5).unwrap();
 }
+
+/// Node 0 is asked by nodes 1 to 5, none with a session: it challenges each (five
+/// WHOAREYOUs), and their handshakes come 100 ms later. With room for `cap` challenges the
+/// five - cap oldest were dropped to make room, so their handshakes find none: five - cap
+/// drops and cap answers. Without a limit (nim-eth) every handshake is answered, and a
+/// handshake after `handshake_timeout_ms` (2 s) finds its challenge expired.
+#[test]
+fn challenges_beyond_the_limit_drop_the_oldest_handshakes() {
+    let findnode = |handshake: bool| Discv5Msg {
+        kind: PacketKind::FindNode,
+        handshake,
+        n: 1,
+        total: 0,
+        bytes: 106,
+        req: 9,
+        args: [256, 0, 0],
+    };
+    let run = |cap: u32, late_ms: u64| {
+        let cfg = Discv5Config {
+            max_challenges: cap,
+            ..quiet()
+        };
+        let net = Net::new(6, cfg, |_| 0);
+        let mut d = Discv5::new(net.sh.clone(), NodeId(0));
+        let mut r: Recorder<Discv5> = Recorder::new(NodeId(0), SimTime::ZERO, "d");
+        for i in 1..=5 {
+            d.on_message(NodeId(i), findnode(false), &mut r);
+        }
+        let challenged = r.sent.len();
+        r.sent.clear();
+        r.now = SimTime::from_millis(late_ms);
+        for i in 1..=5 {
+            d.on_message(NodeId(i), findnode(true), &mut r);
+        }
+        let dropped = r
+            .events
+            .iter()
+            .filter(|e| e.0 == Discv5Counter::HandshakesDropped)
+            .count();
+        let answered: Vec<u32> = r.sent.iter().map(|(to, _)| to.0).collect();
+        (challenged, dropped, answered)
+    };
+    assert_eq!(run(3, 100), (5, 2, vec![3, 4, 5]));
+    assert_eq!(run(0, 100), (5, 0, vec![1, 2, 3, 4, 5]));
+    assert_eq!(run(0, 2001), (5, 5, vec![]));
+}
