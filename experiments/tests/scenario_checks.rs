@@ -242,21 +242,21 @@ fn topology_files_are_checked_by_validate() {
 fn the_memory_estimate_is_printed_and_a_run_too_large_for_the_machine_is_refused() {
     let d = tempfile::tempdir().unwrap();
     let d = d.path();
-    // relay-10k: the budget's measured peak, 22,444 bytes per node, with the seen cache's
-    // 1,536 bytes (30 s of messages) grown to its 120 s time to live: 4,608 counted bytes
-    // more, x 22,444 / 15,277 peak over counted = 6,770; 29,214 bytes x 10,000 nodes = 292 MB.
+    // relay-10k: the budget's measured peak, 22,410 bytes per node, with the seen cache's
+    // 1,024 bytes (30 s of messages) grown to its 120 s time to live: 3,072 counted bytes
+    // more, x 22,410 / 14,765 peak over counted = 4,663; 27,073 bytes x 10,000 nodes = 271 MB.
     let o = ok(wakusim(d, &["validate", "relay-10k"]));
     assert!(
         stderr(&o).contains(
-            "estimated peak memory: about 292 MB (10000 nodes x 29.2 KB: the memory budget per \
+            "estimated peak memory: about 271 MB (10000 nodes x 27.1 KB: the memory budget per \
              node measured on relay-10k (bench memory), scaled to about 20 connections per node \
              and 1 msg/s on the busiest shard"
         ),
         "{}",
         stderr(&o)
     );
-    // Without TCP, no TCP flows: 419 counted bytes less, x 22,444 / 15,277 = 616; 28,598
-    // bytes x 10,000 = 286 MB.
+    // Without TCP, no TCP flows: 419 counted bytes less, x 22,410 / 14,765 = 636; 26,437
+    // bytes x 10,000 = 264 MB.
     let o = ok(wakusim(
         d,
         &[
@@ -267,14 +267,14 @@ fn the_memory_estimate_is_printed_and_a_run_too_large_for_the_machine_is_refused
         ],
     ));
     assert!(
-        stderr(&o).contains("estimated peak memory: about 286 MB (10000 nodes x 28.6 KB"),
+        stderr(&o).contains("estimated peak memory: about 264 MB (10000 nodes x 26.4 KB"),
         "{}",
         stderr(&o)
     );
     // `run` prints it too. Ten times the messages (every 1 s per publisher): the message
     // rows grow tenfold and the seen cache fortyfold: 7,217 (per node and per connection,
-    // TCP flows included) + 5,799 x 10 + 725 x 10 + 1,536 x 40 = 133,897 counted bytes,
-    // x 22,444 / 15,277 = 196,712 per node, 196.7 GB at a million nodes, above this
+    // TCP flows included) + 5,799 x 10 + 725 x 10 + 1,024 x 40 = 113,417 counted bytes,
+    // x 22,410 / 14,765 = 172,142 per node, 172.1 GB at a million nodes, above this
     // machine's memory: refused, naming the estimate and the flag.
     let many = [
         "relay-10k",
@@ -287,21 +287,21 @@ fn the_memory_estimate_is_printed_and_a_run_too_large_for_the_machine_is_refused
     args.extend(many);
     let err = fails(wakusim(d, &args));
     assert!(
-        err.contains("estimated peak memory: about 196.7 GB (1000000 nodes x 196.7 KB"),
+        err.contains("estimated peak memory: about 172.1 GB (1000000 nodes x 172.1 KB"),
         "{err}"
     );
     assert!(
         err.contains("and 10 msg/s on the busiest shard") && err.contains("--force"),
         "{err}"
     );
-    // 100 million nodes: 2,921 GB, more than any test machine has.
+    // 100 million nodes: 2,707 GB, more than any test machine has.
     let big = ["relay-10k", "--set", "network.nodes=100000000"];
     for cmd in ["validate", "run"] {
         let mut args = vec![cmd];
         args.extend(big);
         let err = fails(wakusim(d, &args));
         assert!(
-            err.contains("the estimated peak memory, about 2921.4 GB, is above this machine's"),
+            err.contains("the estimated peak memory, about 2707.3 GB, is above this machine's"),
             "{err}"
         );
         assert!(err.contains("--force"), "{err}");
@@ -317,7 +317,7 @@ fn the_memory_estimate_is_printed_and_a_run_too_large_for_the_machine_is_refused
             d,
             &[cmd, "big.toml", "--jobs", "1"][..if cmd == "sweep" { 4 } else { 2 }],
         ));
-        assert!(err.contains("about 2921.4 GB, is above"), "{err}");
+        assert!(err.contains("about 2707.3 GB, is above"), "{err}");
     }
     assert!(!d.join("results").exists());
     let mut args = vec!["validate"];

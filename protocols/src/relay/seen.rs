@@ -10,11 +10,13 @@
 //! Each entry also counts the copies received after the first, which the node reports when the
 //! entry expires (the duplicate metric).
 //!
-//! Layout: an open-addressing table (linear probing, load at most 1/2) of 16-byte entries,
-//! keyed by the id's low bits (ids are sha256 prefixes, already uniform), and a FIFO of
-//! (expiry, id). No per-entry allocation; a lookup touches one or two cache lines.
-
-use std::collections::VecDeque;
+//! Layout: the entries in a ring in insertion order (so expiry pops its front), 24 bytes each,
+//! and an open-addressing index (linear probing, load at most 1/2) of 4-byte slots, keyed by
+//! the id's low bits (ids are sha256 prefixes, already uniform), each holding an entry's ring
+//! position and more of the id's low bits, so that a lookup reads an entry only when those
+//! bits match. No per-entry allocation. At 30 entries: 32 x 24 + 64 x 4 = 1,024 bytes (it
+//! was 1,536 with 16-byte (id, registry index, copies) table slots and a FIFO of 16-byte
+//! (expiry, id) pairs).
 
 use sim_core::{SimDuration, SimTime};
 
@@ -30,12 +32,13 @@ pub struct SeenEntry {
     pub copies: u32,
 }
 
+/// A remembered id, in the ring.
 #[derive(Clone, Copy, Debug, Default)]
-struct Slot {
+struct Entry {
     key: u64,
+    expires: SimTime,
     seq: u32,
     copies: u16,
-    used: bool,
 }
 
 /// Entries of the most recent insertions kept inline (see [`SeenCache`]).
@@ -44,7 +47,7 @@ const RECENT: usize = 8;
 #[derive(Clone, Copy, Debug, Default)]
 struct Recent {
     key: u64,
-    /// Copies counted here, not yet added to the table slot.
+    /// Copies counted here, not yet added to the entry.
     copies: u16,
     live: bool,
 }
@@ -52,31 +55,41 @@ struct Recent {
 /// Ids with a time to live.
 ///
 /// The last `RECENT` insertions are mirrored in a small inline ring that answers lookups
-/// and counts duplicates without touching the table: the ids a node is asked about (copies of
+/// and counts duplicates without touching the index: the ids a node is asked about (copies of
 /// messages it just received, IHAVE of the last heartbeats) are nearly always recent, and the
-/// table's line for an id is otherwise a cache miss per lookup. A ring entry's duplicate
-/// count is added to its slot when the entry leaves the ring.
+/// index's line for an id is otherwise a cache miss per lookup. A recent entry's duplicate
+/// count is added to its entry when it leaves the inline ring.
+///
+/// An index slot is 0 when empty, else `tag << (bits + 1) | (position + 1)`, with `bits` the
+/// log2 of the ring's capacity and `tag` the id's low `31 - bits` bits: while `bits` is at
+/// most 15 (rings of up to 32,768 entries) the tag holds the index's home bits, so a slot's
+/// home is known without reading its entry.
 ///
 /// `repr(C)`, the fields every receipt reads first (expiry check, ring).
 #[derive(Clone, Debug)]
 #[repr(C)]
 pub struct SeenCache {
     /// Expiry of the oldest entry (`SimTime::MAX` when empty): most calls to `expire` stop
-    /// here without touching the FIFO.
+    /// here without touching the ring.
     next: SimTime,
     recent_pos: usize,
     recent: [Recent; RECENT],
     ttl: SimDuration,
-    slots: Vec<Slot>,
+    /// The entries, oldest at `head`, `len` of them (capacity a power of two, or 0).
+    ring: Vec<Entry>,
+    head: usize,
     len: usize,
-    fifo: VecDeque<(SimTime, u64)>,
+    /// log2 of the ring's capacity.
+    bits: u32,
+    /// Twice the ring's capacity of slots.
+    index: Vec<u32>,
 }
 
 impl SeenCache {
-    /// Bytes the cache reserved on the heap (the table and the expiry FIFO) and its entries.
+    /// Bytes the cache reserved on the heap (the ring and the index) and its entries.
     pub fn heap_bytes(&self) -> (u64, u64) {
         (
-            sim_core::memory::vec_bytes(&self.slots) + sim_core::memory::deque_bytes(&self.fifo),
+            sim_core::memory::vec_bytes(&self.ring) + sim_core::memory::vec_bytes(&self.index),
             self.len as u64,
         )
     }
@@ -87,47 +100,63 @@ impl SeenCache {
             recent: [Recent::default(); RECENT],
             recent_pos: 0,
             ttl,
-            slots: Vec::new(),
+            ring: Vec::new(),
+            head: 0,
             len: 0,
-            fifo: VecDeque::new(),
+            bits: 0,
+            index: Vec::new(),
             next: SimTime::MAX,
         }
     }
 
     #[inline]
-    fn mask(&self) -> usize {
-        self.slots.len() - 1
+    fn index_mask(&self) -> usize {
+        self.index.len() - 1
     }
 
+    /// The tag of `key`: its low `31 - bits` bits.
+    #[inline]
+    fn tag(&self, key: u64) -> u32 {
+        (key as u32) & (u32::MAX >> (self.bits + 1))
+    }
+
+    /// The ring position in a (non-empty) index slot.
+    #[inline]
+    fn position(&self, slot: u32) -> usize {
+        (slot & ((2 << self.bits) - 1)) as usize - 1
+    }
+
+    /// The index slot of `key`'s entry, if it is remembered.
     #[inline]
     fn find(&self, key: u64) -> Option<usize> {
-        if self.slots.is_empty() {
+        if self.index.is_empty() {
             return None;
         }
-        let m = self.mask();
+        let m = self.index_mask();
+        let tag = self.tag(key);
         let mut i = key as usize & m;
         loop {
-            let sl = &self.slots[i];
-            if !sl.used {
+            let sl = self.index[i];
+            if sl == 0 {
                 return None;
             }
-            if sl.key == key {
+            if sl >> (self.bits + 1) == tag && self.ring[self.position(sl)].key == key {
                 return Some(i);
             }
             i = (i + 1) & m;
         }
     }
 
-    /// Prefetches the table line a lookup of `id` starts at (a hint only).
+    /// Prefetches the index line a lookup of `id` starts at (a hint only).
     #[inline]
     pub fn prefetch(&self, id: MsgId) {
-        if !self.slots.is_empty() {
-            let i = id as usize & self.mask();
-            sim_core::prefetch::prefetch(self.slots.as_ptr().wrapping_add(i));
+        if !self.index.is_empty() {
+            let i = id as usize & self.index_mask();
+            sim_core::prefetch::prefetch(self.index.as_ptr().wrapping_add(i));
         }
     }
 
-    /// Whether `id` is among the recent insertions (no table access).
+    /// Whether `id` is among the recent insertions (no index access).
     #[inline]
     pub fn recently_seen(&self, id: MsgId) -> bool {
         self.recent.iter().any(|r| r.live && r.key == id)
@@ -139,7 +168,7 @@ impl SeenCache {
         self.recently_seen(id) || self.find(id).is_some()
     }
 
-    /// Removes `key` from the ring, returning the copies it counted there.
+    /// Removes `key` from the inline ring, returning the copies it counted there.
     fn take_recent(&mut self, key: u64) -> u32 {
         match self.recent.iter_mut().find(|r| r.live && r.key == key) {
             Some(r) => {
@@ -150,16 +179,32 @@ impl SeenCache {
         }
     }
 
+    /// Puts the entry at ring position `pos` in the index.
+    fn index_insert(&mut self, pos: usize) {
+        let key = self.ring[pos].key;
+        let m = self.index_mask();
+        let mut i = key as usize & m;
+        while self.index[i] != 0 {
+            i = (i + 1) & m;
+        }
+        self.index[i] = self.tag(key) << (self.bits + 1) | (pos as u32 + 1);
+    }
+
+    /// Doubles the ring (the entries move to its start, oldest first) and rebuilds the index.
+    #[cold]
     fn grow(&mut self) {
-        let cap = (self.slots.len() * 2).max(16);
-        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); cap]);
-        let m = cap - 1;
-        for s in old.into_iter().filter(|s| s.used) {
-            let mut i = s.key as usize & m;
-            while self.slots[i].used {
-                i = (i + 1) & m;
-            }
-            self.slots[i] = s;
+        let cap = (self.ring.len() * 2).max(16);
+        let mut ring = vec![Entry::default(); cap];
+        let old = self.ring.len();
+        for (k, e) in ring.iter_mut().take(self.len).enumerate() {
+            *e = self.ring[(self.head + k) & (old - 1)];
+        }
+        self.ring = ring;
+        self.head = 0;
+        self.bits = cap.trailing_zeros();
+        self.index = vec![0; 2 * cap];
+        for pos in 0..self.len {
+            self.index_insert(pos);
         }
     }
 
@@ -173,29 +218,27 @@ impl SeenCache {
             return true;
         }
         if let Some(i) = self.find(key) {
-            self.slots[i].copies = self.slots[i].copies.saturating_add(1);
+            let p = self.position(self.index[i]);
+            let e = &mut self.ring[p];
+            e.copies = e.copies.saturating_add(1);
             return true;
         }
-        if (self.len + 1) * 2 > self.slots.len() {
+        if self.len == self.ring.len() {
             self.grow();
         }
-        let m = self.mask();
-        let mut i = key as usize & m;
-        while self.slots[i].used {
-            i = (i + 1) & m;
-        }
-        self.slots[i] = Slot {
+        let pos = (self.head + self.len) & (self.ring.len() - 1);
+        let expires = now + self.ttl;
+        self.ring[pos] = Entry {
             key,
+            expires,
             seq,
             copies: 0,
-            used: true,
         };
-        self.len += 1;
-        let expires = now + self.ttl;
-        if self.fifo.is_empty() {
+        if self.len == 0 {
             self.next = expires;
         }
-        self.fifo.push_back((expires, key));
+        self.len += 1;
+        self.index_insert(pos);
         let old = std::mem::replace(
             &mut self.recent[self.recent_pos],
             Recent {
@@ -209,23 +252,43 @@ impl SeenCache {
             && old.copies > 0
             && let Some(j) = self.find(old.key)
         {
-            self.slots[j].copies = self.slots[j].copies.saturating_add(old.copies);
+            let p = self.position(self.index[j]);
+            let e = &mut self.ring[p];
+            e.copies = e.copies.saturating_add(old.copies);
         }
         false
     }
 
-    /// Removes the entry at `i` (backward-shift deletion keeps probe chains intact).
-    fn remove_at(&mut self, mut i: usize) -> Slot {
-        let m = self.mask();
-        let gone = self.slots[i];
-        self.len -= 1;
+    /// The home slot of the entry a (non-empty) index slot points to.
+    #[inline]
+    fn home(&self, slot: u32) -> usize {
+        let m = self.index_mask();
+        if self.bits <= 15 {
+            // The tag holds the id's low 31 - bits >= bits + 1 bits, the mask's.
+            (slot >> (self.bits + 1)) as usize & m
+        } else {
+            self.ring[self.position(slot)].key as usize & m
+        }
+    }
+
+    /// Removes the oldest entry (backward-shift deletion of its index slot keeps probe chains
+    /// intact) and reports it.
+    fn pop_front(&mut self) -> SeenEntry {
+        let pos = self.head;
+        let e = self.ring[pos];
+        let m = self.index_mask();
+        let mut i = e.key as usize & m;
+        while self.position(self.index[i]) != pos {
+            i = (i + 1) & m;
+        }
         let mut j = i;
         loop {
             j = (j + 1) & m;
-            if !self.slots[j].used {
+            let sl = self.index[j];
+            if sl == 0 {
                 break;
             }
-            let home = self.slots[j].key as usize & m;
+            let home = self.home(sl);
             // Move j back to i when its home is not cyclically in (i, j].
             let in_range = if i <= j {
                 i < home && home <= j
@@ -233,12 +296,18 @@ impl SeenCache {
                 i < home || home <= j
             };
             if !in_range {
-                self.slots[i] = self.slots[j];
+                self.index[i] = sl;
                 i = j;
             }
         }
-        self.slots[i] = Slot::default();
-        gone
+        self.index[i] = 0;
+        self.head = (self.head + 1) & (self.ring.len() - 1);
+        self.len -= 1;
+        let extra = self.take_recent(e.key);
+        SeenEntry {
+            seq: e.seq,
+            copies: (e.copies as u32 + extra).min(u16::MAX as u32),
+        }
     }
 
     /// Removes entries that expired before `now`, calling `gone` for each.
@@ -247,20 +316,13 @@ impl SeenCache {
         if self.next >= now {
             return;
         }
-        while let Some(&(t, key)) = self.fifo.front() {
+        while self.len > 0 {
+            let t = self.ring[self.head].expires;
             if t >= now {
                 self.next = t;
                 return;
             }
-            self.fifo.pop_front();
-            if let Some(i) = self.find(key) {
-                let s = self.remove_at(i);
-                let extra = self.take_recent(key);
-                gone(SeenEntry {
-                    seq: s.seq,
-                    copies: (s.copies as u32 + extra).min(u16::MAX as u32),
-                });
-            }
+            gone(self.pop_front());
         }
         self.next = SimTime::MAX;
     }
@@ -268,15 +330,8 @@ impl SeenCache {
     /// Removes every entry, calling `gone` for each, in insertion order.
     pub fn drain(&mut self, mut gone: impl FnMut(SeenEntry)) {
         self.next = SimTime::MAX;
-        while let Some((_, key)) = self.fifo.pop_front() {
-            if let Some(i) = self.find(key) {
-                let s = self.remove_at(i);
-                let extra = self.take_recent(key);
-                gone(SeenEntry {
-                    seq: s.seq,
-                    copies: (s.copies as u32 + extra).min(u16::MAX as u32),
-                });
-            }
+        while self.len > 0 {
+            gone(self.pop_front());
         }
     }
 
@@ -306,6 +361,39 @@ mod tests {
         c.expire(s(121), |e| gone.push(e));
         assert_eq!(gone, vec![SeenEntry { seq: 0, copies: 1 }]);
         assert!(!c.contains(7));
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn a_ring_beyond_32768_entries_finds_homes_through_its_entries() {
+        // 40,000 ids (a ring of 65,536 entries, 16 bits of position: the index slots' tags
+        // no longer hold the home bits), inserted one per second with a 100,000 s TTL; ids
+        // spread by a multiplier so that their low bits collide in runs. Then each second's
+        // expiry removes exactly the id inserted 100,001 s earlier, oldest first, and every
+        // later id stays findable (checked after every 1,000 removals).
+        let s = |x| SimTime::from_secs(x);
+        let id = |k: u64| k.wrapping_mul(0x9E37_79B9_7F4A_7C15) & !0xFF;
+        let mut c = SeenCache::new(SimDuration::from_secs(100_000));
+        for k in 0..40_000 {
+            assert!(!c.receive(id(k), k as u32, s(k)));
+        }
+        assert!(c.receive(id(7), 7, s(40_000)), "a duplicate");
+        for k in 0..40_000u64 {
+            let mut gone = Vec::new();
+            c.expire(s(k + 100_001), |e| gone.push(e));
+            let copies = u32::from(k == 7);
+            assert_eq!(
+                gone,
+                vec![SeenEntry {
+                    seq: k as u32,
+                    copies
+                }]
+            );
+            if k % 1_000 == 0 {
+                assert!(!c.contains(id(k)));
+                assert!((k + 1..40_000).step_by(97).all(|j| c.contains(id(j))));
+            }
+        }
         assert!(c.is_empty());
     }
 
