@@ -430,53 +430,63 @@ fn idle_links_cost_latency_plus_one_serialisation() {
     assert_eq!(msgs_at(&e, 1), vec![(ms(120), 7)]);
 }
 
-#[test]
-fn framing_bytes_have_their_own_category_and_take_link_time() {
-    struct F;
-    impl Node for F {
-        type Msg = M;
-        type Timer = ();
-        type Observer = Vec<SimTime>;
-        fn handle(&mut self, input: Input<M, ()>, ctx: &mut Ctx<'_, Self>) {
-            match input {
-                Input::Timer(()) => {
-                    ctx.send(
-                        NodeId(1),
-                        M {
-                            size: 900,
-                            seq: 0,
-                            framing: 100,
-                        },
-                    )
-                    .unwrap();
+/// Node 0 sends its messages to node 1 when its timer fires (at 0); each node records the
+/// arrival time and sequence number of what it receives.
+struct Sender(Vec<M>);
+
+impl Node for Sender {
+    type Msg = M;
+    type Timer = ();
+    type Observer = Vec<(SimTime, u32)>;
+    fn handle(&mut self, input: Input<M, ()>, ctx: &mut Ctx<'_, Self>) {
+        match input {
+            Input::Timer(()) => {
+                for m in std::mem::take(&mut self.0) {
+                    ctx.send(NodeId(1), m).unwrap();
                 }
-                Input::Message { .. } => {
-                    let now = ctx.now();
-                    ctx.observer().push(now)
-                }
-                _ => {}
             }
+            Input::Message { msg, .. } => {
+                let now = ctx.now();
+                ctx.observer().push((now, msg.seq))
+            }
+            _ => {}
         }
     }
+}
+
+/// Two connected nodes on 8 Mbit/s links with `latency`, framing bytes counted under category
+/// 1, node 0 sending `sends` at 0.
+fn framing_engine(latency: SimDuration, sends: Vec<M>) -> Engine<Sender> {
     let cfg = EngineConfig {
         categories: 2,
         framing_category: Some(Category(1)),
         ..EngineConfig::default()
     };
-    // 1000 B at 8 Mbit/s = 1 ms, zero latency.
     let cap = LinkCapacity::symmetric_mbps(8);
     let mut e = Engine::new(
         cfg,
-        Box::new(ConstantLatency(SimDuration::ZERO)),
+        Box::new(ConstantLatency(latency)),
         vec![cap; 2],
-        vec![F, F],
+        vec![Sender(sends), Sender(Vec::new())],
         Vec::new(),
     )
     .unwrap();
     e.connect_now(NodeId(0), NodeId(1)).unwrap();
     e.set_timer(NodeId(0), ms(0), ()).unwrap();
+    e
+}
+
+#[test]
+fn framing_bytes_have_their_own_category_and_take_link_time() {
+    // 1000 B at 8 Mbit/s = 1 ms, zero latency.
+    let m = M {
+        size: 900,
+        seq: 0,
+        framing: 100,
+    };
+    let mut e = framing_engine(SimDuration::ZERO, vec![m]);
     e.run_to_empty();
-    assert_eq!(e.observer(), &vec![ms(1)]);
+    assert_eq!(e.observer(), &vec![(ms(1), 0)]);
     let acc = e.accounting();
     assert_eq!(acc.get(NodeId(0), Category(0)).bytes_out, 900);
     assert_eq!(acc.get(NodeId(0), Category(1)).bytes_out, 100);
@@ -490,46 +500,19 @@ fn large_framing_is_counted_whole() {
     // An in-flight record holds framing bytes below 32,767 itself and keeps larger ones
     // aside: three messages in flight at once, one on each side of that limit and one far
     // above it, are counted in full at the receiver, each under the framing category.
-    struct F;
-    impl Node for F {
-        type Msg = M;
-        type Timer = ();
-        type Observer = Vec<u32>;
-        fn handle(&mut self, input: Input<M, ()>, ctx: &mut Ctx<'_, Self>) {
-            match input {
-                Input::Timer(()) => {
-                    for (seq, framing) in [32_766, 32_767, 1_000_000].into_iter().enumerate() {
-                        let m = M {
-                            size: 10,
-                            seq: seq as u32,
-                            framing,
-                        };
-                        ctx.send(NodeId(1), m).unwrap();
-                    }
-                }
-                Input::Message { msg, .. } => ctx.observer().push(msg.seq),
-                _ => {}
-            }
-        }
-    }
-    let cfg = EngineConfig {
-        categories: 2,
-        framing_category: Some(Category(1)),
-        ..EngineConfig::default()
-    };
-    let cap = LinkCapacity::symmetric_mbps(8);
-    let mut e = Engine::new(
-        cfg,
-        Box::new(ConstantLatency(SimDuration::from_millis(10))),
-        vec![cap; 2],
-        vec![F, F],
-        Vec::new(),
-    )
-    .unwrap();
-    e.connect_now(NodeId(0), NodeId(1)).unwrap();
-    e.set_timer(NodeId(0), ms(0), ()).unwrap();
+    let sends = [32_766, 32_767, 1_000_000]
+        .into_iter()
+        .enumerate()
+        .map(|(seq, framing)| M {
+            size: 10,
+            seq: seq as u32,
+            framing,
+        })
+        .collect();
+    let mut e = framing_engine(SimDuration::from_millis(10), sends);
     e.run_to_empty();
-    assert_eq!(e.observer(), &vec![0, 1, 2]);
+    let seqs: Vec<u32> = e.observer().iter().map(|r| r.1).collect();
+    assert_eq!(seqs, vec![0, 1, 2]);
     let acc = e.accounting();
     // 32,766 + 32,767 + 1,000,000 framing bytes, 3 x 10 message bytes.
     assert_eq!(acc.get(NodeId(1), Category(1)).bytes_in, 1_065_533);
