@@ -238,6 +238,22 @@ pub const BUDGET: &[(&str, f64, Grows)] = &[
 /// (docs/architecture.md: "measured peak RSS"). Peak over counted is what the allocator and
 /// the run's earlier peaks add to the structures.
 pub const BUDGET_PEAK_RSS_PER_NODE: f64 = 22_410.0;
+/// The measured peak resident memory per node of the same settings at 100,000 nodes, in bytes
+/// (docs/architecture.md, "Memory per node"): lower than at 10,000, as the process's fixed
+/// part (the binary, the allocator's arena) is spread over more nodes.
+pub const BUDGET_PEAK_RSS_PER_NODE_100K: f64 = 17_364.0;
+/// The peak as a line in the counted bytes, through the two measured points (the counted sum
+/// of [`BUDGET`], `C`, at both): `peak per node = C x PEAK_SLOPE + PEAK_FIXED / nodes`, so
+/// `PEAK_FIXED = (22,410 - 17,364) / (1 / 10,000 - 1 / 100,000)` = 56.07 MB and `PEAK_SLOPE =
+/// (22,410 - PEAK_FIXED / 10,000) / C` = 1.138. (relay-1m, 1,000,000 nodes, measured 17.46 GB,
+/// is then estimated at 18.0 GB; with the 10,000-node ratio alone it was 24.0 GB.)
+pub const PEAK_FIXED: f64 =
+    (BUDGET_PEAK_RSS_PER_NODE - BUDGET_PEAK_RSS_PER_NODE_100K) / (1.0 / 10_000.0 - 1.0 / 100_000.0);
+/// See [`PEAK_FIXED`].
+pub fn peak_slope() -> f64 {
+    let counted: f64 = BUDGET.iter().map(|r| r.1).sum();
+    (BUDGET_PEAK_RSS_PER_NODE - PEAK_FIXED / 10_000.0) / counted
+}
 /// The mean connections per node of the run that gave [`BUDGET`] (relay-10k dials 10 peers
 /// per node, so each node has about 20 connections).
 pub const BUDGET_MEAN_DEGREE: f64 = 20.0;
@@ -248,9 +264,11 @@ pub const BUDGET_MESSAGES_PER_S: f64 = 1.0;
 /// seen cache held 30 s of messages.
 pub const BUDGET_PUBLISHING_S: f64 = 30.0;
 
-/// What a run's memory depends on, besides its node count.
+/// What a run's memory depends on.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EstimateInputs {
+    /// Nodes.
+    pub nodes: f64,
     /// Mean connections per node.
     pub mean_degree: f64,
     /// Messages per second on the busiest shard (a node of it handles each).
@@ -266,13 +284,13 @@ pub struct EstimateInputs {
 /// The peak memory per node in bytes, from [`BUDGET`]: each row scaled by how it grows
 /// ([`Grows`]) from relay-10k's settings to `x` (never below its measured figure: a lighter
 /// run keeps the allocator's and the engine's fixed costs; the TCP flows' row is left out
-/// without TCP), their sum times the measured peak over the counted sum.
+/// without TCP), their sum times [`peak_slope`], plus the process's fixed part
+/// ([`PEAK_FIXED`]) over the nodes.
 pub fn estimate_bytes_per_node(x: EstimateInputs) -> f64 {
     let conn = (x.mean_degree / BUDGET_MEAN_DEGREE).max(1.0);
     let msg = (x.messages_per_s / BUDGET_MESSAGES_PER_S).max(1.0);
     let seen = (x.messages_per_s * x.seen_window_s / (BUDGET_MESSAGES_PER_S * BUDGET_PUBLISHING_S))
         .max(1.0);
-    let counted: f64 = BUDGET.iter().map(|r| r.1).sum();
     let scaled: f64 = BUDGET
         .iter()
         .map(|&(_, bytes, grows)| {
@@ -288,7 +306,7 @@ pub fn estimate_bytes_per_node(x: EstimateInputs) -> f64 {
                 }
         })
         .sum();
-    scaled * BUDGET_PEAK_RSS_PER_NODE / counted
+    scaled * peak_slope() + PEAK_FIXED / x.nodes.max(1.0)
 }
 
 /// One point of `wakusim bench scale`.
@@ -415,33 +433,44 @@ mod tests {
         // The sum of the documented rows (docs/architecture.md; its "**counted**" 14,766 is
         // the sum before each row was rounded).
         assert_eq!(counted, 14_765.0);
-        let at = |mean_degree, messages_per_s, seen_window_s, tcp| {
+        // The line through the two measured peaks: (22,410 - 17,364) / (1/10,000 -
+        // 1/100,000) = 5,046 / 0.00009 = 56,066,667 bytes fixed, and (22,410 - 5,606.67) /
+        // 14,765 = 1.13805 per counted byte.
+        assert!((PEAK_FIXED - 56_066_666.67).abs() < 1.0, "{PEAK_FIXED}");
+        let slope = peak_slope();
+        assert!((slope - 1.138_05).abs() < 1e-5, "{slope}");
+        let at = |nodes, mean_degree, messages_per_s, seen_window_s, tcp| {
             estimate_bytes_per_node(EstimateInputs {
+                nodes,
                 mean_degree,
                 messages_per_s,
                 seen_window_s,
                 tcp,
             })
         };
-        let peak_per_counted = 22_410.0 / 14_765.0;
-        // relay-10k's own settings over 60 s: the measured peak.
-        assert!((at(20.0, 1.0, 30.0, true) - BUDGET_PEAK_RSS_PER_NODE).abs() < 1e-6);
-        // Fewer connections and messages: never below it.
-        assert!((at(4.0, 0.1, 5.0, true) - BUDGET_PEAK_RSS_PER_NODE).abs() < 1e-6);
-        // Without TCP: the TCP flows' 419 counted bytes less, x 22,410 / 14,765 = 635.9.
-        let no_tcp = BUDGET_PEAK_RSS_PER_NODE - at(20.0, 1.0, 30.0, false);
-        assert!((no_tcp - 419.0 * peak_per_counted).abs() < 1e-6, "{no_tcp}");
+        // relay-10k's own settings over 60 s: the measured peaks at 10,000 and 100,000 nodes.
+        assert!((at(1e4, 20.0, 1.0, 30.0, true) - BUDGET_PEAK_RSS_PER_NODE).abs() < 1e-6);
+        assert!((at(1e5, 20.0, 1.0, 30.0, true) - BUDGET_PEAK_RSS_PER_NODE_100K).abs() < 1e-6);
+        // At a million nodes the fixed part is 56 bytes per node: 14,765 x 1.13805 = 16,803.3
+        // (22,410 less the fixed part at 10,000 nodes), + 56.1.
+        let m = at(1e6, 20.0, 1.0, 30.0, true);
+        assert!((m - 16_859.4).abs() < 0.1, "{m}");
+        // Fewer connections and messages: never below the measured rows.
+        assert!((at(1e4, 4.0, 0.1, 5.0, true) - BUDGET_PEAK_RSS_PER_NODE).abs() < 1e-6);
+        // Without TCP: the TCP flows' 419 counted bytes less, x 1.13805 = 476.8.
+        let no_tcp = BUDGET_PEAK_RSS_PER_NODE - at(1e4, 20.0, 1.0, 30.0, false);
+        assert!((no_tcp - 419.0 * slope).abs() < 1e-6, "{no_tcp}");
         // The seen cache over its 120 s time to live: its 1,024 bytes x 4, so 3,072 counted
-        // bytes more, x 22,410 / 14,765 peak over counted = 4,662.6.
-        let seen = at(20.0, 1.0, 120.0, true) - BUDGET_PEAK_RSS_PER_NODE;
-        assert!((seen - 3072.0 * peak_per_counted).abs() < 1e-6, "{seen}");
+        // bytes more, x 1.13805 = 3,496.1.
+        let seen = at(1e4, 20.0, 1.0, 120.0, true) - BUDGET_PEAK_RSS_PER_NODE;
+        assert!((seen - 3072.0 * slope).abs() < 1e-6, "{seen}");
         // Twice the connections: the per-connection rows (connections 800, connection table
         // 13, TCP flows 419, peer records 1,280, scores 1,280, index 120, topics 310,
         // validation 380: 4,602 bytes) double and the per-connection-and-message rows
         // (deferred 538, event queue 521, in flight 2,202, IDONTWANT 1,312, IHAVE 1,226, send
         // queues 0: 5,799 bytes) double: 10,401 counted bytes more.
-        let two = at(40.0, 1.0, 30.0, true) - BUDGET_PEAK_RSS_PER_NODE;
-        assert!((two - 10_401.0 * peak_per_counted).abs() < 1e-6, "{two}");
+        let two = at(1e4, 40.0, 1.0, 30.0, true) - BUDGET_PEAK_RSS_PER_NODE;
+        assert!((two - 10_401.0 * slope).abs() < 1e-6, "{two}");
     }
 
     #[test]

@@ -242,11 +242,13 @@ pub(super) fn timeseries_metrics(p: &WakuParams) -> Vec<String> {
 /// The peak memory of a run: the memory budget per node measured at relay-10k's settings
 /// ([`crate::scale::BUDGET`]), each row scaled with the run's connections per node and its
 /// busiest shard's message rate, the TCP flows only with TCP on
-/// ([`crate::scale::estimate_bytes_per_node`]), times the nodes.
+/// ([`crate::scale::estimate_bytes_per_node`]: the rows' sum times the peak's slope, plus the
+/// process's fixed part over the nodes), times the nodes.
 pub(super) fn memory(p: &WakuParams, run: &RunSection, shape: Shape) -> MemoryEstimate {
     let rate = busiest_shard_messages_per_s(p, shape.nodes);
     let publishing_s = (run.duration_s - run.warmup_s).max(0.0);
     let x = EstimateInputs {
+        nodes: shape.nodes as f64,
         mean_degree: shape.mean_degree,
         messages_per_s: rate,
         seen_window_s: (p.relay.seen_ttl_s as f64).min(publishing_s),
