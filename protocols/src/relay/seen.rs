@@ -126,7 +126,7 @@ impl SeenCache {
         (slot & ((2 << self.bits) - 1)) as usize - 1
     }
 
-    /// The index slot of `key`'s entry, if it is remembered.
+    /// The ring position of `key`'s entry, if it is remembered.
     #[inline]
     fn find(&self, key: u64) -> Option<usize> {
         if self.index.is_empty() {
@@ -141,7 +141,7 @@ impl SeenCache {
                 return None;
             }
             if sl >> (self.bits + 1) == tag && self.ring[self.position(sl)].key == key {
-                return Some(i);
+                return Some(self.position(sl));
             }
             i = (i + 1) & m;
         }
@@ -177,6 +177,12 @@ impl SeenCache {
             }
             None => 0,
         }
+    }
+
+    /// Counts `n` more copies on the entry at ring position `pos`.
+    fn add_copies(&mut self, pos: usize, n: u16) {
+        let e = &mut self.ring[pos];
+        e.copies = e.copies.saturating_add(n);
     }
 
     /// Puts the entry at ring position `pos` in the index.
@@ -217,10 +223,8 @@ impl SeenCache {
             r.copies = r.copies.saturating_add(1);
             return true;
         }
-        if let Some(i) = self.find(key) {
-            let p = self.position(self.index[i]);
-            let e = &mut self.ring[p];
-            e.copies = e.copies.saturating_add(1);
+        if let Some(p) = self.find(key) {
+            self.add_copies(p, 1);
             return true;
         }
         if self.len == self.ring.len() {
@@ -250,11 +254,9 @@ impl SeenCache {
         self.recent_pos = (self.recent_pos + 1) % RECENT;
         if old.live
             && old.copies > 0
-            && let Some(j) = self.find(old.key)
+            && let Some(p) = self.find(old.key)
         {
-            let p = self.position(self.index[j]);
-            let e = &mut self.ring[p];
-            e.copies = e.copies.saturating_add(old.copies);
+            self.add_copies(p, old.copies);
         }
         false
     }
